@@ -1,0 +1,5 @@
+from . import models
+
+
+def _post_init_hook(env):
+    env["res.company"].search([])._efaktura_ensure_channels()

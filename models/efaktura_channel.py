@@ -1,0 +1,49 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+# The chain's channels, best first. "manual" is not listed: it always ends the chain.
+CHANNELS = [
+    ("vipps", "Vipps"),
+    ("efaktura", "eFaktura (nettbank)"),
+    ("email", "E-mail with PDF"),
+    ("post", "Post"),
+]
+DEFAULT_PRICES = {"vipps": 0.0, "efaktura": 0.0, "email": 0.0, "post": 0.0}
+
+
+class EfakturaChannel(models.Model):
+    _name = "efaktura.channel"
+    _description = "eFaktura delivery channel"
+    _order = "company_id, sequence, id"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, ondelete="cascade", index=True, default=lambda self: self.env.company
+    )
+    code = fields.Selection(CHANNELS, required=True)
+    name = fields.Char(compute="_compute_name", store=True)
+    sequence = fields.Integer(default=10, help="Channels are tried in this order, lowest first.")
+    active = fields.Boolean(default=True, help="An archived channel is skipped by the chain.")
+    currency_id = fields.Many2one("res.currency", default=lambda self: self.env.ref("base.NOK"), readonly=True)
+    price = fields.Monetary(
+        string="Price per invoice",
+        currency_field="currency_id",
+        help="What one delivery by this channel costs, in NOK. Shown as the cost of each delivery.",
+    )
+
+    _sql_constraints = [
+        ("code_company_uniq", "unique(company_id, code)", "Each channel can be listed only once per company."),
+    ]
+
+    @api.depends("code")
+    def _compute_name(self):
+        labels = dict(self._fields["code"]._description_selection(self.env))
+        for channel in self:
+            channel.name = labels.get(channel.code, "")
+
+    @api.constrains("price")
+    def _check_price(self):
+        for channel in self:
+            if channel.price < 0:
+                raise ValidationError(
+                    _("Price per invoice: the price of channel %(channel)s cannot be negative.", channel=channel.name)
+                )

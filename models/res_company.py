@@ -1,0 +1,193 @@
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import email_normalize
+
+from ..validation import InvalidValue, normalize_account_number, normalize_org_number
+from .efaktura_channel import CHANNELS, DEFAULT_PRICES
+
+_logger = logging.getLogger(__name__)
+
+# Modules that integrate AvtaleGiro or another eFaktura channel. Sending the same claims
+# through two integrations risks a consumer being charged twice, so they cannot be combined.
+CONFLICTING_MODULE_MARKERS = ("efaktura", "avtalegiro", "avtale_giro")
+THIS_MODULE = "l10n_no_efaktura_b2c"
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    efaktura_enabled = fields.Boolean(
+        string="eFaktura B2C",
+        help="Invoice private persons by Vipps, eFaktura in their nettbank, e-mail or post.",
+    )
+    efaktura_network_mode = fields.Selection(
+        [("sandbox", "Sandbox"), ("production", "Production")],
+        string="eFaktura network",
+        default="sandbox",
+        required=True,
+        help="Sandbox: an embedded test network and BankID simulator, no contracts needed. "
+        "Production: Mastercard Payment Services and Vipps, with your own agreements.",
+    )
+    efaktura_issuer_org_number = fields.Char(
+        string="Issuer organisation number",
+        help="The 9-digit organisation number the issuer agreement is registered under.",
+    )
+    efaktura_billing_account = fields.Char(
+        string="Billing account number",
+        help="The 11-digit Norwegian bank account that eFaktura and Vipps invoices ask consumers to pay to.",
+    )
+    efaktura_contact_email = fields.Char(
+        string="Issuer contact e-mail", help="Where the network sends notices about the issuer agreement."
+    )
+    efaktura_issuer_state = fields.Selection(
+        [
+            ("inactive", "Inactive"),
+            ("pending_approval", "Pending approval"),
+            ("active", "Active"),
+            ("rejected", "Rejected"),
+        ],
+        string="Issuer agreement",
+        default="inactive",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    efaktura_consent_days = fields.Integer(
+        string="Consent deadline (days)",
+        default=3,
+        help="How long a consumer has to approve eFaktura with BankID before the invoice goes by e-mail or post.",
+    )
+    efaktura_channel_ids = fields.One2many("efaktura.channel", "company_id", string="eFaktura channels")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create([self._efaktura_normalize_vals(vals) for vals in vals_list])
+        companies._efaktura_ensure_channels()
+        return companies
+
+    def write(self, vals):
+        vals = self._efaktura_normalize_vals(vals)
+        return super().write(vals)
+
+    @api.model
+    def _efaktura_normalize_vals(self, vals):
+        """Store identifiers in their canonical form; a bad one raises a clear error."""
+        vals = dict(vals)
+        checks = {
+            "efaktura_issuer_org_number": (normalize_org_number, _("Issuer organisation number")),
+            "efaktura_billing_account": (normalize_account_number, _("Billing account number")),
+        }
+        for fname, (normalize, label) in checks.items():
+            if vals.get(fname):
+                try:
+                    vals[fname] = normalize(vals[fname])
+                except InvalidValue as exc:
+                    raise ValidationError(
+                        _("%(field)s: %(value)s is not valid. Expected %(rule)s.", field=label, value=vals[fname], rule=exc.rule)
+                    ) from exc
+        if vals.get("efaktura_contact_email"):
+            email = email_normalize(vals["efaktura_contact_email"])
+            if not email:
+                raise ValidationError(
+                    _(
+                        "Issuer contact e-mail: %(value)s is not a valid e-mail address.",
+                        value=vals["efaktura_contact_email"],
+                    )
+                )
+            vals["efaktura_contact_email"] = email
+        return vals
+
+    @api.constrains("efaktura_consent_days")
+    def _check_efaktura_consent_days(self):
+        for company in self:
+            if not 1 <= company.efaktura_consent_days <= 60:
+                raise ValidationError(
+                    _(
+                        "Consent deadline (days): %(days)s is out of range. Give a number of days from 1 to 60.",
+                        days=company.efaktura_consent_days,
+                    )
+                )
+
+    @api.constrains("efaktura_enabled")
+    def _check_efaktura_enabled(self):
+        if not any(self.mapped("efaktura_enabled")):
+            return
+        conflicts = self._efaktura_conflicting_modules()
+        if conflicts:
+            raise ValidationError(
+                _(
+                    "eFaktura B2C cannot be enabled while %(modules)s is installed. It integrates AvtaleGiro "
+                    "or eFaktura too, and two integrations could send the same claim twice. "
+                    "Uninstall it first, or keep using it instead of this module.",
+                    modules=", ".join(conflicts),
+                )
+            )
+
+    @api.model
+    def _efaktura_conflicting_modules(self):
+        """Installed modules that integrate AvtaleGiro or another eFaktura channel."""
+        domain = [("state", "in", ("installed", "to install", "to upgrade")), ("name", "!=", THIS_MODULE)]
+        modules = self.env["ir.module.module"].sudo().search_fetch(domain, ["name", "shortdesc"])
+        return [
+            f"{module.shortdesc or module.name} ({module.name})"
+            for module in modules
+            if any(marker in module.name.lower() for marker in CONFLICTING_MODULE_MARKERS)
+        ]
+
+    def _efaktura_ensure_channels(self):
+        """Give every company the default chain: Vipps, eFaktura, e-mail, post."""
+        existing = {(c.company_id.id, c.code) for c in self.env["efaktura.channel"].with_context(active_test=False).search(
+            [("company_id", "in", self.ids)]
+        )}
+        self.env["efaktura.channel"].sudo().create(
+            [
+                {"company_id": company.id, "code": code, "sequence": (index + 1) * 10, "price": DEFAULT_PRICES[code]}
+                for company in self
+                for index, (code, _label) in enumerate(CHANNELS)
+                if (company.id, code) not in existing
+            ]
+        )
+
+    def _efaktura_channel_order(self):
+        """The chain for this company: active channel codes, best first."""
+        self.ensure_one()
+        return self.efaktura_channel_ids.sorted("sequence").mapped("code")
+
+    def _efaktura_default_org_number(self):
+        """The organisation number Odoo already knows for the company, if any."""
+        self.ensure_one()
+        candidates = [
+            self.partner_id.l10n_no_bronnoysund_number,
+            self.company_registry,
+            (self.vat or "").upper().removeprefix("NO").removesuffix("MVA"),
+        ]
+        for candidate in candidates:
+            try:
+                return normalize_org_number(candidate)
+            except InvalidValue:
+                continue
+        return False
+
+    @api.model
+    def _efaktura_setup_demo(self):
+        """Demo data: eFaktura on the Norwegian demo company, and the demo consumers enabled there."""
+        company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
+        company.write(
+            {
+                "efaktura_enabled": True,
+                "efaktura_network_mode": "sandbox",
+                "efaktura_issuer_org_number": company._efaktura_default_org_number() or "123456785",
+                "efaktura_billing_account": "86011117947",
+                "efaktura_contact_email": company.email or "faktura@example.com",
+            }
+        )
+        company._efaktura_ensure_channels()
+        consumers = self.env["res.partner"]
+        for xmlid in ("vipps", "nettbank", "email", "post", "manual"):
+            consumers |= self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
+        consumers.with_company(company).write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"})
+        admin = self.env.ref("base.user_admin")
+        admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
+        return company

@@ -1,0 +1,182 @@
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..validation import InvalidValue, normalize_no_mobile
+
+EFAKTURA_STATES = [
+    ("not_checked", "Not checked"),
+    ("consent_requested", "Consent requested"),
+    ("active", "Active"),
+    ("declined", "Declined"),
+    ("withdrawn", "Withdrawn"),
+]
+ACCESS_POINTS = [("b2cno", "B2CNO")]
+# Fields whose change can enable B2C eFaktura or break one of its rules.
+B2C_RULE_FIELDS = ("is_company", "mobile", "efaktura_receive_edocuments", "efaktura_access_point", "efaktura_avtalegiro")
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    efaktura_private_person = fields.Boolean(
+        string="Private person",
+        compute="_compute_efaktura_private_person",
+        help="A contact that is not a company. Only private persons can receive B2C eFaktura.",
+    )
+    efaktura_receive_edocuments = fields.Boolean(
+        string="Receive eDocuments",
+        company_dependent=True,
+        groups="account.group_account_invoice",
+        help="The customer receives invoices electronically through the access point below.",
+    )
+    efaktura_access_point = fields.Selection(
+        ACCESS_POINTS,
+        string="Access point",
+        company_dependent=True,
+        groups="account.group_account_invoice",
+        help="B2CNO: Norwegian consumers, by Vipps or eFaktura in their nettbank.",
+    )
+    efaktura_print_format_id = fields.Many2one(
+        related="invoice_template_pdf_report_id",
+        string="Print format",
+        readonly=False,
+        groups="account.group_account_invoice",
+        help="The invoice report used for the PDF, in the nettbank, by e-mail and by post.",
+    )
+    efaktura_avtalegiro = fields.Boolean(
+        string="AvtaleGiro customer",
+        company_dependent=True,
+        groups="account.group_account_invoice",
+        help="The customer pays by AvtaleGiro. Such customers cannot get B2C eFaktura from this module, "
+        "so that no claim is paid twice.",
+    )
+    efaktura_state = fields.Selection(
+        EFAKTURA_STATES,
+        string="eFaktura status",
+        company_dependent=True,
+        default="not_checked",
+        readonly=True,
+        groups="account.group_account_invoice",
+    )
+    efaktura_state_date = fields.Datetime(
+        string="eFaktura status date", company_dependent=True, readonly=True, groups="account.group_account_invoice"
+    )
+    efaktura_identifier = fields.Char(
+        string="eFaktura identifier",
+        company_dependent=True,
+        readonly=True,
+        groups="account.group_account_invoice",
+        help="The consumer's identifier in the eFaktura network, found by lookup or after consent.",
+    )
+    efaktura_vipps = fields.Boolean(
+        string="Vipps eFaktura",
+        company_dependent=True,
+        readonly=True,
+        groups="account.group_account_invoice",
+        help="The consumer receives eFaktura in the Vipps app.",
+    )
+    efaktura_b2c_enabled = fields.Boolean(
+        string="B2C eFaktura",
+        compute="_compute_efaktura_b2c_enabled",
+        search="_search_efaktura_b2c_enabled",
+        groups="account.group_account_invoice",
+        help="Receive eDocuments is ticked with access point B2CNO.",
+    )
+
+    @api.depends("is_company")
+    def _compute_efaktura_private_person(self):
+        for partner in self:
+            partner.efaktura_private_person = not partner.is_company
+
+    @api.depends("efaktura_receive_edocuments", "efaktura_access_point")
+    @api.depends_context("company")
+    def _compute_efaktura_b2c_enabled(self):
+        for partner in self:
+            partner.efaktura_b2c_enabled = bool(
+                partner.efaktura_receive_edocuments and partner.efaktura_access_point == "b2cno"
+            )
+
+    def _search_efaktura_b2c_enabled(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise NotImplementedError(_("Unsupported search on B2C eFaktura."))
+        domain = [("efaktura_receive_edocuments", "=", True), ("efaktura_access_point", "=", "b2cno")]
+        return domain if (operator == "=") == value else ["!", "&", *domain]
+
+    # ------------------------------------------------------------------
+    # Rules
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _efaktura_normalize_mobile(self, value):
+        """The mobile number as +47 and 8 digits, or a ValidationError naming the field."""
+        try:
+            return normalize_no_mobile(value)
+        except InvalidValue as exc:
+            if not value:
+                raise ValidationError(
+                    _("Mobile: a Norwegian mobile number is required for B2C eFaktura. Expected %(rule)s.", rule=exc.rule)
+                ) from exc
+            raise ValidationError(
+                _("Mobile: %(value)s is not valid. Expected %(rule)s, for example +47 912 34 567.", value=value, rule=exc.rule)
+            ) from exc
+
+    @api.constrains(*B2C_RULE_FIELDS)
+    def _check_efaktura_b2c(self):
+        for partner in self.sudo():
+            if not partner.efaktura_b2c_enabled:
+                continue
+            if partner.is_company:
+                raise ValidationError(
+                    _(
+                        "%(partner)s is a company. B2C eFaktura is for private persons only: untick "
+                        "\"Receive eDocuments\", or make the contact an individual.",
+                        partner=partner.display_name,
+                    )
+                )
+            if partner.efaktura_avtalegiro:
+                raise ValidationError(
+                    _(
+                        "%(partner)s is an AvtaleGiro customer. B2C eFaktura cannot be combined with AvtaleGiro, "
+                        "so that the same claim is not paid twice: untick \"AvtaleGiro customer\" first.",
+                        partner=partner.display_name,
+                    )
+                )
+            partner._efaktura_normalize_mobile(partner.mobile)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        partners._efaktura_store_normalized_mobile()
+        return partners
+
+    def write(self, vals):
+        res = super().write(vals)
+        if any(fname in vals for fname in B2C_RULE_FIELDS):
+            self._efaktura_store_normalized_mobile()
+        return res
+
+    def _efaktura_store_normalized_mobile(self):
+        """Keep the mobile of B2C consumers in one form: +47 and 8 digits."""
+        for partner in self.sudo().filtered("efaktura_b2c_enabled"):
+            normalized = partner._efaktura_normalize_mobile(partner.mobile)
+            if normalized != partner.mobile:
+                super(ResPartner, partner).write({"mobile": normalized})
+
+    # ------------------------------------------------------------------
+    # State
+    # ------------------------------------------------------------------
+
+    def _efaktura_set_state(self, state, note=None):
+        """Move the consumers' eFaktura status and say so in their chatter."""
+        labels = dict(EFAKTURA_STATES)
+        now = fields.Datetime.now()
+        partners = self.sudo().filtered(lambda p: p.efaktura_state != state)
+        if not partners:
+            return
+        partners.write({"efaktura_state": state, "efaktura_state_date": now})
+        body = Markup("%s <b>%s</b>") % (_("eFaktura status:"), labels[state])
+        if note:
+            body += Markup("<br/>%s") % note
+        partners._message_log_batch(bodies=dict.fromkeys(partners.ids, body))

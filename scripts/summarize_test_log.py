@@ -1,0 +1,48 @@
+"""Read an Odoo test log and say whether the run passed.
+
+Prints the problems found, then "N passed, N failed" as the last line, and exits non-zero on
+a failed or erroring test, a module that did not install, any ERROR or CRITICAL line, a
+non-zero exit code from Odoo, or a run that executed no test.
+"""
+import re
+import sys
+
+LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) (?P<db>\S+) (?P<logger>\S+): (?P<msg>.*)")
+RESULT = re.compile(r"^(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<tests>\d+) tests when loading database")
+
+
+def main(log_path, module, odoo_rc):
+    tests = failed = 0
+    problems = []
+    installed = False
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        for raw in log:
+            line = raw.rstrip("\n")
+            match = LINE.match(line)
+            if not match:
+                continue
+            level, logger, msg = match["level"], match["logger"], match["msg"]
+            if logger == "odoo.tests.result" and (result := RESULT.match(msg)):
+                tests += int(result["tests"])
+                failed += int(result["failed"]) + int(result["errors"])
+            if level in ("ERROR", "CRITICAL"):
+                problems.append(line)
+            if logger == "odoo.modules.loading" and msg.startswith(f"Module {module} loaded"):
+                installed = True
+    if not installed:
+        problems.append(f"the module {module} was not loaded: see {log_path}")
+    if problems:
+        print("Problems found in the Odoo log:")
+        for problem in problems[:50]:
+            print("  " + problem[:500])
+    ok = not problems and odoo_rc == 0 and tests > 0 and failed == 0
+    if tests == 0:
+        print("No test ran.")
+    if not ok and failed == 0:
+        failed = 1  # a run that failed without a failing test still counts as one failure
+    print(f"{max(tests - failed, 0)} passed, {failed} failed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the module into a fresh database and run its whole test suite against real Odoo.
+# Fails on a failed or erroring test, a module that does not install, or any ERROR or CRITICAL
+# log line. Its last line is "N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+bash "$ROOT/scripts/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
+TEMPLATE=$(template_db nodemo) || { echo "0 passed, 1 failed"; exit 1; }
+DB="efaktura_test_$$"
+LOG="$BUILD/test.log"
+TAGS=${TEST_TAGS:-/$MODULE}
+trap 'drop_db "$DB"' EXIT
+drop_db "$DB"
+copy_db "$TEMPLATE" "$DB"
+
+log "Installing $MODULE into $DB and running tests ($TAGS)"
+odoo_bin -d "$DB" --data-dir="$DATA_DIR" -i "$MODULE" --test-enable --test-tags "$TAGS" \
+    --stop-after-init --http-port="$(free_port)" --max-cron-threads=0 --log-level=info \
+    >"$LOG" 2>&1
+rc=$?
+
+grep -E " (ERROR|CRITICAL) |^(FAIL|ERROR):|Traceback|odoo.tests.stats|post-tests in|failed, .* error\(s\) of" "$LOG" | tail -n 200 || true
+
+"$(venv_dir)/bin/python" "$ROOT/scripts/summarize_test_log.py" "$LOG" "$MODULE" "$rc"

@@ -1,0 +1,5 @@
+from . import test_validation
+from . import test_partner
+from . import test_company_settings
+from . import test_security
+from . import test_demo

@@ -1,0 +1,68 @@
+"""Validators for Norwegian identifiers, in plain Python (no Odoo import).
+
+Each function returns the normalised value or raises :class:`InvalidValue`, whose
+``rule`` names the rule that failed so that callers can word a clear message.
+"""
+import phonenumbers
+from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum.no import kontonr, orgnr
+
+NO_MOBILE_RULE = "+47 followed by 8 digits, a Norwegian mobile number starting with 4 or 9"
+
+
+class InvalidValue(ValueError):
+    """A value that breaks a rule. ``rule`` says what was expected."""
+
+    def __init__(self, value, rule):
+        super().__init__(f"{value!r}: expected {rule}")
+        self.value = value
+        self.rule = rule
+
+
+def normalize_no_mobile(value):
+    """Return a Norwegian mobile number as E.164 (``+47`` and 8 digits).
+
+    Accepts the usual ways people write one: ``900 00 000``, ``90000000``,
+    ``0047 900 00 000``, ``+47 900-00-000``, ``(+47) 900 00 000``.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(value, NO_MOBILE_RULE)
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, "NO")
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(value, NO_MOBILE_RULE) from exc
+    national = str(number.national_number)
+    if (
+        number.country_code != 47
+        or number.extension
+        or len(national) != 8
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number)
+        not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    ):
+        raise InvalidValue(value, NO_MOBILE_RULE)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_org_number(value):
+    """Return a Norwegian organisation number as 9 digits (MOD11 checked)."""
+    rule = "9 digits with a valid MOD11 check digit"
+    try:
+        return orgnr.validate(value or "")
+    except StdnumValidationError as exc:
+        raise InvalidValue(value, rule) from exc
+
+
+def normalize_account_number(value):
+    """Return a Norwegian bank account number as 11 digits (MOD11 checked)."""
+    rule = "11 digits with a valid MOD11 check digit"
+    try:
+        number = kontonr.validate(value or "")
+    except StdnumValidationError as exc:
+        raise InvalidValue(value, rule) from exc
+    if len(number) != 11:
+        raise InvalidValue(value, rule)
+    return number
