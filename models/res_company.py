@@ -1,9 +1,10 @@
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import email_normalize
 
+from ..networks.base import Issuer
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
 
@@ -154,6 +155,32 @@ class ResCompany(models.Model):
         """The chain for this company: active channel codes, best first."""
         self.ensure_one()
         return self.efaktura_channel_ids.sorted("sequence").mapped("code")
+
+    def _efaktura_issuer(self):
+        """The issuer, as the networks see it."""
+        self.ensure_one()
+        return Issuer(
+            org_number=self.efaktura_issuer_org_number or "",
+            name=self.name,
+            account_number=self.efaktura_billing_account or "",
+            contact_email=self.efaktura_contact_email or "",
+        )
+
+    def _efaktura_network(self):
+        """The network that carries this company's invoices, by its network mode."""
+        self.ensure_one()
+        if self.efaktura_network_mode == "sandbox":
+            return self.env["efaktura.sandbox.document"]._sandbox_network(self)
+        return self._efaktura_production_network()
+
+    def _efaktura_production_network(self):
+        raise UserError(
+            _(
+                "%(company)s: the production networks are not configured. Fill in the MPS and Vipps settings, "
+                "or switch the eFaktura network back to Sandbox.",
+                company=self.name,
+            )
+        )
 
     def _efaktura_default_org_number(self):
         """The organisation number Odoo already knows for the company, if any."""

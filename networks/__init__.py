@@ -1,0 +1,1 @@
+"""Wire clients for the delivery networks, in plain Python. See base.py for the interface."""
