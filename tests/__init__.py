@@ -4,3 +4,4 @@ from . import test_company_settings
 from . import test_security
 from . import test_demo
 from . import test_oidc
+from . import test_mps

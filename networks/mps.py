@@ -1,0 +1,680 @@
+"""Mastercard Payment Services (MPS, formerly Nets) eFaktura ERP service v4, in plain Python.
+
+The ERP service ("EfakturaErpService", https://efaktura-services.nets.no/invoicing-erp/v4/) is a
+SOAP 1.1 document/literal service secured with mutual TLS. MPS publishes no WSDL, so the module
+carries one written from the public developer documentation (``wsdl/efaktura-erp-v4.wsdl`` and
+``.xsd``; see their comments for what is documented and what was chosen). zeep builds and reads
+every message from that WSDL.
+
+:class:`MpsClient` speaks the operations one to one; :class:`MpsNetwork` implements the network
+interface of :mod:`.base` on top of it for the "efaktura" channel.
+"""
+
+import dataclasses
+import datetime
+import decimal
+import hashlib
+import os
+import re
+import uuid
+
+import requests
+import zeep
+import zeep.exceptions
+import zeep.helpers
+from lxml import etree
+from zeep.transports import Transport
+
+from .base import (
+    ACCEPTED,
+    CANCELLED,
+    REJECTED,
+    SHOWN,
+    SUBMITTED,
+    LookupResult,
+    Network,
+    NetworkRejected,
+    NetworkUnavailable,
+    StatusResult,
+    SubmitResult,
+)
+
+NAMESPACE = "https://efaktura-services.nets.no/invoicing-erp/v4/"
+#: The documented service location; test environments and proxies are set in MpsConfig.endpoint.
+PRODUCTION_ENDPOINT = NAMESPACE
+WSDL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wsdl", "efaktura-erp-v4.wsdl")
+XSD_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-erp-v4.xsd")
+BINDING = f"{{{NAMESPACE}}}EfakturaErpBinding"
+
+CHANNEL = "efaktura"
+CURRENCY = "NOK"
+MESSAGE_IDENTIFIER_PREFIX = "odoo-"  # followed by 32 hex digits: 37 characters, within 5..50
+CONSIGNMENT_ID_LENGTH = 40  # ConsignmentIdType: 1 to 40 characters
+LOOKUP_BATCH_SIZE = 100  # efakturaIdentifierRequest maxOccurs in the XSD
+INVOICE_STATUS_BATCH_SIZE = 1000  # invoiceNumber maxOccurs in the XSD
+
+DOCUMENT_INVOICE = "INVOICE"
+DOCUMENT_CREDIT_NOTE = "CREDIT_NOTE"
+
+#: Error codes MPS puts in validationFault, with whether the same call may succeed later and what
+#: they mean. Sources on https://www.efaktura.no/developer/documentation/:
+#: efaktura-erp-v4 (5002, 5006, 5007, 5008), efaktura-nets-submitter-v1 (5003, 5009, 5010) and
+#: submitter-service (209, 201, 202, 205). A validationFault says the request itself is wrong, so
+#: none of them is retryable; any other validationFault code is treated the same way. A serverFault
+#: is always retryable, whatever its code.
+FAULT_CODES = {
+    "5002": (False, "Issuer does not exist or user is not authorized to view information about this issuer."),
+    "5003": (False, "One of efakturaReference, efakturaIdentifier or socialSecurityNumber is required."),
+    "5006": (
+        False,
+        "Invalid billing account number. Must be a Norwegian account number with 11 digits and modulus 11 valid.",
+    ),
+    "5007": (False, "Invalid CustomerReferencePosition. Must be on the format KID[digit-digit]."),
+    "5008": (False, "Brand agreement rule already exists."),
+    "5009": (False, "User must supply service provider id."),
+    "5010": (False, "User not allowed to supply service provider id."),
+    "209": (False, "Duplicate consignmentId (the sender has used this consignmentId before)."),
+    "201": (False, "Unable to find consignment."),
+    "202": (False, "Multiple consignments found for id."),
+    "205": (False, "Consignment already cancelled."),
+}
+ISSUER_UNKNOWN = "5002"
+RECIPIENT_MISSING = "5003"
+DUPLICATE_CONSIGNMENT = "209"
+
+#: MPS consignment states (ConsignmentStatusType) as base delivery states.
+CONSIGNMENT_STATES = {
+    "RECEIVED": SUBMITTED,
+    "PROCESSING": SUBMITTED,
+    "PROCESSED": ACCEPTED,
+    "STOPPED": REJECTED,
+}
+#: MPS invoice states (InvoiceStatusType) as base delivery states. MPS reports no payment: PAID is
+#: reached by matching the KID in the issuer's bank reconciliation, never from this service.
+INVOICE_STATES = {
+    "RECEIVED": SUBMITTED,
+    "VALIDATED": ACCEPTED,
+    "DELIVERED": SHOWN,
+    "REJECTED": REJECTED,
+    "DELETED": CANCELLED,
+}
+
+# HTTP statuses that say "later" rather than "never".
+_RETRYABLE_HTTP = (408, 429)
+# PhoneNumberType and EmailType of the XSD.
+_PHONE = re.compile(r"\+[0-9]{8,15}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class MpsConfig:
+    """Where and how to reach MPS.
+
+    ``client_cert`` and ``client_key`` are the paths of the PEM certificate and key of the mutual
+    TLS agreement (the key may sit in the certificate file); ``ca_bundle`` the CA file that signs
+    the server, empty for the system store. ``timeout`` is in seconds, for each call.
+    """
+
+    endpoint: str = PRODUCTION_ENDPOINT
+    issuer_org_number: str = ""
+    wsdl_path: str = WSDL_PATH
+    client_cert: str = ""
+    client_key: str = ""
+    ca_bundle: str = ""
+    timeout: float = 30.0
+
+    def __post_init__(self):
+        if not self.endpoint:
+            raise ValueError("MpsConfig.endpoint is required")
+        if not self.timeout or self.timeout <= 0:
+            raise ValueError(f"MpsConfig.timeout must be a positive number of seconds, not {self.timeout!r}")
+        if self.client_key and not self.client_cert:
+            raise ValueError("MpsConfig.client_key is set without client_cert")
+
+
+@dataclasses.dataclass(frozen=True)
+class MpsIssuer:
+    issuer_id: str  # organisation number, 9 digits
+    name: str
+    account_number: str  # 11 digits, MOD11 (error 5006 otherwise)
+    email: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentifierQuery:
+    """One consumer to look up: by national id, or by name with a phone number and/or e-mail."""
+
+    reference: str  # echoed back in the answer, 1..50 characters
+    national_id: str = ""
+    name: str = ""
+    phone: str = ""  # E.164
+    email: str = ""
+    birthdate: datetime.date = None
+
+    def check(self):
+        if not self.reference or len(self.reference) > 50:
+            raise ValueError(f"An identifier query needs a reference of 1 to 50 characters, not {self.reference!r}")
+        if not self.national_id and not (self.name and (self.phone or self.email)):
+            raise ValueError(
+                f"Identifier query {self.reference!r} needs a national id, or a name with a phone number or e-mail"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentifierAnswer:
+    reference: str
+    efaktura_identifier: str = ""  # empty: no consumer found
+    auto_accept: bool = False  # the consumer said "yes to all" eFaktura
+    blocked: bool = False  # the consumer blocked this issuer
+
+    @property
+    def usable(self):
+        """Whether an invoice from this issuer can reach the consumer by eFaktura now."""
+        return bool(self.efaktura_identifier) and self.auto_accept and not self.blocked
+
+
+@dataclasses.dataclass(frozen=True)
+class MpsInvoice:
+    invoice_number: str
+    customer_name: str
+    account_number: str
+    amount: decimal.Decimal  # NOK, two decimals, never negative
+    issue_date: datetime.date
+    due_date: datetime.date
+    efaktura_identifier: str = ""
+    efaktura_reference: str = ""
+    social_security_number: str = ""
+    kid: str = ""
+    document_type: str = DOCUMENT_INVOICE
+    presentation_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsignmentStatus:
+    consignment_id: str
+    status: str  # ConsignmentStatusType
+    number_of_invoices: int = 0
+    status_text: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class InvoiceStatus:
+    invoice_number: str
+    consignment_id: str
+    status: str  # InvoiceStatusType
+    status_text: str = ""
+    last_changed: datetime.datetime = None
+
+
+def new_message_identifier():
+    """A fresh auditInformation.messageIdentifier: unique per request, 5 to 50 characters."""
+    return MESSAGE_IDENTIFIER_PREFIX + uuid.uuid4().hex
+
+
+def consignment_id_for(issuer_id, keys):
+    """The consignmentId of a batch: the same issuer and idempotency keys always give the same id.
+
+    The order of the keys does not matter, so a batch rebuilt after a crash carries the id of the
+    first attempt and MPS answers 209 instead of delivering the invoices twice.
+    """
+    keys = list(keys)
+    if not keys:
+        raise ValueError("A consignment needs at least one document key")
+    material = "\n".join([issuer_id or "", *sorted(keys)])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:CONSIGNMENT_ID_LENGTH]
+
+
+def _localname(element):
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _child_text(element, name):
+    for child in element:
+        if _localname(child) == name:
+            return (child.text or "").strip()
+    return ""
+
+
+def fault_to_error(fault, operation="call"):
+    """The typed error for a SOAP fault read by zeep.
+
+    A validationFault becomes :class:`NetworkRejected` (or :class:`NetworkUnavailable` for a code
+    that :data:`FAULT_CODES` marks retryable) carrying MPS' code; a serverFault becomes
+    :class:`NetworkUnavailable`. A fault without a typed detail follows its faultcode: "Client"
+    is refused for good, anything else may pass later.
+    """
+    kind = code = text = ""
+    detail = fault.detail
+    if isinstance(detail, etree._Element):
+        for child in detail:
+            if _localname(child) in ("validationFault", "serverFault"):
+                kind = _localname(child)
+                code = _child_text(child, "code")
+                text = _child_text(child, "message")
+                break
+    message = text or fault.message or ""
+    if kind == "validationFault":
+        retryable, meaning = FAULT_CODES.get(code, (False, ""))
+        error_class = NetworkUnavailable if retryable else NetworkRejected
+        return error_class(
+            f"MPS {operation} refused the request: {message or meaning or 'no reason given'}", code or None
+        )
+    if kind == "serverFault":
+        return NetworkUnavailable(f"MPS {operation} failed on the server: {message or 'no reason given'}", code or None)
+    if not fault.code and not isinstance(detail, etree._Element):
+        return NetworkUnavailable(f"MPS {operation} failed: the server answered with an error that is not a SOAP fault")
+    faultcode = (fault.code or "").rpartition(":")[2]
+    if faultcode == "Client":
+        return NetworkRejected(f"MPS {operation} refused the request: {message or 'no reason given'}")
+    return NetworkUnavailable(f"MPS {operation} failed: {message or 'the answer held no fault details'}")
+
+
+class _Transport(Transport):
+    """zeep's transport, refusing HTTP answers that cannot carry a SOAP message.
+
+    SOAP 1.1 answers with 200, or with 500 and a fault; anything else (403 from a TLS proxy, 502 or
+    503 from a load balancer, ...) is reported by its status instead of being parsed.
+    """
+
+    def post(self, address, message, headers):
+        response = super().post(address, message, headers)
+        if response.status_code not in (200, 500):
+            raise zeep.exceptions.TransportError(
+                f"Server returned HTTP status {response.status_code}",
+                status_code=response.status_code,
+                content=response.content,
+            )
+        return response
+
+
+class MpsClient:
+    """The ERP service v4 operations, over mutual TLS.
+
+    Every call sends a fresh ``auditInformation.messageIdentifier`` (kept in
+    ``last_message_identifier``) and raises :class:`NetworkRejected` or
+    :class:`NetworkUnavailable` when it does not succeed. ``issuer_id`` defaults to
+    ``config.issuer_org_number``.
+    """
+
+    def __init__(self, config, session=None):
+        self.config = config
+        self.session = session or requests.Session()
+        if config.client_cert:
+            self.session.cert = (config.client_cert, config.client_key) if config.client_key else config.client_cert
+        self.session.verify = config.ca_bundle or True
+        self.transport = _Transport(session=self.session, timeout=config.timeout, operation_timeout=config.timeout)
+        self._zeep = zeep.Client(config.wsdl_path, transport=self.transport)
+        self._service = self._zeep.create_service(BINDING, config.endpoint)
+        self.last_message_identifier = ""
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def create_issuer(self, issuer):
+        """Create (or update) the eFaktura B2C issuer. Returns its issuerId."""
+        issuer_params = {
+            "issuerId": issuer.issuer_id,
+            "name": issuer.name,
+            "accountNumber": issuer.account_number,
+            "email": issuer.email or None,
+        }
+        answer = self._call("createIssuer", issuer=issuer_params)
+        return answer.get("issuerId") or issuer.issuer_id
+
+    def get_issuer(self, issuer_id=None):
+        """The issuer as MPS knows it (:class:`MpsIssuer`); 5002 when it does not exist."""
+        answer = self._call("getIssuer", issuerId=self._issuer_id(issuer_id))
+        issuer = self._require(answer, "issuer", "getIssuer")
+        return MpsIssuer(
+            issuer_id=issuer.get("issuerId") or "",
+            name=issuer.get("name") or "",
+            account_number=issuer.get("accountNumber") or "",
+            email=issuer.get("email") or "",
+        )
+
+    def delete_issuer(self, issuer_id=None):
+        self._call("deleteIssuer", issuerId=self._issuer_id(issuer_id))
+
+    def add_brand_agreement_rule(self, account_number, customer_reference_position="", brand_name="", issuer_id=None):
+        """Add a brand agreement rule: invoices to ``account_number`` (and, with a position such as
+        ``KID[1-6]``, with that part of the KID) belong to the brand."""
+        rule = {
+            "accountNumber": account_number,
+            "customerReferencePosition": customer_reference_position or None,
+            "brandName": brand_name or None,
+        }
+        self._call("addBrandAgreementRule", issuerId=self._issuer_id(issuer_id), brandAgreementRule=rule)
+
+    def get_efaktura_identifiers(self, queries, issuer_id=None):
+        """Look consumers up (:class:`IdentifierQuery`); one :class:`IdentifierAnswer` per query found."""
+        queries = list(queries)
+        for query in queries:
+            query.check()
+        answers = []
+        for start in range(0, len(queries), LOOKUP_BATCH_SIZE):
+            batch = queries[start : start + LOOKUP_BATCH_SIZE]
+            answer = self._call(
+                "getEfakturaIdentifiers",
+                issuerId=self._issuer_id(issuer_id),
+                efakturaIdentifierRequest=[self._identifier_request(query) for query in batch],
+            )
+            for entry in answer.get("efakturaIdentifierResponse") or []:
+                answers.append(
+                    IdentifierAnswer(
+                        reference=entry.get("reference") or "",
+                        efaktura_identifier=entry.get("efakturaIdentifier") or "",
+                        auto_accept=bool(entry.get("hasAutoAcceptAgreements")),
+                        blocked=bool(entry.get("blockedByReceiver")),
+                    )
+                )
+        return answers
+
+    def add_invoices(self, consignment_id, invoices, issuer_id=None):
+        """Send invoices (:class:`MpsInvoice`) as one consignment. Returns the number MPS took in.
+
+        A consignmentId used before is refused with code 209.
+        """
+        invoices = list(invoices)
+        if not invoices:
+            raise ValueError("A consignment needs at least one invoice")
+        answer = self._call(
+            "addInvoices",
+            issuerId=self._issuer_id(issuer_id),
+            consignmentId=consignment_id,
+            invoices={"invoice": [self._invoice_params(invoice) for invoice in invoices]},
+        )
+        return int(answer.get("numberOfInvoices") or 0)
+
+    def get_consignment_status(self, consignment_id, issuer_id=None):
+        answer = self._call("getConsignmentStatus", issuerId=self._issuer_id(issuer_id), consignmentId=consignment_id)
+        return ConsignmentStatus(
+            consignment_id=answer.get("consignmentId") or consignment_id,
+            status=self._require(answer, "status", "getConsignmentStatus"),
+            number_of_invoices=int(answer.get("numberOfInvoices") or 0),
+            status_text=answer.get("statusText") or "",
+        )
+
+    def get_invoice_status(self, invoice_numbers, issuer_id=None):
+        """The status of the issuer's invoices by invoice number; unknown numbers are left out."""
+        invoice_numbers = list(invoice_numbers)
+        statuses = []
+        for start in range(0, len(invoice_numbers), INVOICE_STATUS_BATCH_SIZE):
+            batch = invoice_numbers[start : start + INVOICE_STATUS_BATCH_SIZE]
+            answer = self._call("getInvoiceStatus", issuerId=self._issuer_id(issuer_id), invoiceNumber=batch)
+            for entry in answer.get("invoiceStatus") or []:
+                statuses.append(
+                    InvoiceStatus(
+                        invoice_number=entry.get("invoiceNumber") or "",
+                        consignment_id=entry.get("consignmentId") or "",
+                        status=entry.get("status") or "",
+                        status_text=entry.get("statusText") or "",
+                        last_changed=entry.get("lastChanged"),
+                    )
+                )
+        return statuses
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _issuer_id(self, issuer_id):
+        issuer_id = issuer_id or self.config.issuer_org_number
+        if not issuer_id:
+            raise ValueError("No issuer organisation number: pass issuer_id or set MpsConfig.issuer_org_number")
+        return issuer_id
+
+    @staticmethod
+    def _identifier_request(query):
+        if query.national_id:
+            return {"reference": query.reference, "socialSecurityNumber": query.national_id}
+        return {
+            "reference": query.reference,
+            "consumer": {
+                "name": query.name,
+                "phoneNumber": query.phone or None,
+                "email": query.email or None,
+                "dateOfBirth": query.birthdate or None,
+            },
+        }
+
+    @staticmethod
+    def _invoice_params(invoice):
+        return {
+            "invoiceNumber": invoice.invoice_number,
+            "efakturaReference": invoice.efaktura_reference or None,
+            "efakturaIdentifier": invoice.efaktura_identifier or None,
+            "socialSecurityNumber": invoice.social_security_number or None,
+            "documentType": invoice.document_type,
+            "customerName": invoice.customer_name,
+            "accountNumber": invoice.account_number,
+            "kid": invoice.kid or None,
+            "amount": decimal.Decimal(invoice.amount).quantize(decimal.Decimal("0.01")),
+            "issueDate": invoice.issue_date,
+            "dueDate": invoice.due_date,
+            "presentationUrl": invoice.presentation_url or None,
+        }
+
+    @staticmethod
+    def _require(answer, name, operation):
+        value = answer.get(name)
+        if value is None:
+            raise NetworkUnavailable(f"MPS {operation}: the answer has no {name}")
+        return value
+
+    def _call(self, operation, **params):
+        """Run one operation and return its answer as a dict; map every failure to a typed error."""
+        message_identifier = new_message_identifier()
+        self.last_message_identifier = message_identifier
+        method = getattr(self._service, operation)
+        try:
+            response = method(auditInformation={"messageIdentifier": message_identifier}, **params)
+        except zeep.exceptions.Fault as exc:
+            raise fault_to_error(exc, operation) from exc
+        except zeep.exceptions.TransportError as exc:
+            raise self._transport_error(exc, operation) from exc
+        except zeep.exceptions.ValidationError as exc:
+            raise NetworkRejected(f"MPS {operation}: the request does not fit the service's schema: {exc}") from exc
+        except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+            raise NetworkUnavailable(f"MPS {operation}: the answer could not be read: {exc}") from exc
+        except requests.Timeout as exc:
+            raise NetworkUnavailable(f"MPS {operation}: no answer within {self.config.timeout:g} s") from exc
+        except requests.RequestException as exc:
+            raise NetworkUnavailable(f"MPS {operation}: could not reach {self.config.endpoint}: {exc}") from exc
+        answer = zeep.helpers.serialize_object(response, dict)
+        if not isinstance(answer, dict):
+            raise NetworkUnavailable(f"MPS {operation}: the answer is empty or not the expected message")
+        echoed = (answer.get("auditInformation") or {}).get("messageIdentifier")
+        if echoed and echoed != message_identifier:
+            raise NetworkUnavailable(
+                f"MPS {operation}: the answer belongs to message {echoed!r}, not to {message_identifier!r}"
+            )
+        return answer
+
+    def _transport_error(self, exc, operation):
+        status = exc.status_code
+        if status and 400 <= status < 500 and status not in _RETRYABLE_HTTP:
+            return NetworkRejected(
+                f"MPS {operation}: HTTP {status} from {self.config.endpoint}; "
+                "check the endpoint and the client certificate"
+            )
+        if status in (200, 500):
+            return NetworkUnavailable(
+                f"MPS {operation}: the answer could not be read (HTTP {status}): {exc.message[:300]}"
+            )
+        if status:
+            return NetworkUnavailable(f"MPS {operation}: HTTP {status} from {self.config.endpoint}")
+        return NetworkUnavailable(f"MPS {operation}: {exc.message[:300]}")
+
+
+class MpsNetwork(Network):
+    """The "efaktura" channel through MPS' ERP service v4.
+
+    - ``lookup`` asks getEfakturaIdentifiers, by national id when known, else by name with the
+      mobile number and/or e-mail address. The service does not say whether a consumer reads
+      eFaktura in Vipps, so ``vipps`` stays False.
+    - ``submit`` sends one addInvoices consignment per call, with a consignmentId derived from the
+      documents' keys (:func:`consignment_id_for`). When MPS answers 209 (duplicate consignmentId)
+      the consignment reached MPS before: nothing is sent again, the consignment's and invoices'
+      statuses are read and the documents are reported as ``duplicate`` in the state they reached
+      (with an error for those MPS refused). The network reference of a document is its invoice
+      number, unique per issuer.
+    - ``status`` asks getInvoiceStatus and maps :data:`INVOICE_STATES`.
+    - ``cancel`` is not offered by the ERP service v4.
+    """
+
+    name = "mps"
+    channels = (CHANNEL,)
+
+    def __init__(self, issuer, config, session=None, client=None):
+        super().__init__(issuer)
+        self.config = config
+        self.client = client or MpsClient(config, session=session)
+
+    @property
+    def issuer_id(self):
+        return self.issuer.org_number or self.config.issuer_org_number
+
+    def lookup(self, recipients):
+        recipients = list(recipients)
+        results = {recipient.ref: LookupResult(recipient.ref) for recipient in recipients}
+        queries = [query for query in map(self._query, recipients) if query is not None]
+        if not queries:
+            return results
+        for answer in self.client.get_efaktura_identifiers(queries, issuer_id=self.issuer_id):
+            if answer.reference in results:
+                results[answer.reference] = LookupResult(
+                    ref=answer.reference,
+                    efaktura_identifier=answer.efaktura_identifier if answer.usable else "",
+                )
+        return results
+
+    def submit(self, channel, documents):
+        self._check_channel(channel)
+        documents = list(documents)
+        problems = {doc.key: problem for doc in documents if (problem := self._document_problem(doc))}
+        sendable = [doc for doc in documents if doc.key not in problems]
+        results = {}
+        if sendable:
+            consignment_id = consignment_id_for(self.issuer_id, [doc.key for doc in sendable])
+            try:
+                self.client.add_invoices(
+                    consignment_id, [self._invoice(doc) for doc in sendable], issuer_id=self.issuer_id
+                )
+            except NetworkRejected as exc:
+                if exc.code != DUPLICATE_CONSIGNMENT:
+                    raise
+                results = self._earlier_consignment(consignment_id, sendable)
+            else:
+                results = {
+                    doc.key: SubmitResult(key=doc.key, network_reference=doc.invoice_number, state=SUBMITTED)
+                    for doc in sendable
+                }
+        return [
+            results.get(doc.key) or SubmitResult(key=doc.key, state=REJECTED, error=problems[doc.key])
+            for doc in documents
+        ]
+
+    def status(self, channel, references):
+        self._check_channel(channel)
+        references = list(dict.fromkeys(ref for ref in references if ref))
+        if not references:
+            return []
+        results = []
+        for answer in self.client.get_invoice_status(references, issuer_id=self.issuer_id):
+            state = INVOICE_STATES.get(answer.status)
+            detail = answer.status_text or answer.status
+            if state is None:
+                state, detail = SUBMITTED, f"unknown MPS invoice status {answer.status!r}"
+            results.append(StatusResult(network_reference=answer.invoice_number, state=state, detail=detail))
+        return results
+
+    def cancel(self, channel, reference):
+        self._check_channel(channel)
+        raise NetworkRejected(
+            f"Cancelling {reference} is not supported by ERP v4; use the submitter service (cancelInvoice)"
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _check_channel(self, channel):
+        if channel not in self.channels:
+            raise NetworkRejected(f"The MPS network delivers by {CHANNEL!r} only, not {channel!r}")
+
+    @staticmethod
+    def _query(recipient):
+        """The identifier query for a recipient, or None when there is nothing MPS could search by.
+
+        Values the service's schema would refuse (a phone number not in E.164, a malformed e-mail
+        address or birth date) are left out rather than failing the whole batch.
+        """
+        national_id = re.sub(r"\D", "", recipient.national_id or "")
+        if len(national_id) == 11:
+            return IdentifierQuery(reference=recipient.ref, national_id=national_id)
+        phone = re.sub(r"[\s()-]", "", recipient.mobile or "")
+        phone = phone if _PHONE.fullmatch(phone) else ""
+        email = (recipient.email or "").strip()
+        email = email if _EMAIL.fullmatch(email) and len(email) <= 254 else ""
+        name = (recipient.name or "").strip()[:100]
+        if not name or not (phone or email):
+            return None
+        try:
+            birthdate = datetime.date.fromisoformat(recipient.birthdate) if recipient.birthdate else None
+        except ValueError:
+            birthdate = None
+        return IdentifierQuery(reference=recipient.ref, name=name, phone=phone, email=email, birthdate=birthdate)
+
+    @staticmethod
+    def _document_problem(doc):
+        if doc.kind not in ("invoice", "credit_note"):
+            return NetworkRejected(f"{doc.invoice_number}: unknown document kind {doc.kind!r}")
+        if doc.currency != CURRENCY:
+            return NetworkRejected(f"{doc.invoice_number}: eFaktura carries {CURRENCY} only, not {doc.currency}")
+        if not doc.recipient_name:
+            return NetworkRejected(f"{doc.invoice_number}: the recipient has no name")
+        if not doc.recipient:
+            return NetworkRejected(f"{doc.invoice_number}: no eFaktura identifier for the recipient", RECIPIENT_MISSING)
+        if doc.amount_ore < 0:
+            return NetworkRejected(
+                f"{doc.invoice_number}: negative amount; send a credit note with a positive amount instead"
+            )
+        return None
+
+    def _invoice(self, doc):
+        return MpsInvoice(
+            invoice_number=doc.invoice_number,
+            customer_name=doc.recipient_name[:100],
+            account_number=self.issuer.account_number,
+            amount=decimal.Decimal(doc.amount_ore).scaleb(-2),
+            issue_date=doc.issue_date,
+            due_date=doc.due_date,
+            efaktura_identifier=doc.recipient,
+            kid=doc.kid,
+            document_type=DOCUMENT_CREDIT_NOTE if doc.kind == "credit_note" else DOCUMENT_INVOICE,
+            presentation_url=doc.document_url,
+        )
+
+    def _earlier_consignment(self, consignment_id, documents):
+        """What became of a consignment MPS already had (answer 209): a result per document.
+
+        The consignment's status gives the state of every document; an invoice status, where MPS
+        has one, gives a more precise state for that invoice.
+        """
+        earlier = self.client.get_consignment_status(consignment_id, issuer_id=self.issuer_id)
+        consignment_state = CONSIGNMENT_STATES.get(earlier.status, SUBMITTED)
+        invoices = {
+            answer.invoice_number: answer
+            for answer in self.client.get_invoice_status([doc.invoice_number for doc in documents], self.issuer_id)
+            if answer.consignment_id in ("", consignment_id)
+        }
+        results = {}
+        for doc in documents:
+            invoice = invoices.get(doc.invoice_number)
+            state = INVOICE_STATES.get(invoice.status, consignment_state) if invoice else consignment_state
+            error = None
+            if state == REJECTED:
+                reason = (invoice and invoice.status_text) or earlier.status_text or earlier.status
+                error = NetworkRejected(
+                    f"{doc.invoice_number} was sent before, in consignment {consignment_id}, "
+                    f"and MPS refused it: {reason}"
+                )
+            results[doc.key] = SubmitResult(
+                key=doc.key, network_reference=doc.invoice_number, state=state, error=error, duplicate=True
+            )
+        return results
