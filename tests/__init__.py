@@ -5,3 +5,5 @@ from . import test_security
 from . import test_demo
 from . import test_oidc
 from . import test_mps
+from . import test_kid
+from . import test_vipps
