@@ -1,7 +1,6 @@
 {
     "name": "Norway - eFaktura B2C",
-    "summary": "Invoice Norwegian consumers by Vipps, eFaktura in the nettbank, e-mail or post, "
-    "with BankID consent",
+    "summary": "Invoice Norwegian consumers by Vipps, eFaktura in the nettbank, e-mail or post, with BankID consent",
     "version": "18.0.1.0.0",
     "category": "Accounting/Localizations/EDI",
     "countries": ["no"],
@@ -15,21 +14,24 @@
         "portal",
     ],
     "external_dependencies": {
-        "python": ["phonenumbers", "jwt", "zeep", "lxml", "requests"],
+        "python": ["phonenumbers", "PyJWT", "zeep", "lxml", "requests"],
     },
     "data": [
         "security/efaktura_security.xml",
         "data/ir_default_data.xml",
+        "data/efaktura_cron.xml",
         "security/ir.model.access.csv",
         "views/efaktura_menus.xml",
         "views/efaktura_channel_views.xml",
+        "views/efaktura_delivery_views.xml",
+        "views/account_move_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/efaktura_sandbox_views.xml",
+        "data/efaktura_sandbox_cron.xml",
     ],
     "demo": [
         "demo/efaktura_demo.xml",
     ],
     "post_init_hook": "_post_init_hook",
-    "installable": True,
-    "application": False,
 }

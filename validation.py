@@ -3,6 +3,7 @@
 Each function returns the normalised value or raises :class:`InvalidValue`, whose
 ``rule`` names the rule that failed so that callers can word a clear message.
 """
+
 import phonenumbers
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import kontonr, orgnr

@@ -2,3 +2,10 @@ from . import efaktura_channel
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import efaktura_delivery
+from . import efaktura_chain
+from . import account_move
+from . import account_move_send
+from . import efaktura_sandbox_consumer
+from . import efaktura_sandbox_document
+from . import efaktura_sandbox_submission

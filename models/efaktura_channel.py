@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 # The chain's channels, best first. "manual" is not listed: it always ends the chain.
@@ -45,5 +45,7 @@ class EfakturaChannel(models.Model):
         for channel in self:
             if channel.price < 0:
                 raise ValidationError(
-                    _("Price per invoice: the price of channel %(channel)s cannot be negative.", channel=channel.name)
+                    self.env._(
+                        "Price per invoice: the price of channel %(channel)s cannot be negative.", channel=channel.name
+                    )
                 )

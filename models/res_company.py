@@ -1,6 +1,6 @@
 import logging
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import email_normalize
 
@@ -60,6 +60,10 @@ class ResCompany(models.Model):
         default=3,
         help="How long a consumer has to approve eFaktura with BankID before the invoice goes by e-mail or post.",
     )
+    efaktura_send_on_post = fields.Boolean(
+        string="Send on post",
+        help="Queue every posted invoice of a B2C eFaktura customer for delivery, without Send & Print.",
+    )
     efaktura_channel_ids = fields.One2many("efaktura.channel", "company_id", string="eFaktura channels")
 
     @api.model_create_multi
@@ -77,8 +81,8 @@ class ResCompany(models.Model):
         """Store identifiers in their canonical form; a bad one raises a clear error."""
         vals = dict(vals)
         checks = {
-            "efaktura_issuer_org_number": (normalize_org_number, _("Issuer organisation number")),
-            "efaktura_billing_account": (normalize_account_number, _("Billing account number")),
+            "efaktura_issuer_org_number": (normalize_org_number, self.env._("Issuer organisation number")),
+            "efaktura_billing_account": (normalize_account_number, self.env._("Billing account number")),
         }
         for fname, (normalize, label) in checks.items():
             if vals.get(fname):
@@ -86,13 +90,18 @@ class ResCompany(models.Model):
                     vals[fname] = normalize(vals[fname])
                 except InvalidValue as exc:
                     raise ValidationError(
-                        _("%(field)s: %(value)s is not valid. Expected %(rule)s.", field=label, value=vals[fname], rule=exc.rule)
+                        self.env._(
+                            "%(field)s: %(value)s is not valid. Expected %(rule)s.",
+                            field=label,
+                            value=vals[fname],
+                            rule=exc.rule,
+                        )
                     ) from exc
         if vals.get("efaktura_contact_email"):
             email = email_normalize(vals["efaktura_contact_email"])
             if not email:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Issuer contact e-mail: %(value)s is not a valid e-mail address.",
                         value=vals["efaktura_contact_email"],
                     )
@@ -105,7 +114,7 @@ class ResCompany(models.Model):
         for company in self:
             if not 1 <= company.efaktura_consent_days <= 60:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Consent deadline (days): %(days)s is out of range. Give a number of days from 1 to 60.",
                         days=company.efaktura_consent_days,
                     )
@@ -118,7 +127,7 @@ class ResCompany(models.Model):
         conflicts = self._efaktura_conflicting_modules()
         if conflicts:
             raise ValidationError(
-                _(
+                self.env._(
                     "eFaktura B2C cannot be enabled while %(modules)s is installed. It integrates AvtaleGiro "
                     "or eFaktura too, and two integrations could send the same claim twice. "
                     "Uninstall it first, or keep using it instead of this module.",
@@ -139,9 +148,12 @@ class ResCompany(models.Model):
 
     def _efaktura_ensure_channels(self):
         """Give every company the default chain: Vipps, eFaktura, e-mail, post."""
-        existing = {(c.company_id.id, c.code) for c in self.env["efaktura.channel"].with_context(active_test=False).search(
-            [("company_id", "in", self.ids)]
-        )}
+        existing = {
+            (c.company_id.id, c.code)
+            for c in self.env["efaktura.channel"]
+            .with_context(active_test=False)
+            .search([("company_id", "in", self.ids)])
+        }
         self.env["efaktura.channel"].sudo().create(
             [
                 {"company_id": company.id, "code": code, "sequence": (index + 1) * 10, "price": DEFAULT_PRICES[code]}
@@ -175,7 +187,7 @@ class ResCompany(models.Model):
 
     def _efaktura_production_network(self):
         raise UserError(
-            _(
+            self.env._(
                 "%(company)s: the production networks are not configured. Fill in the MPS and Vipps settings, "
                 "or switch the eFaktura network back to Sandbox.",
                 company=self.name,
@@ -217,4 +229,63 @@ class ResCompany(models.Model):
         consumers.with_company(company).write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"})
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
+        company._efaktura_demo_invoices(consumers)
         return company
+
+    def _efaktura_demo_invoices(self, consumers):
+        """One posted invoice per demo consumer, queued for the chain; the dispatch cron sends them when the
+        server starts. Per and Siri's consent windows are already over, so their invoices show the post and
+        manual paths at once."""
+        self.ensure_one()
+        journal = self.env["account.journal"].search([("company_id", "=", self.id), ("type", "=", "sale")], limit=1)
+        if not journal:
+            return self.env["account.move"]
+        # The sandbox approves the issuer agreement; production goes through the network.
+        self.efaktura_issuer_state = "active"
+        journal.invoice_reference_model = "no"
+        moves = (
+            self.env["account.move"]
+            .with_company(self)
+            .create(
+                [
+                    {
+                        "move_type": "out_invoice",
+                        "company_id": self.id,
+                        "journal_id": journal.id,
+                        "partner_id": consumer.id,
+                        "invoice_date": fields.Date.context_today(self),
+                        "invoice_date_due": fields.Date.add(fields.Date.context_today(self), days=14),
+                        "invoice_line_ids": [
+                            fields.Command.create(
+                                {
+                                    "name": "Elektrikerarbeid, 2 timer",
+                                    "quantity": 2,
+                                    "price_unit": 850.0 + 100 * index,
+                                    "tax_ids": [fields.Command.clear()],
+                                }
+                            )
+                        ],
+                    }
+                    for index, consumer in enumerate(consumers)
+                ]
+            )
+        )
+        moves.action_post()
+        moves._efaktura_queue()
+        over = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
+        moves.filtered(lambda m: m.partner_id.name in ("Per Olsen", "Siri Berg")).efaktura_deadline = over
+        return moves
+
+    efaktura_sandbox_failure = fields.Selection(
+        [
+            ("none", "None"),
+            ("outage", "Outage"),
+            ("timeout", "Timeout"),
+            ("reject", "Reject every document"),
+            ("flaky", "Flaky (3 calls in 10 fail)"),
+        ],
+        string="Sandbox failure",
+        default="none",
+        required=True,
+        help="Make the sandbox network fail on purpose, to see how invoices are retried or fall back.",
+    )

@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..validation import InvalidValue, normalize_no_mobile
@@ -14,11 +14,21 @@ EFAKTURA_STATES = [
 ]
 ACCESS_POINTS = [("b2cno", "B2CNO")]
 # Fields whose change can enable B2C eFaktura or break one of its rules.
-B2C_RULE_FIELDS = ("is_company", "mobile", "efaktura_receive_edocuments", "efaktura_access_point", "efaktura_avtalegiro")
+B2C_RULE_FIELDS = (
+    "is_company",
+    "mobile",
+    "efaktura_receive_edocuments",
+    "efaktura_access_point",
+    "efaktura_avtalegiro",
+)
 
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
+
+    invoice_sending_method = fields.Selection(
+        selection_add=[("efaktura_b2c", "by eFaktura B2C (Vipps, nettbank, e-mail, post)")],
+    )
 
     efaktura_private_person = fields.Boolean(
         string="Private person",
@@ -100,7 +110,7 @@ class ResPartner(models.Model):
 
     def _search_efaktura_b2c_enabled(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
-            raise NotImplementedError(_("Unsupported search on B2C eFaktura."))
+            raise NotImplementedError(self.env._("Unsupported search on B2C eFaktura."))
         domain = [("efaktura_receive_edocuments", "=", True), ("efaktura_access_point", "=", "b2cno")]
         return domain if (operator == "=") == value else ["!", "&", *domain]
 
@@ -116,10 +126,17 @@ class ResPartner(models.Model):
         except InvalidValue as exc:
             if not value:
                 raise ValidationError(
-                    _("Mobile: a Norwegian mobile number is required for B2C eFaktura. Expected %(rule)s.", rule=exc.rule)
+                    self.env._(
+                        "Mobile: a Norwegian mobile number is required for B2C eFaktura. Expected %(rule)s.",
+                        rule=exc.rule,
+                    )
                 ) from exc
             raise ValidationError(
-                _("Mobile: %(value)s is not valid. Expected %(rule)s, for example +47 912 34 567.", value=value, rule=exc.rule)
+                self.env._(
+                    "Mobile: %(value)s is not valid. Expected %(rule)s, for example +47 912 34 567.",
+                    value=value,
+                    rule=exc.rule,
+                )
             ) from exc
 
     @api.constrains(*B2C_RULE_FIELDS)
@@ -129,17 +146,17 @@ class ResPartner(models.Model):
                 continue
             if partner.is_company:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "%(partner)s is a company. B2C eFaktura is for private persons only: untick "
-                        "\"Receive eDocuments\", or make the contact an individual.",
+                        '"Receive eDocuments", or make the contact an individual.',
                         partner=partner.display_name,
                     )
                 )
             if partner.efaktura_avtalegiro:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "%(partner)s is an AvtaleGiro customer. B2C eFaktura cannot be combined with AvtaleGiro, "
-                        "so that the same claim is not paid twice: untick \"AvtaleGiro customer\" first.",
+                        'so that the same claim is not paid twice: untick "AvtaleGiro customer" first.',
                         partner=partner.display_name,
                     )
                 )
@@ -162,7 +179,7 @@ class ResPartner(models.Model):
         for partner in self.sudo().filtered("efaktura_b2c_enabled"):
             normalized = partner._efaktura_normalize_mobile(partner.mobile)
             if normalized != partner.mobile:
-                super(ResPartner, partner).write({"mobile": normalized})
+                partner.write({"mobile": normalized})
 
     # ------------------------------------------------------------------
     # State
@@ -176,7 +193,7 @@ class ResPartner(models.Model):
         if not partners:
             return
         partners.write({"efaktura_state": state, "efaktura_state_date": now})
-        body = Markup("%s <b>%s</b>") % (_("eFaktura status:"), labels[state])
+        body = Markup("%s <b>%s</b>") % (self.env._("eFaktura status:"), labels[state])
         if note:
             body += Markup("<br/>%s") % note
         partners._message_log_batch(bodies=dict.fromkeys(partners.ids, body))

@@ -4,14 +4,17 @@ Prints the problems found, then "N passed, N failed" as the last line, and exits
 a failed or erroring test, a module that did not install, any ERROR or CRITICAL line, a
 non-zero exit code from Odoo, or a run that executed no test.
 """
+
 import re
 import sys
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) (?P<db>\S+) (?P<logger>\S+): (?P<msg>.*)")
-RESULT = re.compile(r"^(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<tests>\d+) tests when loading database")
+RESULT = re.compile(
+    r"^(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<tests>\d+) tests when loading database"
+)
 
 
-def main(log_path, module, odoo_rc):
+def main(log_path, module, odoo_rc, lint_rc=0):
     tests = failed = 0
     problems = []
     installed = False
@@ -32,9 +35,12 @@ def main(log_path, module, odoo_rc):
     if not installed:
         problems.append(f"the module {module} was not loaded: see {log_path}")
     if problems:
-        print("Problems found in the Odoo log:")
+        print("Problems found:")
         for problem in problems[:50]:
             print("  " + problem[:500])
+    if lint_rc:
+        print("Lint failed: see the ruff and pylint-odoo output above.")
+        problems.append("lint")
     ok = not problems and odoo_rc == 0 and tests > 0 and failed == 0
     if tests == 0:
         print("No test ran.")
@@ -45,4 +51,4 @@ def main(log_path, module, odoo_rc):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0))

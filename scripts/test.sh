@@ -6,11 +6,14 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
 bash "$ROOT/scripts/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
+log "Lint: ruff and pylint-odoo"
+lint_rc=0
+bash "$ROOT/scripts/lint.sh" || lint_rc=1
 TEMPLATE=$(template_db nodemo) || { echo "0 passed, 1 failed"; exit 1; }
 DB="efaktura_test_$$"
-LOG="$BUILD/test.log"
+LOG="$BUILD/test-$DB.log"
 TAGS=${TEST_TAGS:-/$MODULE}
-trap 'drop_db "$DB"' EXIT
+trap 'drop_db "$DB"; rm -f "$LOG"' EXIT
 drop_db "$DB"
 copy_db "$TEMPLATE" "$DB"
 
@@ -22,4 +25,5 @@ rc=$?
 
 grep -E " (ERROR|CRITICAL) |^(FAIL|ERROR):|Traceback|odoo.tests.stats|post-tests in|failed, .* error\(s\) of" "$LOG" | tail -n 200 || true
 
-"$(venv_dir)/bin/python" "$ROOT/scripts/summarize_test_log.py" "$LOG" "$MODULE" "$rc"
+cp "$LOG" "$BUILD/test.log"
+"$(venv_dir)/bin/python" "$ROOT/scripts/summarize_test_log.py" "$LOG" "$MODULE" "$rc" "$lint_rc"

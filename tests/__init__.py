@@ -3,7 +3,12 @@ from . import test_partner
 from . import test_company_settings
 from . import test_security
 from . import test_demo
+from . import test_dispatch
+from . import test_dispatch_queries
+from . import test_document_link
 from . import test_oidc
+from . import test_sandbox_network
+from . import test_sandbox_models
 from . import test_mps
 from . import test_kid
 from . import test_vipps

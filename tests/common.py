@@ -1,3 +1,5 @@
+from odoo import Command, fields
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import TransactionCase, new_test_user
 
 
@@ -47,3 +49,99 @@ class EfakturaCase(TransactionCase):
     def enable_b2c(cls, partner, **extra):
         partner.write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno", **extra})
         return partner
+
+
+class EfakturaInvoiceCase(AccountTestInvoicingCommon):
+    """A Norwegian company with an active issuer agreement in sandbox mode, KID invoices and one consumer
+    per path of the chain: Vipps, nettbank (JTTA), e-mail, post and manual."""
+
+    @classmethod
+    @AccountTestInvoicingCommon.setup_country("no")
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.company_data["company"]
+        cls.company.write(
+            {
+                "efaktura_enabled": True,
+                "efaktura_network_mode": "sandbox",
+                "efaktura_issuer_org_number": "123456785",
+                "efaktura_billing_account": "86011117947",
+                "efaktura_contact_email": "faktura@nordlys.example.com",
+                "email": "faktura@nordlys.example.com",
+            }
+        )
+        cls.company.efaktura_issuer_state = "active"
+        cls.company_data["default_journal_sale"].invoice_reference_model = "no"
+        cls.payment_term = cls.env.ref("account.account_payment_term_30days")
+        address = {"street": "Storgata 1", "zip": "0155", "city": "Oslo", "country_id": cls.env.ref("base.no").id}
+        Partner = cls.env["res.partner"]
+        b2c = {"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"}
+        cls.kari = Partner.create(
+            {"name": "Kari Nordmann", "mobile": "412 34 567", "email": "kari@example.com", **address, **b2c}
+        )
+        cls.ola = Partner.create(
+            {"name": "Ola Nordmann", "mobile": "900 11 222", "email": "ola@example.com", **address, **b2c}
+        )
+        cls.ingrid = Partner.create(
+            {"name": "Ingrid Hansen", "mobile": "913 45 678", "email": "ingrid@example.com", **address, **b2c}
+        )
+        cls.per = Partner.create({"name": "Per Olsen", "mobile": "924 56 789", **address, **b2c})
+        cls.siri = Partner.create(
+            {"name": "Siri Berg", "mobile": "935 67 890", "country_id": address["country_id"], **b2c}
+        )
+        Registry = cls.env["efaktura.sandbox.consumer"]
+        Registry.create({"name": "Kari Nordmann", "mobile": "+4741234567", "jtta": True, "vipps": True})
+        Registry.create({"name": "Ola Nordmann", "mobile": "+4790011222", "jtta": True, "vipps": False})
+
+    @classmethod
+    def make_invoice(cls, partner, amount=1000.0, post=True):
+        move = cls.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner.id,
+                "invoice_date": fields.Date.today(),
+                "invoice_payment_term_id": cls.payment_term.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {"name": "Elektrikertime", "quantity": 1, "price_unit": amount, "tax_ids": [Command.clear()]}
+                    )
+                ],
+            }
+        )
+        if post:
+            move.action_post()
+        return move
+
+    @classmethod
+    def make_invoices(cls, partner, count, amount=100.0):
+        moves = cls.env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "invoice_date": fields.Date.today(),
+                    "invoice_payment_term_id": cls.payment_term.id,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {"name": f"Line {i}", "quantity": 1, "price_unit": amount + i, "tax_ids": [Command.clear()]}
+                        )
+                    ],
+                }
+                for i in range(count)
+            ]
+        )
+        moves.action_post()
+        return moves
+
+    def mailbox(self, moves=None):
+        domain = [("company_id", "=", self.company.id)]
+        if moves is not None:
+            domain.append(("invoice_number", "in", moves.mapped("name")))
+        return self.env["efaktura.sandbox.document"].search(domain)
+
+    def dispatch(self, moves):
+        moves._efaktura_queue()
+        self.env["efaktura.chain"]._dispatch_locked(moves)
+        moves.invalidate_recordset()
+        return moves

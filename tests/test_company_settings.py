@@ -67,7 +67,9 @@ class TestCompanySettings(EfakturaCase):
             ("account_efaktura_other", "Another eFaktura"),
         ):
             with self.subTest(name=name):
-                module = self.env["ir.module.module"].create({"name": name, "shortdesc": shortdesc, "state": "installed"})
+                module = self.env["ir.module.module"].create(
+                    {"name": name, "shortdesc": shortdesc, "state": "installed"}
+                )
                 company = self.env["res.company"].create({"name": f"Test {name}"})
                 with self.assertRaises(ValidationError) as caught:
                     company.efaktura_enabled = True
@@ -105,5 +107,6 @@ class TestCompanySettings(EfakturaCase):
         self.assertEqual(company.efaktura_contact_email, "post@settings.example.com")
         action = form.record.action_efaktura_open_channels()
         self.assertEqual(action["res_model"], "efaktura.channel")
-        self.assertEqual(self.env["efaktura.channel"].search(action["domain"]).mapped("code"),
-                         ["vipps", "efaktura", "email", "post"])
+        self.assertEqual(
+            self.env["efaktura.channel"].search(action["domain"]).mapped("code"), ["vipps", "efaktura", "email", "post"]
+        )

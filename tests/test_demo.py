@@ -9,7 +9,13 @@ from .common import EfakturaCase
 class TestDemoData(EfakturaCase):
     def test_demo_data_loads_and_passes_the_card_rules(self):
         convert_file(
-            self.env, "l10n_no_efaktura_b2c", "demo/efaktura_demo.xml", {}, mode="init", noupdate=True, kind="demo",
+            self.env,
+            "l10n_no_efaktura_b2c",
+            "demo/efaktura_demo.xml",
+            {},
+            mode="init",
+            noupdate=True,
+            kind="demo",
         )
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
         self.assertTrue(company.efaktura_enabled)

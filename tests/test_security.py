@@ -11,18 +11,27 @@ class TestSecurity(EfakturaCase):
         super().setUpClass()
         cls.enable_b2c(cls.consumer)
         cls.manager = new_test_user(
-            cls.env, login="efaktura_manager", groups="account.group_account_manager",
-            company_id=cls.company.id, company_ids=[cls.company.id],
+            cls.env,
+            login="efaktura_manager",
+            groups="account.group_account_manager",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
         )
         cls.internal_user = new_test_user(
-            cls.env, login="efaktura_internal", groups="base.group_user",
-            company_id=cls.company.id, company_ids=[cls.company.id],
+            cls.env,
+            login="efaktura_internal",
+            groups="base.group_user",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
         )
         cls.portal_user = new_test_user(cls.env, login="efaktura_portal", groups="base.group_portal")
         cls.other_company = cls.env["res.company"].create({"name": "Annen AS"})
         cls.other_user = new_test_user(
-            cls.env, login="efaktura_other", groups="account.group_account_manager",
-            company_id=cls.other_company.id, company_ids=[cls.other_company.id],
+            cls.env,
+            login="efaktura_other",
+            groups="account.group_account_manager",
+            company_id=cls.other_company.id,
+            company_ids=[cls.other_company.id],
         )
 
     def test_billing_user_reads_partner_efaktura_data(self):

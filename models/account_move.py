@@ -1,0 +1,188 @@
+import time
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, consteq
+from odoo.tools.misc import hmac as hmac_sign
+
+from .efaktura_delivery import DELIVERY_CHANNELS
+
+# Nettbanks show an eFaktura for 16 months, so its document link must live as long.
+DOCUMENT_LINK_TTL = 16 * 31 * 24 * 3600
+MOVE_STATES = [
+    ("none", "Not sent by eFaktura B2C"),
+    ("queued", "Queued"),
+    ("awaiting_consent", "Awaiting consent"),
+    ("sent", "Sent"),
+    ("fallback_sent", "Sent by fallback"),
+    ("manual", "To print and post"),
+    ("error", "Needs attention"),
+]
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    efaktura_state = fields.Selection(
+        MOVE_STATES, string="eFaktura B2C", default="none", required=True, copy=False, index=True, tracking=True
+    )
+    efaktura_channel = fields.Selection(DELIVERY_CHANNELS, string="Delivered by", copy=False, readonly=True)
+    efaktura_deadline = fields.Datetime(
+        string="Consent deadline",
+        copy=False,
+        readonly=True,
+        help="If the customer has not approved eFaktura by then, the invoice goes by e-mail or post.",
+    )
+    efaktura_next_try = fields.Datetime(string="Next dispatch", copy=False, readonly=True)
+    efaktura_retry_count = fields.Integer(copy=False, readonly=True)
+    efaktura_error = fields.Text(string="eFaktura problem", copy=False, readonly=True)
+    efaktura_delivery_ids = fields.One2many("efaktura.delivery", "move_id", string="Deliveries")
+    efaktura_delivery_count = fields.Integer(compute="_compute_efaktura_delivery_count")
+    efaktura_preview_channel = fields.Selection(
+        DELIVERY_CHANNELS,
+        string="Would go by",
+        compute="_compute_efaktura_preview",
+        help="The channel the chain would take if the invoice were sent now.",
+    )
+    efaktura_preview_reason = fields.Text(string="Why", compute="_compute_efaktura_preview")
+    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled", string="eFaktura B2C enabled")
+
+    def _compute_efaktura_delivery_count(self):
+        counts = dict(
+            self.env["efaktura.delivery"]._read_group([("move_id", "in", self.ids)], ["move_id"], ["__count"])
+        )
+        for move in self:
+            move.efaktura_delivery_count = counts.get(move, 0)
+
+    @api.depends("partner_id", "state", "amount_total", "invoice_date_due", "payment_reference")
+    @api.depends_context("company")
+    def _compute_efaktura_preview(self):
+        relevant = self.filtered(lambda m: m.company_id.efaktura_enabled and m.is_sale_document(include_receipts=False))
+        (self - relevant).efaktura_preview_channel = False
+        (self - relevant).efaktura_preview_reason = False
+        if not relevant:
+            return
+        previews = self.env["efaktura.chain"]._preview(relevant)
+        for move in relevant:
+            channel, reasons = previews[move]
+            move.efaktura_preview_channel = channel
+            move.efaktura_preview_reason = "\n".join(reasons)
+
+    # ------------------------------------------------------------------
+    # Queue
+    # ------------------------------------------------------------------
+
+    def _efaktura_queue(self):
+        """Hand posted customer invoices to the chain. Idempotent: queued or waiting ones stay as they are."""
+        moves = self.filtered(
+            lambda m: (
+                m.state == "posted"
+                and m.is_sale_document(include_receipts=False)
+                and m.company_id.efaktura_enabled
+                and m.efaktura_state not in ("queued", "awaiting_consent")
+            )
+        )
+        if not moves:
+            return moves
+        moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
+        moves._message_log_batch(bodies=dict.fromkeys(moves.ids, self.env._("Queued for delivery by eFaktura B2C.")))
+        self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+        return moves
+
+    def action_efaktura_send(self):
+        """Send now through the chain, from the invoice form or the list."""
+        moves = self.filtered(lambda m: m.state == "posted")
+        if not moves:
+            raise UserError(self.env._("Only posted invoices can be sent by eFaktura B2C."))
+        queued = moves._efaktura_queue()
+        self.env["efaktura.chain"]._dispatch_locked(queued)
+        return True
+
+    def action_efaktura_view_deliveries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("l10n_no_efaktura_b2c.efaktura_delivery_action")
+        action["domain"] = [("move_id", "=", self.id)]
+        action["context"] = {"default_move_id": self.id}
+        return action
+
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        to_queue = posted.filtered(
+            lambda m: (
+                m.company_id.efaktura_enabled
+                and m.company_id.efaktura_send_on_post
+                and m.is_sale_document(include_receipts=False)
+                and m.partner_id.with_company(m.company_id).efaktura_b2c_enabled
+            )
+        )
+        if to_queue:
+            to_queue._efaktura_queue()
+        return posted
+
+    def _efaktura_write(self, vals):
+        """Write eFaktura delivery fields of many invoices in one statement.
+
+        These fields carry no accounting meaning, so the accounting checks and the line synchronisation
+        of ``account.move.write`` are skipped; that keeps a batch of any size at a fixed number of queries.
+        """
+        if not self:
+            return
+        columns = sorted(vals)
+        if not all(name.startswith("efaktura_") and self._fields[name].column_type for name in columns):
+            raise ValueError(f"_efaktura_write only writes stored eFaktura fields, not {columns}")
+        self.flush_recordset(columns)
+        assignments = SQL(", ").join(
+            SQL("%s = %s", SQL.identifier(name), self._fields[name].convert_to_column(vals[name], self))
+            for name in columns
+        )
+        self.env.cr.execute(
+            SQL(
+                "UPDATE account_move SET %s, write_date = %s, write_uid = %s WHERE id IN %s",
+                assignments,
+                fields.Datetime.now(),
+                self.env.uid,
+                tuple(self.ids),
+            )
+        )
+        self.invalidate_recordset([*columns, "write_date", "write_uid"])
+
+    def _efaktura_log(self, bodies):
+        """Chatter lines for many moves in one go; ``bodies`` maps move id to text."""
+        if bodies:
+            self.browse(list(bodies))._message_log_batch(
+                bodies={move_id: Markup("%s") % body for move_id, body in bodies.items()}
+            )
+
+    # ------------------------------------------------------------------
+    # Document links
+    # ------------------------------------------------------------------
+
+    def _efaktura_document_signature(self, expires):
+        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.document", f"{self.id}:{expires}")
+
+    def _efaktura_document_url(self, ttl=DOCUMENT_LINK_TTL):
+        """A signed link to the PDF that needs no login and expires; nothing is written to the database."""
+        self.ensure_one()
+        expires = int(time.time()) + ttl
+        token = f"{expires}.{self._efaktura_document_signature(expires)}"
+        return f"{self.get_base_url()}/efaktura/document/{self.id}/{token}"
+
+    def _efaktura_check_document_token(self, token):
+        self.ensure_one()
+        expires, _dot, signature = (token or "").partition(".")
+        if not expires.isdigit() or not signature or int(expires) < time.time():
+            return False
+        return consteq(signature, self._efaktura_document_signature(int(expires)))
+
+    def _efaktura_document_pdf(self):
+        """The invoice PDF: the one Odoo stored when it was sent, else freshly rendered."""
+        self.ensure_one()
+        if self.invoice_pdf_report_id:
+            return self.invoice_pdf_report_id.raw, self.invoice_pdf_report_id.name
+        report = self.partner_id.invoice_template_pdf_report_id or self.env.ref("account.account_invoices")
+        pdf, _type = (
+            self.env["ir.actions.report"].with_company(self.company_id)._render_qweb_pdf(report.report_name, self.ids)
+        )
+        return pdf, self._get_invoice_report_filename()

@@ -1,0 +1,819 @@
+"""The delivery chain: one dispatcher walks the company's ordered channels for a batch of invoices.
+
+Each channel answers two questions for a batch: ``_applicable_<code>(moves, run)`` (which moves
+it can take, and why or why not) and ``_send_<code>(moves, run)`` (deliver them, returning for
+each move "done", "wait" or "next"). The order is data (``efaktura.channel``), so a company
+reorders or switches off channels without code; "manual" always ends the chain.
+"""
+
+import hashlib
+import logging
+import time
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models, modules
+from odoo.exceptions import UserError
+from odoo.tools import SQL, split_every
+
+from ..kid import is_valid_kid
+from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
+from .efaktura_delivery import DELIVERED_STATES
+
+_logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF = timedelta(minutes=5)  # 5, 10, 20, 40 minutes between the attempts
+NETWORK_CHANNELS = ("vipps", "efaktura")
+MANUAL = "manual"
+DONE, WAIT, NEXT = "done", "wait", "next"
+
+
+class _Run:
+    """What one dispatch of one company's batch needs, computed once."""
+
+    def __init__(self, chain, company, moves, dry_run=False):
+        self.chain = chain
+        self.env = chain.env
+        self.company = company
+        self.dry_run = dry_run
+        self.now = fields.Datetime.now()
+        self._network = None
+        self.prices = {c.code: c.price for c in company.efaktura_channel_ids}
+        self.currency = self.env.ref("base.NOK")
+        self.order = [*company._efaktura_channel_order(), MANUAL]
+        self.logs = {}
+        self.db_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        self.doc_hash = {move: chain._document_hash(move) for move in moves}
+        self.deliveries = {}
+        self.exhausted = {move: set() for move in moves}
+        self.lookup_failed = self.env["account.move"]
+        if not dry_run:
+            self._read_deliveries(moves)
+
+    @property
+    def network(self):
+        if self._network is None:
+            try:
+                self._network = self.company._efaktura_network()
+            except UserError as error:
+                # A network that is not set up is like one that is down: retried, then the next channel.
+                raise NetworkUnavailable(str(error), code="CONFIG") from error
+        return self._network
+
+    def key(self, move, channel):
+        raw = f"{self.db_uuid}|{move.id}|{channel}|{self.doc_hash[move]}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def _read_deliveries(self, moves):
+        grouped = self.env["efaktura.delivery"]._read_latest_by_move(moves)
+        for move in moves:
+            for delivery in grouped.get(move, self.env["efaktura.delivery"]):
+                if delivery.idempotency_key != self.key(move, delivery.channel):
+                    continue  # a delivery of an earlier version of the document
+                self.deliveries[move.id, delivery.channel] = delivery
+                if delivery.state == "rejected" or (delivery.state == "failed" and delivery.final):
+                    self.exhausted[move].add(delivery.channel)
+
+    def delivery(self, move, channel):
+        return self.deliveries.get((move.id, channel))
+
+    def log(self, move, line):
+        self.logs.setdefault(move.id, []).append(line)
+
+
+class EfakturaChain(models.AbstractModel):
+    _name = "efaktura.chain"
+    _description = "eFaktura B2C delivery chain"
+
+    # ------------------------------------------------------------------
+    # Entry points
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _dispatch_locked(self, moves):
+        """Dispatch the moves this transaction can lock; others are being sent by another worker."""
+        if not moves:
+            return moves
+        self.env["account.move"].flush_model(["efaktura_state"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'queued' FOR UPDATE SKIP LOCKED",
+                tuple(moves.ids),
+            )
+        )
+        locked = moves.browse([row[0] for row in self.env.cr.fetchall()])
+        locked.invalidate_recordset(["efaktura_state"])
+        self._dispatch(locked)
+        return locked
+
+    @api.model
+    def _cron_dispatch(self, batch_size=200, time_budget=240):
+        """Dispatch due queued invoices in batches: locked, committed per batch, resumable."""
+        started = time.monotonic()
+        done = 0
+        while True:
+            self.env["account.move"].flush_model(["efaktura_state", "efaktura_next_try"])
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id FROM account_move
+                        WHERE efaktura_state = 'queued' AND (efaktura_next_try IS NULL OR efaktura_next_try <= %s)
+                     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                    fields.Datetime.now(),
+                    batch_size,
+                )
+            )
+            ids = [row[0] for row in self.env.cr.fetchall()]
+            if not ids:
+                break
+            self._dispatch(self.env["account.move"].browse(ids))
+            done += len(ids)
+            remaining = self.env["account.move"].search_count(
+                [
+                    ("efaktura_state", "=", "queued"),
+                    "|",
+                    ("efaktura_next_try", "=", False),
+                    ("efaktura_next_try", "<=", fields.Datetime.now()),
+                ]
+            )
+            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+            if not self._can_commit():
+                if len(ids) < batch_size:
+                    break
+                continue
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+            if remaining and time.monotonic() - started > time_budget:
+                self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                break
+        return done
+
+    @api.model
+    def _cron_deadlines(self, batch_size=500):
+        """Invoices whose consent deadline passed go back to the chain, which now skips eFaktura."""
+        while True:
+            self.env["account.move"].flush_model(["efaktura_state", "efaktura_deadline"])
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id FROM account_move
+                        WHERE efaktura_state = 'awaiting_consent' AND efaktura_deadline <= %s
+                     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                    fields.Datetime.now(),
+                    batch_size,
+                )
+            )
+            moves = self.env["account.move"].browse([row[0] for row in self.env.cr.fetchall()])
+            if not moves:
+                break
+            moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False})
+            moves._message_log_batch(
+                bodies=dict.fromkeys(
+                    moves.ids, self.env._("No eFaktura consent before the deadline: sending by another channel.")
+                )
+            )
+            self._dispatch(moves)
+            if not self._can_commit():
+                break
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+
+    @api.model
+    def _can_commit(self):
+        return not modules.module.current_test
+
+    # ------------------------------------------------------------------
+    # The walk
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _dispatch(self, moves):
+        for company, company_moves in moves.grouped("company_id").items():
+            self._dispatch_company(company, company_moves)
+
+    def _dispatch_company(self, company, moves):
+        run = _Run(self, company, moves)
+        pending = self._skip_already_delivered(run, moves)
+        pending = self._lookup(run, pending)
+        self._start_at_retry(run, pending)
+        for code in run.order:
+            candidates = pending.filtered(lambda m, code=code: code not in run.exhausted[m])
+            if not candidates:
+                continue
+            verdicts = getattr(self, f"_applicable_{code}")(candidates, run)
+            take = candidates.filtered(lambda m, verdicts=verdicts: verdicts[m][0])
+            if not take:
+                continue
+            outcomes = getattr(self, f"_send_{code}")(take, run)
+            for move, outcome in outcomes.items():
+                if outcome == NEXT:
+                    run.exhausted[move].add(code)
+                else:
+                    pending -= move
+        self._flush_logs(run)
+
+    def _start_at_retry(self, run, moves):
+        """A move waiting for a retry on one channel resumes there: earlier channels are not tried again."""
+        for move in moves:
+            for index, code in enumerate(run.order):
+                delivery = run.delivery(move, code)
+                if delivery and delivery.state == "failed" and not delivery.final:
+                    run.exhausted[move].update(run.order[:index])
+                    break
+
+    def _skip_already_delivered(self, run, moves):
+        """Moves whose current document already reached the consumer are not sent again."""
+        pending = moves
+        for move in moves:
+            for code in run.order:
+                delivery = run.delivery(move, code)
+                if not delivery or not (
+                    delivery.state in DELIVERED_STATES or (code == MANUAL and delivery.state == "pending")
+                ):
+                    continue
+                pending -= move
+                state = "sent" if code in NETWORK_CHANNELS else "manual" if code == MANUAL else "fallback_sent"
+                move._efaktura_write({"efaktura_state": state, "efaktura_channel": code, "efaktura_next_try": False})
+                run.log(
+                    move, self.env._("Already delivered by %(channel)s: not sent again.", channel=self._label(code))
+                )
+                break
+        return pending
+
+    @api.model
+    def _preview(self, moves):
+        """Which channel each move would take now, and why, without sending or asking any network."""
+        result = {}
+        for company, company_moves in moves.grouped("company_id").items():
+            run = _Run(self, company, company_moves, dry_run=True)
+            for move in company_moves:
+                reasons = []
+                chosen = False
+                for code in run.order:
+                    ok, reason = getattr(self, f"_applicable_{code}")(move, run)[move]
+                    reasons.append(f"{self._label(code)}: {reason}")
+                    if ok:
+                        chosen = code
+                        break
+                result[move] = (chosen, reasons)
+        return result
+
+    # ------------------------------------------------------------------
+    # Lookup (JTTA): ask the network for the consumers' eFaktura identifiers
+    # ------------------------------------------------------------------
+
+    def _lookup(self, run, moves):
+        if not any(code in run.order for code in NETWORK_CHANNELS) or run.company.efaktura_issuer_state != "active":
+            return moves
+        partners = moves.partner_id.with_company(run.company).filtered(
+            lambda p: (
+                p.efaktura_b2c_enabled
+                and not p.efaktura_identifier
+                and p.efaktura_state in ("not_checked", "consent_requested", False)
+            )
+        )
+        if not partners:
+            return moves
+        recipients = [
+            Recipient(ref=str(p.id), name=p.name or "", mobile=p.mobile or "", email=p.email or "") for p in partners
+        ]
+        try:
+            results = run.network.lookup(recipients)
+        except NetworkError as error:
+            waiting = moves.filtered(lambda m: m.partner_id in partners)
+            give_up = self._lookup_failed(run, waiting, error)
+            return (moves - waiting) | give_up
+        for partner in partners:
+            found = results.get(str(partner.id))
+            if found and (found.efaktura_identifier or found.vipps):
+                partner.sudo().write(
+                    {"efaktura_identifier": found.efaktura_identifier or False, "efaktura_vipps": found.vipps}
+                )
+                partner._efaktura_set_state("active", note=self.env._("Found in the eFaktura network (yes to all)."))
+        return moves
+
+    def _lookup_failed(self, run, moves, error):
+        """The lookup is down: retry later; after the last retry, skip the network channels."""
+        retry = moves.filtered(lambda m: m.efaktura_retry_count + 1 < MAX_ATTEMPTS)
+        for move in retry:
+            delay = BACKOFF * (2**move.efaktura_retry_count)
+            move._efaktura_write(
+                {"efaktura_retry_count": move.efaktura_retry_count + 1, "efaktura_next_try": run.now + delay}
+            )
+            run.log(
+                move,
+                self.env._(
+                    "The eFaktura lookup failed (%(error)s). Next try in %(minutes)s minutes.",
+                    error=error,
+                    minutes=int(delay.total_seconds() // 60),
+                ),
+            )
+        give_up = moves - retry
+        for move in give_up:
+            run.exhausted[move].update(NETWORK_CHANNELS)
+            run.log(
+                move,
+                self.env._(
+                    "The eFaktura lookup failed %(count)s times (%(error)s): sending by another channel.",
+                    count=MAX_ATTEMPTS,
+                    error=error,
+                ),
+            )
+        self._flush_logs(run)
+        # Moves that gave up go on through the chain with the network channels skipped.
+        return give_up
+
+    # ------------------------------------------------------------------
+    # Applicability
+    # ------------------------------------------------------------------
+
+    def _network_ready(self, moves, run):
+        """What both network channels require; maps move to an empty string or the reason it fails."""
+        company = run.company
+        problems = {}
+        for move in moves:
+            partner = move.partner_id.with_company(company)
+            if company.efaktura_issuer_state != "active":
+                problems[move] = self.env._("the issuer agreement is not active")
+            elif not partner.efaktura_b2c_enabled:
+                problems[move] = self.env._("the customer does not receive eDocuments by B2CNO")
+            elif partner.is_company:
+                problems[move] = self.env._("the customer is a company")
+            elif partner.efaktura_avtalegiro:
+                problems[move] = self.env._("the customer pays by AvtaleGiro")
+            elif move.move_type != "out_invoice":
+                problems[move] = self.env._("credit notes are sent by e-mail or post")
+            elif move.currency_id.name != "NOK":
+                problems[move] = self.env._("the invoice is not in NOK")
+            elif not move.amount_residual > 0:
+                problems[move] = self.env._("nothing is left to pay")
+            elif not is_valid_kid(move.payment_reference or ""):
+                problems[move] = self.env._(
+                    "the payment reference %(ref)s is not a valid KID", ref=move.payment_reference or ""
+                )
+            elif not move.invoice_date_due:
+                problems[move] = self.env._("the invoice has no due date")
+            else:
+                problems[move] = ""
+        return problems
+
+    def _applicable_vipps(self, moves, run):
+        problems = self._network_ready(moves, run)
+        verdicts = {}
+        for move in moves:
+            partner = move.partner_id.with_company(run.company)
+            if problems[move]:
+                verdicts[move] = (False, problems[move])
+            elif partner.efaktura_vipps:
+                verdicts[move] = (True, self.env._("the customer receives eFaktura in Vipps"))
+            else:
+                verdicts[move] = (False, self.env._("the customer does not receive eFaktura in Vipps"))
+        return verdicts
+
+    def _applicable_efaktura(self, moves, run):
+        problems = self._network_ready(moves, run)
+        days = run.company.efaktura_consent_days
+        verdicts = {}
+        for move in moves:
+            partner = move.partner_id.with_company(run.company)
+            if problems[move]:
+                verdicts[move] = (False, problems[move])
+            elif partner.efaktura_identifier:
+                verdicts[move] = (True, self.env._("the customer has eFaktura in the nettbank"))
+            elif partner.efaktura_state in ("declined", "withdrawn"):
+                verdicts[move] = (False, self.env._("the customer said no to eFaktura"))
+            elif move.efaktura_deadline and move.efaktura_deadline <= run.now:
+                verdicts[move] = (False, self.env._("the customer did not approve eFaktura before the deadline"))
+            elif run.dry_run and partner.efaktura_state in ("not_checked", False):
+                verdicts[move] = (
+                    True,
+                    self.env._(
+                        "the eFaktura network is asked first; without eFaktura, the customer gets a request by SMS "
+                        "and e-mail, and %(days)s days to approve with BankID",
+                        days=days,
+                    ),
+                )
+            else:
+                verdicts[move] = (
+                    True,
+                    self.env._(
+                        "no eFaktura yet: the customer is asked by SMS and e-mail to approve with BankID within "
+                        "%(days)s days",
+                        days=days,
+                    ),
+                )
+        return verdicts
+
+    def _applicable_email(self, moves, run):
+        return {
+            move: (True, self.env._("sent to %(email)s with the PDF", email=move.partner_id.email))
+            if move.partner_id.email
+            else (False, self.env._("the customer has no e-mail address"))
+            for move in moves
+        }
+
+    def _applicable_post(self, moves, run):
+        letter = self.env["snailmail.letter"]
+        return {
+            move: (True, self.env._("a letter to the customer's address"))
+            if letter._is_valid_address(move.partner_id)
+            else (False, self.env._("the customer's postal address is incomplete"))
+            for move in moves
+        }
+
+    def _applicable_manual(self, moves, run):
+        return {move: (True, self.env._("nothing else is possible: a task to print and post it")) for move in moves}
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    def _send_vipps(self, moves, run):
+        return self._send_network("vipps", moves, run)
+
+    def _send_efaktura(self, moves, run):
+        with_identifier = moves.filtered(lambda m: m.partner_id.with_company(run.company).efaktura_identifier)
+        outcomes = self._send_network("efaktura", with_identifier, run) if with_identifier else {}
+        waiting = moves - with_identifier
+        if waiting:
+            self._await_consent(waiting, run)
+            outcomes.update(dict.fromkeys(waiting, WAIT))
+        return outcomes
+
+    def _await_consent(self, moves, run):
+        """No eFaktura yet: the invoices wait for the customer's consent until the deadline."""
+        deadline = run.now + timedelta(days=run.company.efaktura_consent_days)
+        partners = moves.partner_id.with_company(run.company)
+        # Invoices of a customer already asked wait until the same deadline.
+        existing = dict(
+            self.env["account.move"]._read_group(
+                [
+                    ("partner_id", "in", partners.ids),
+                    ("efaktura_state", "=", "awaiting_consent"),
+                    ("company_id", "=", run.company.id),
+                ],
+                ["partner_id"],
+                ["efaktura_deadline:max"],
+            )
+        )
+        for partner, partner_moves in moves.grouped("partner_id").items():
+            partner_deadline = existing.get(partner) or deadline
+            partner_moves._efaktura_write({"efaktura_state": "awaiting_consent", "efaktura_deadline": partner_deadline})
+            for move in partner_moves:
+                run.log(
+                    move,
+                    self.env._(
+                        "Waiting for the customer to approve eFaktura, until %(deadline)s. "
+                        "Without approval it goes by e-mail or post.",
+                        deadline=fields.Datetime.to_string(partner_deadline),
+                    ),
+                )
+        self._request_consent(partners, moves, run)
+
+    def _request_consent(self, partners, moves, run):
+        """Ask the customers for consent. Extended by the consent flow (SMS and e-mail with a link)."""
+        partners.filtered(lambda p: p.efaktura_state not in ("consent_requested",))._efaktura_set_state(
+            "consent_requested"
+        )
+
+    def _document(self, move, channel, run):
+        partner = move.partner_id.with_company(run.company)
+        return Document(
+            key=run.key(move, channel),
+            invoice_number=move.name,
+            recipient=partner.efaktura_identifier if channel == "efaktura" else partner.mobile,
+            recipient_name=partner.name,
+            kid=move.payment_reference,
+            amount_ore=round(move.amount_residual * 100),
+            currency=move.currency_id.name,
+            issue_date=move.invoice_date,
+            due_date=move.invoice_date_due,
+            document_url=move._efaktura_document_url(),
+            document_hash=run.doc_hash[move],
+            kind="credit_note" if move.move_type == "out_refund" else "invoice",
+        )
+
+    def _send_network(self, channel, moves, run):
+        outcomes = {}
+        network = error = None
+        try:
+            network = run.network
+        except NetworkError as config_error:
+            error = config_error
+        deliveries = self._prepare_deliveries(channel, moves, run, network=network)
+        if network is not None:
+            try:
+                results = network.submit(channel, [self._document(move, channel, run) for move in moves])
+            except NetworkError as network_error:
+                error = network_error
+            except Exception as unexpected:
+                _logger.warning("eFaktura network %s failed", channel, exc_info=True)
+                error = NetworkUnavailable(str(unexpected) or unexpected.__class__.__name__)
+        if error is not None:
+            for move in moves:
+                outcomes[move] = self._attempt_failed(deliveries[move], move, error, run)
+            return outcomes
+        delivered = {}
+        for move, result in zip(moves, results, strict=True):
+            if result.ok:
+                delivered[deliveries[move].id] = result.network_reference
+                outcomes[move] = DONE
+                run.log(
+                    move,
+                    self.env._(
+                        "Delivered by %(channel)s (reference %(ref)s)%(dup)s.",
+                        channel=self._label(channel),
+                        ref=result.network_reference,
+                        dup=self.env._(", the network already had it") if result.duplicate else "",
+                    ),
+                )
+            else:
+                outcomes[move] = self._attempt_failed(deliveries[move], move, result.error, run)
+        if delivered:
+            self._mark_delivered(channel, delivered, run)
+            done = moves.filtered(lambda m: outcomes[m] == DONE)
+            done._efaktura_write(
+                {
+                    "efaktura_state": "sent",
+                    "efaktura_channel": channel,
+                    "efaktura_next_try": False,
+                    "efaktura_retry_count": 0,
+                    "efaktura_error": False,
+                }
+            )
+        return outcomes
+
+    def _prepare_deliveries(self, channel, moves, run, state="pending", network=None):
+        """The outbox row of each move for this channel: the existing one, or a new one, in one query."""
+        Delivery = self.env["efaktura.delivery"].sudo()
+        to_create = [
+            {
+                "move_id": move.id,
+                "partner_id": move.partner_id.id,
+                "company_id": run.company.id,
+                "channel": channel,
+                "network": network.name if network else False,
+                "document_hash": run.doc_hash[move],
+                "idempotency_key": run.key(move, channel),
+                "state": state,
+                "currency_id": run.currency.id,
+            }
+            for move in moves
+            if not run.delivery(move, channel)
+        ]
+        if to_create:
+            for delivery in Delivery.create(to_create):
+                run.deliveries[delivery.move_id.id, channel] = delivery
+        deliveries = {move: run.delivery(move, channel) for move in moves}
+        ids = tuple(d.id for d in deliveries.values())
+        self.env.cr.execute(
+            SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+        )
+        Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+        return deliveries
+
+    def _mark_delivered(self, channel, references, run):
+        """Write the network references of many deliveries in one statement."""
+        values = SQL(", ").join(SQL("(%s, %s)", delivery_id, ref) for delivery_id, ref in references.items())
+        self.env.cr.execute(
+            SQL(
+                """UPDATE efaktura_delivery AS d
+                  SET state = 'submitted', state_date = %s, network_reference = v.ref, cost = %s,
+                      next_retry_at = NULL, last_error = NULL, error_code = NULL, final = TRUE,
+                      write_date = %s, write_uid = %s
+                 FROM (VALUES %s) AS v(id, ref)
+                WHERE d.id = v.id""",
+                run.now,
+                run.prices.get(channel, 0.0),
+                run.now,
+                self.env.uid,
+                values,
+            )
+        )
+        self.env["efaktura.delivery"].browse(list(references)).invalidate_recordset()
+
+    def _attempt_failed(self, delivery, move, error, run):
+        """Retry a retryable error with backoff; after the last attempt, or a final error, take the next channel."""
+        attempts = delivery.attempt_count
+        if getattr(error, "retryable", False) and attempts < MAX_ATTEMPTS:
+            retry_at = run.now + BACKOFF * (2 ** (attempts - 1))
+            delivery._set_state(
+                "failed",
+                last_error=str(error),
+                error_code=getattr(error, "code", None) or False,
+                next_retry_at=retry_at,
+                final=False,
+            )
+            move._efaktura_write({"efaktura_next_try": retry_at, "efaktura_error": str(error)})
+            run.log(
+                move,
+                self.env._(
+                    "%(channel)s failed (attempt %(n)s of %(max)s): %(error)s. Next try at %(at)s.",
+                    channel=self._label(delivery.channel),
+                    n=attempts,
+                    max=MAX_ATTEMPTS,
+                    error=error,
+                    at=fields.Datetime.to_string(retry_at),
+                ),
+            )
+            return WAIT
+        state = "failed" if getattr(error, "retryable", False) else "rejected"
+        delivery._set_state(
+            state,
+            last_error=str(error),
+            error_code=getattr(error, "code", None) or False,
+            next_retry_at=False,
+            final=True,
+        )
+        run.log(
+            move,
+            self.env._(
+                "%(channel)s gave up after %(n)s attempt(s): %(error)s. Trying the next channel.",
+                channel=self._label(delivery.channel),
+                n=attempts,
+                error=error,
+            ),
+        )
+        return NEXT
+
+    def _send_email(self, moves, run):
+        deliveries = self._prepare_deliveries("email", moves, run)
+        sender = self.env["account.move.send"]
+        user = self.env.user
+        outcomes = {}
+        try:
+            with self.env.cr.savepoint():
+                sender._generate_and_send_invoices(
+                    moves,
+                    from_cron=True,
+                    allow_raising=False,
+                    sending_methods={"email"},
+                    author_user_id=user.id,
+                    author_partner_id=user.partner_id.id,
+                )
+        except Exception as error:
+            _logger.warning("eFaktura e-mail fallback failed", exc_info=True)
+            for move in moves:
+                outcomes[move] = self._attempt_failed(deliveries[move], move, NetworkError(str(error)), run)
+            return outcomes
+        failed = moves.filtered(lambda m: m.sending_data and m.sending_data.get("error"))
+        if failed:
+            failed.sending_data = False
+            for move in failed:
+                outcomes[move] = self._attempt_failed(
+                    deliveries[move], move, NetworkError(self.env._("the e-mail could not be generated")), run
+                )
+        sent = moves - failed
+        if sent:
+            self._finish_fallback("email", sent, deliveries, run)
+            for move in sent:
+                outcomes[move] = DONE
+                run.log(move, self.env._("Sent by e-mail to %(email)s with the PDF.", email=move.partner_id.email))
+        return outcomes
+
+    def _send_post(self, moves, run):
+        deliveries = self._prepare_deliveries("post", moves, run)
+        default_report = self.env.ref("account.account_invoices")
+        letters = (
+            self.env["snailmail.letter"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "partner_id": move.partner_id.id,
+                        "model": "account.move",
+                        "res_id": move.id,
+                        "company_id": run.company.id,
+                        "user_id": self.env.user.id,
+                        "report_template": (move.partner_id.invoice_template_pdf_report_id or default_report).id,
+                    }
+                    for move in moves
+                ]
+            )
+        )
+        letters._snailmail_print(immediate=False)
+        for move, letter in zip(moves, letters, strict=True):
+            deliveries[move].snailmail_letter_id = letter
+            run.log(move, self.env._("Sent by post to the customer's address."))
+        self._finish_fallback("post", moves, deliveries, run)
+        return dict.fromkeys(moves, DONE)
+
+    def _send_manual(self, moves, run):
+        deliveries = self._prepare_deliveries(MANUAL, moves, run)
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        model_id = self.env["ir.model"]._get_id("account.move")
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "res_model_id": model_id,
+                        "res_id": move.id,
+                        "activity_type_id": todo.id,
+                        "summary": self.env._("Print and post"),
+                        "note": self.env._(
+                            "No channel could deliver this invoice: print it and post it to the customer."
+                        ),
+                        "user_id": (move.invoice_user_id or self.env.user).id,
+                        "date_deadline": fields.Date.context_today(self),
+                    }
+                    for move in moves
+                ]
+            )
+        )
+        for move, activity in zip(moves, activities, strict=True):
+            deliveries[move].write({"activity_id": activity.id, "cost": run.prices.get(MANUAL, 0.0)})
+            run.log(
+                move,
+                self.env._(
+                    "No channel could deliver it: a task to print and post it was given to %(user)s.",
+                    user=activity.user_id.name,
+                ),
+            )
+        moves._efaktura_write({"efaktura_state": "manual", "efaktura_channel": MANUAL, "efaktura_next_try": False})
+        return dict.fromkeys(moves, DONE)
+
+    def _finish_fallback(self, channel, moves, deliveries, run):
+        ids = [deliveries[move].id for move in moves]
+        self.env["efaktura.delivery"].sudo().browse(ids)._set_state(
+            "submitted", cost=run.prices.get(channel, 0.0), final=True, next_retry_at=False, last_error=False
+        )
+        moves._efaktura_write(
+            {
+                "efaktura_state": "fallback_sent",
+                "efaktura_channel": channel,
+                "efaktura_next_try": False,
+                "efaktura_retry_count": 0,
+                "efaktura_error": False,
+            }
+        )
+
+    # ------------------------------------------------------------------
+    # Status polling
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_poll_status(self, batch_size=500):
+        Delivery = self.env["efaktura.delivery"].sudo()
+        deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
+        for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
+            network = company._efaktura_network()
+            for batch in split_every(batch_size, group.ids, Delivery.browse):
+                try:
+                    results = network.status(channel, batch.mapped("network_reference"))
+                except NetworkError as error:
+                    _logger.info("eFaktura status poll failed for %s: %s", company.name, error)
+                    break
+                self._apply_statuses(batch, results)
+                if self._can_commit():
+                    self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+
+    def _apply_statuses(self, deliveries, results):
+        by_reference = {d.network_reference: d for d in deliveries}
+        labels = dict(self.env["efaktura.delivery"]._fields["state"]._description_selection(self.env))
+        bodies = {}
+        rejected = self.env["efaktura.delivery"]
+        for result in results:
+            delivery = by_reference.get(result.network_reference)
+            state = "rejected" if result.state == "cancelled" else result.state
+            if not delivery or state == delivery.state or state not in labels:
+                continue
+            delivery._set_state(state, last_error=result.detail or False)
+            bodies[delivery.move_id.id] = self.env._(
+                "%(channel)s receipt: %(state)s.", channel=self._label(delivery.channel), state=labels[state]
+            )
+            if state == "rejected" and result.state != "cancelled":
+                rejected |= delivery
+        self.env["account.move"]._efaktura_log(bodies)
+        if rejected:
+            # Refused after submission (e.g. by the consumer's bank): the chain goes on from the next channel.
+            moves = rejected.move_id
+            moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False})
+            self._dispatch(moves)
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _document_hash(self, move):
+        parts = [
+            move.name,
+            move.move_type,
+            move.currency_id.name,
+            f"{move.amount_residual:.2f}",
+            str(move.invoice_date or ""),
+            str(move.invoice_date_due or ""),
+            move.payment_reference or "",
+            str(move.partner_id.id),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+    @api.model
+    def _label(self, code):
+        return dict(self.env["efaktura.delivery"]._fields["channel"]._description_selection(self.env)).get(code, code)
+
+    def _flush_logs(self, run):
+        if run.logs:
+            bodies = {move_id: Markup("<br/>").join(lines) for move_id, lines in run.logs.items()}
+            self.env["account.move"].browse(list(bodies))._message_log_batch(bodies=bodies)
+            run.logs = {}

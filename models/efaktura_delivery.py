@@ -1,0 +1,96 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .efaktura_channel import CHANNELS
+
+DELIVERY_CHANNELS = [*CHANNELS, ("manual", "Print and post by hand")]
+DELIVERY_STATES = [
+    ("pending", "Pending"),
+    ("submitted", "Submitted"),
+    ("accepted", "Accepted"),
+    ("shown", "Shown"),
+    ("paid", "Paid"),
+    ("rejected", "Rejected"),
+    ("failed", "Failed"),
+]
+# States in which the document reached (or is on its way to) the consumer.
+DELIVERED_STATES = ("submitted", "accepted", "shown", "paid")
+# States the status poll follows up.
+OPEN_NETWORK_STATES = ("submitted", "accepted", "shown")
+
+
+class EfakturaDelivery(models.Model):
+    """The outbox: one row per attempt to deliver an invoice by one channel."""
+
+    _name = "efaktura.delivery"
+    _description = "eFaktura delivery"
+    _order = "id desc"
+    _rec_name = "move_id"
+
+    move_id = fields.Many2one("account.move", string="Invoice", required=True, ondelete="cascade", index=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, ondelete="restrict", index=True)
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    channel = fields.Selection(DELIVERY_CHANNELS, required=True)
+    network = fields.Char(help="The network that carried the document: sandbox, mps, vipps.")
+    document_hash = fields.Char(required=True, help="SHA-256 of what was sent: amount, due date, KID, recipient.")
+    idempotency_key = fields.Char(
+        required=True,
+        readonly=True,
+        copy=False,
+        help="Unique per invoice, channel and document. The networks receive it too, so that the same "
+        "document can never be delivered twice.",
+    )
+    network_reference = fields.Char(index=True, copy=False)
+    state = fields.Selection(DELIVERY_STATES, default="pending", required=True, index=True)
+    state_date = fields.Datetime(default=fields.Datetime.now)
+    attempt_count = fields.Integer(string="Attempts", default=0)
+    next_retry_at = fields.Datetime(string="Next retry", index=True)
+    final = fields.Boolean(help="No further attempt will be made by this channel.")
+    last_error = fields.Text()
+    error_code = fields.Char()
+    currency_id = fields.Many2one("res.currency", default=lambda self: self.env.ref("base.NOK"), required=True)
+    cost = fields.Monetary(currency_field="currency_id")
+    snailmail_letter_id = fields.Many2one("snailmail.letter", string="Letter", ondelete="set null")
+    activity_id = fields.Many2one("mail.activity", ondelete="set null")
+
+    _sql_constraints = [
+        ("idempotency_key_uniq", "unique(idempotency_key)", "This document was already handed to this channel."),
+    ]
+
+    @api.depends("move_id", "channel")
+    def _compute_display_name(self):
+        labels = dict(self._fields["channel"]._description_selection(self.env))
+        for delivery in self:
+            delivery.display_name = f"{delivery.move_id.name or ''} ({labels.get(delivery.channel, '')})"
+
+    def _set_state(self, state, **values):
+        self.write({"state": state, "state_date": fields.Datetime.now(), **values})
+
+    @api.model
+    def _read_latest_by_move(self, moves):
+        """Every delivery of these moves, grouped by move, newest first, in one query."""
+        deliveries = self.search_fetch(
+            [("move_id", "in", moves.ids)],
+            ["move_id", "channel", "state", "final", "idempotency_key", "attempt_count", "next_retry_at"],
+        )
+        return deliveries.grouped("move_id")
+
+    def _cron_poll_status_domain(self):
+        return [
+            ("state", "in", OPEN_NETWORK_STATES),
+            ("channel", "in", ("vipps", "efaktura")),
+            ("network_reference", "!=", False),
+        ]
+
+    def action_open_move(self):
+        self.ensure_one()
+        return self.move_id._get_records_action(name=self.env._("Invoice"))
+
+    def init(self):
+        # Rows still to be handled are looked up by state and retry time on every cron run.
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS efaktura_delivery_retry_idx ON efaktura_delivery (next_retry_at) "
+                "WHERE state = 'failed' AND NOT final"
+            )
+        )

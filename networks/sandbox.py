@@ -1,0 +1,475 @@
+"""The embedded sandbox network, in plain Python (no Odoo import).
+
+It behaves like the real networks without any contract: a JTTA registry answers identifier
+lookups, submitted documents land in consumers' mailboxes, receipts move through their states
+over time, and failures can be switched on. The logic lives here; the records live in a
+:class:`SandboxStore`, which the module implements on top of the database and the tests in
+memory.
+"""
+
+import abc
+import dataclasses
+import datetime
+import random
+import re
+import secrets
+import unicodedata
+
+from ..validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
+from .base import (
+    ACCEPTED,
+    CANCELLED,
+    PAID,
+    REJECTED,
+    SHOWN,
+    SUBMITTED,
+    Document,
+    LookupResult,
+    Network,
+    NetworkRejected,
+    NetworkUnavailable,
+    StatusResult,
+    SubmitResult,
+)
+
+CHANNELS = ("efaktura", "vipps")
+KINDS = ("invoice", "credit_note")
+CURRENCY = "NOK"
+KEY_MAX_LENGTH = 40
+REFERENCE_PREFIX = "SBX-"
+
+FAILURE_NONE = "none"
+FAILURE_OUTAGE = "outage"
+FAILURE_TIMEOUT = "timeout"
+FAILURE_REJECT = "reject"
+FAILURE_FLAKY = "flaky"
+FAILURE_MODES = (FAILURE_NONE, FAILURE_OUTAGE, FAILURE_TIMEOUT, FAILURE_REJECT, FAILURE_FLAKY)
+#: The share of calls that fail in "flaky" mode.
+FLAKY_RATE = 0.3
+
+# The automatic receipts, one step per advance; paid needs the consumer.
+_NEXT_STATE = {SUBMITTED: ACCEPTED, ACCEPTED: SHOWN}
+# Letters that Unicode does not decompose into a base letter and a mark.
+_TRANSLITERATION = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ł": "l", "ß": "ss", "þ": "th", "-": " "})
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxConsumer:
+    """A consumer in the JTTA registry."""
+
+    identifier: str  # eFaktura identifier
+    name: str
+    mobile: str = ""  # E.164
+    email: str = ""  # lower case
+    national_id_hash: str = ""
+    jtta: bool = False  # said "yes to all": receives eFaktura from every issuer
+    vipps: bool = False  # receives eFaktura in the Vipps app
+
+
+@dataclasses.dataclass(frozen=True)
+class MailboxItem:
+    """A document in a consumer's mailbox.
+
+    ``document``, ``consumer_identifier`` and ``account_number`` are set when the item is created;
+    a store may leave them empty when it reads items back, since the logic only needs the reference and the state.
+    """
+
+    reference: str
+    key: str
+    channel: str
+    state: str
+    consumer_identifier: str = ""
+    account_number: str = ""  # the issuer's account the consumer pays to
+    document: Document = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmissionAttempt:
+    """One document in one submit call, kept whatever the outcome, so double sends show."""
+
+    channel: str
+    key: str
+    reference: str = ""
+    duplicate: bool = False
+    failed: bool = False
+    error: str = ""
+
+
+class SandboxStore(abc.ABC):
+    """Where the sandbox keeps its registry, mailboxes and submission log, for one issuer.
+
+    A store holds no rules: it finds and saves what :class:`SandboxNetwork` asks for.
+    """
+
+    @abc.abstractmethod
+    def hash_national_id(self, national_id):
+        """The keyed hash under which the registry keeps national ids; never the clear value.
+
+        :param str national_id: 11 digits
+        :rtype: str
+        """
+
+    @abc.abstractmethod
+    def find_consumers(self, identifiers=(), mobiles=(), emails=(), national_id_hashes=()):
+        """Active registry consumers that match any one of the given values.
+
+        :param identifiers: eFaktura identifiers
+        :param mobiles: E.164 mobile numbers
+        :param emails: lower-case e-mail addresses
+        :param national_id_hashes: values from :meth:`hash_national_id`
+        :rtype: list[SandboxConsumer]
+        """
+
+    @abc.abstractmethod
+    def documents_by_key(self, keys):
+        """The issuer's mailbox items with these idempotency keys.
+
+        :rtype: dict[str, MailboxItem] keyed by key
+        """
+
+    @abc.abstractmethod
+    def documents_by_reference(self, references):
+        """The issuer's mailbox items with these references.
+
+        :rtype: dict[str, MailboxItem] keyed by reference
+        """
+
+    @abc.abstractmethod
+    def record_submission(self, items, attempts):
+        """Save new mailbox items and log submission attempts, all or nothing.
+
+        :param list[MailboxItem] items: new items, with ``document`` and ``consumer_identifier``
+        :param list[SubmissionAttempt] attempts: one per submitted document, failed ones included
+        """
+
+    @abc.abstractmethod
+    def set_state(self, reference, state):
+        """Move one mailbox item to ``state`` and date the change."""
+
+
+def normalize_name(name):
+    """A name reduced for comparison: no case, accents or extra spaces ("Bjørn  Ås" == "bjorn as")."""
+    text = unicodedata.normalize("NFKD", (name or "").casefold().translate(_TRANSLITERATION))
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return " ".join(text.split())
+
+
+def normalize_email(email):
+    return (email or "").strip().lower()
+
+
+def normalize_national_id(national_id):
+    """A national id (fødselsnummer or D-number) as 11 digits, or "" when it is not one."""
+    digits = re.sub(r"[\s.-]", "", national_id or "")
+    return digits if re.fullmatch(r"\d{11}", digits) else ""
+
+
+def _normalize_mobile(mobile):
+    try:
+        return normalize_no_mobile(mobile) if mobile else ""
+    except InvalidValue:
+        return ""
+
+
+def advance_state(state):
+    """The next automatic receipt: submitted to accepted to shown, one step per call.
+
+    Any other state stays as it is: paid needs the consumer to pay, and rejected and cancelled
+    are final.
+    """
+    return _NEXT_STATE.get(state, state)
+
+
+def check_consumer_can_show(item):
+    """Raise NetworkRejected unless the consumer can open the document in the mailbox."""
+    if item.state not in (SUBMITTED, ACCEPTED, SHOWN):
+        raise NetworkRejected(
+            f"Document {item.reference} is {item.state}: only a document in the mailbox can be shown.",
+            code="STATE",
+        )
+
+
+def check_consumer_can_pay(item):
+    """Raise NetworkRejected unless the consumer can pay the document."""
+    if item.state not in (SUBMITTED, ACCEPTED, SHOWN):
+        raise NetworkRejected(
+            f"Document {item.reference} is {item.state}: only a document in the mailbox can be paid.",
+            code="STATE",
+        )
+    if item.document is not None and item.document.kind != "invoice":
+        raise NetworkRejected(f"Document {item.reference} is a credit note: there is nothing to pay.", code="KIND")
+
+
+def consumer_pays(store, reference):
+    """The consumer pays a document: the only way a document becomes paid."""
+    item = store.documents_by_reference([reference]).get(reference)
+    if item is None:
+        raise NetworkRejected(f"No document with reference {reference}.", code="UNKNOWN")
+    check_consumer_can_pay(item)
+    store.set_state(reference, PAID)
+    return PAID
+
+
+class SandboxNetwork(Network):
+    """The embedded network: a JTTA registry and mailboxes kept by ``store``.
+
+    :param Issuer issuer:
+    :param SandboxStore store:
+    :param str failure: one of :data:`FAILURE_MODES`
+    :param random.Random rng: decides the "flaky" failures; seed it for repeatable runs
+    """
+
+    name = "sandbox"
+
+    def __init__(self, issuer, store, failure=FAILURE_NONE, rng=None):
+        super().__init__(issuer)
+        failure = failure or FAILURE_NONE
+        if failure not in FAILURE_MODES:
+            raise ValueError(f"Unknown sandbox failure mode {failure!r}, expected one of {', '.join(FAILURE_MODES)}")
+        self.store = store
+        self.failure = failure
+        self.rng = rng or random.Random()
+
+    # ------------------------------------------------------------------
+    # Failures
+    # ------------------------------------------------------------------
+
+    def _injected_failure(self):
+        """The failure this call meets, decided before anything is read or stored."""
+        if self.failure == FAILURE_OUTAGE:
+            return NetworkUnavailable("The sandbox network is down (simulated outage).", code="503")
+        if self.failure == FAILURE_TIMEOUT:
+            return NetworkUnavailable("The sandbox network did not answer in time (simulated timeout).", code="TIMEOUT")
+        if self.failure == FAILURE_FLAKY and self.rng.random() < FLAKY_RATE:
+            kind = self.rng.choice(("5xx", "timeout", "malformed"))
+            if kind == "5xx":
+                status = self.rng.choice(("500", "502", "503", "504"))
+                return NetworkUnavailable(f"The sandbox network answered HTTP {status} (simulated).", code=status)
+            if kind == "timeout":
+                return NetworkUnavailable(
+                    "The sandbox network did not answer in time (simulated timeout).", code="TIMEOUT"
+                )
+            return NetworkUnavailable("The sandbox network's answer could not be read (simulated).", code="MALFORMED")
+        return None
+
+    def _fail_if_injected(self):
+        error = self._injected_failure()
+        if error is not None:
+            raise error
+
+    @staticmethod
+    def _check_channel(channel):
+        if channel not in CHANNELS:
+            raise NetworkRejected(
+                f"Channel {channel!r} is not known: the sandbox delivers by {' or '.join(CHANNELS)}.", code="CHANNEL"
+            )
+
+    # ------------------------------------------------------------------
+    # Lookup
+    # ------------------------------------------------------------------
+
+    def lookup(self, recipients):
+        self._fail_if_injected()
+        wanted = [
+            (
+                recipient,
+                normalize_national_id(recipient.national_id),
+                _normalize_mobile(recipient.mobile),
+                normalize_email(recipient.email),
+            )
+            for recipient in recipients
+        ]
+        hashes = {nid: self.store.hash_national_id(nid) for _r, nid, _m, _e in wanted if nid}
+        candidates = self.store.find_consumers(
+            mobiles=sorted({mobile for _r, _n, mobile, _e in wanted if mobile}),
+            emails=sorted({email for _r, _n, _m, email in wanted if email}),
+            national_id_hashes=sorted(set(hashes.values())),
+        )
+        results = {}
+        for recipient, national_id, mobile, email in wanted:
+            consumer = self._match(candidates, recipient.name, hashes.get(national_id), mobile, email)
+            results[recipient.ref] = self._lookup_result(recipient.ref, consumer)
+        return results
+
+    @staticmethod
+    def _match(candidates, name, national_id_hash, mobile, email):
+        """The registry consumer for one recipient: by national id, else mobile and name, else e-mail and name.
+
+        A rule that fits more than one consumer proves nothing and matches none.
+        """
+        name = normalize_name(name)
+        rules = (
+            lambda c: bool(national_id_hash) and c.national_id_hash == national_id_hash,
+            lambda c: bool(mobile and name) and c.mobile == mobile and normalize_name(c.name) == name,
+            lambda c: bool(email and name) and normalize_email(c.email) == email and normalize_name(c.name) == name,
+        )
+        for rule in rules:
+            found = {c.identifier: c for c in candidates if rule(c)}
+            if len(found) == 1:
+                return next(iter(found.values()))
+        return None
+
+    @staticmethod
+    def _lookup_result(ref, consumer):
+        if consumer is None:
+            return LookupResult(ref=ref)
+        return LookupResult(
+            ref=ref,
+            efaktura_identifier=consumer.identifier if consumer.jtta else "",
+            vipps=bool(consumer.vipps and consumer.mobile),
+            vipps_recipient=consumer.mobile if consumer.vipps else "",
+        )
+
+    # ------------------------------------------------------------------
+    # Submit
+    # ------------------------------------------------------------------
+
+    def submit(self, channel, documents):
+        documents = list(documents)
+        error = self._injected_failure()
+        if error is None:
+            try:
+                self._check_channel(channel)
+            except NetworkRejected as exc:
+                error = exc
+        if error is not None:
+            self.store.record_submission(
+                [], [SubmissionAttempt(channel, doc.key, failed=True, error=str(error)) for doc in documents]
+            )
+            raise error
+
+        existing = self.store.documents_by_key([doc.key for doc in documents if doc.key])
+        consumers = self._consumers_for(channel, documents)
+        issuer_problems = self._issuer_problems()
+        results, items, attempts = [], [], []
+        for doc in documents:
+            if self.failure == FAILURE_REJECT:
+                rejection = NetworkRejected(
+                    f"Document {doc.invoice_number}: the sandbox network rejects every document (simulated rejection).",
+                    code="REJECTED",
+                )
+            elif doc.key in existing:
+                item = existing[doc.key]
+                results.append(SubmitResult(doc.key, item.reference, item.state, duplicate=True))
+                attempts.append(SubmissionAttempt(channel, doc.key, item.reference, duplicate=True))
+                continue
+            else:
+                consumer = consumers.get(doc.recipient)
+                rejection = self._validate(channel, doc, consumer, issuer_problems)
+            if rejection is not None:
+                results.append(SubmitResult(doc.key, state=REJECTED, error=rejection))
+                attempts.append(SubmissionAttempt(channel, doc.key, failed=True, error=str(rejection)))
+                continue
+            item = MailboxItem(
+                reference=self._new_reference(),
+                key=doc.key,
+                channel=channel,
+                state=SUBMITTED,
+                consumer_identifier=consumer.identifier,
+                account_number=self.issuer.account_number,
+                document=doc,
+            )
+            # A key met twice in one consignment is the same document.
+            existing[doc.key] = item
+            items.append(item)
+            results.append(SubmitResult(doc.key, item.reference, SUBMITTED))
+            attempts.append(SubmissionAttempt(channel, doc.key, item.reference))
+        self.store.record_submission(items, attempts)
+        return results
+
+    def _consumers_for(self, channel, documents):
+        """The registry consumers that the documents' recipients designate on this channel."""
+        recipients = {doc.recipient for doc in documents if doc.recipient}
+        if channel == "vipps":
+            mobiles = {_normalize_mobile(r) for r in recipients} - {""}
+            found = self.store.find_consumers(mobiles=sorted(mobiles)) if mobiles else []
+            by_mobile = {c.mobile: c for c in found if c.vipps}
+            return {r: by_mobile[_normalize_mobile(r)] for r in recipients if _normalize_mobile(r) in by_mobile}
+        found = self.store.find_consumers(identifiers=sorted(recipients)) if recipients else []
+        return {c.identifier: c for c in found if c.jtta}
+
+    def _issuer_problems(self):
+        problems = []
+        try:
+            normalize_org_number(self.issuer.org_number)
+        except InvalidValue as exc:
+            problems.append(
+                ("ISSUER", f"issuer organisation number {self.issuer.org_number!r} is not valid, expected {exc.rule}")
+            )
+        try:
+            normalize_account_number(self.issuer.account_number)
+        except InvalidValue as exc:
+            problems.append(
+                ("ACCOUNT", f"issuer account number {self.issuer.account_number!r} is not valid, expected {exc.rule}")
+            )
+        return problems
+
+    def _validate(self, channel, doc, consumer, issuer_problems):
+        """NetworkRejected naming every rule the document breaks, or None."""
+        problems = list(issuer_problems)
+        if not doc.key or len(doc.key) > KEY_MAX_LENGTH:
+            problems.append(("KEY", f"key {doc.key!r} must have 1 to {KEY_MAX_LENGTH} characters"))
+        if not (doc.invoice_number or "").strip():
+            problems.append(("INVOICE_NUMBER", "invoice number is missing"))
+        if consumer is None:
+            where = "no Vipps user with this mobile number" if channel == "vipps" else "no such eFaktura identifier"
+            problems.append(
+                ("RECIPIENT", f"recipient {doc.recipient!r} is unknown on channel {channel}: the registry has {where}")
+            )
+        if doc.kind not in KINDS:
+            problems.append(("KIND", f"kind {doc.kind!r} must be one of {', '.join(KINDS)}"))
+        if not re.fullmatch(r"\d{2,25}", doc.kid or ""):
+            problems.append(("KID", f"KID {doc.kid!r} must have 2 to 25 digits"))
+        amount = doc.amount_ore
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            problems.append(("AMOUNT", f"amount {amount!r} must be a whole number of øre"))
+        elif doc.kind == "invoice" and amount <= 0:
+            problems.append(("AMOUNT", f"amount {amount} øre must be above zero for an invoice"))
+        elif amount == 0:
+            problems.append(("AMOUNT", "amount must not be zero"))
+        if doc.currency != CURRENCY:
+            problems.append(("CURRENCY", f"currency {doc.currency!r} is not supported, only {CURRENCY}"))
+        if not isinstance(doc.issue_date, datetime.date):
+            problems.append(("ISSUE_DATE", "issue date is missing"))
+        if not isinstance(doc.due_date, datetime.date):
+            problems.append(("DUE_DATE", "due date is missing"))
+        elif isinstance(doc.issue_date, datetime.date) and doc.due_date < doc.issue_date:
+            problems.append(("DUE_DATE", f"due date {doc.due_date} is before the issue date {doc.issue_date}"))
+        if not problems:
+            return None
+        return NetworkRejected(
+            f"Document {doc.invoice_number or doc.key}: " + "; ".join(message for _code, message in problems) + ".",
+            code=problems[0][0],
+        )
+
+    @staticmethod
+    def _new_reference():
+        return REFERENCE_PREFIX + secrets.token_hex(6).upper()
+
+    # ------------------------------------------------------------------
+    # Status and cancel
+    # ------------------------------------------------------------------
+
+    def status(self, channel, references):
+        self._fail_if_injected()
+        self._check_channel(channel)
+        items = self.store.documents_by_reference(list(references))
+        return [
+            StatusResult(reference, items[reference].state)
+            for reference in references
+            if reference in items and items[reference].channel == channel
+        ]
+
+    def cancel(self, channel, reference):
+        self._fail_if_injected()
+        self._check_channel(channel)
+        item = self.store.documents_by_reference([reference]).get(reference)
+        if item is None or item.channel != channel:
+            raise NetworkRejected(f"No {channel} document with reference {reference}.", code="UNKNOWN")
+        if item.state == PAID:
+            raise NetworkRejected(f"Document {reference} is paid already and can no longer be cancelled.", code="PAID")
+        if item.state == REJECTED:
+            raise NetworkRejected(f"Document {reference} was rejected: there is nothing to cancel.", code="REJECTED")
+        if item.state != CANCELLED:
+            self.store.set_state(reference, CANCELLED)
+        return StatusResult(reference, CANCELLED)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Odoo with the module, demo data and the sandbox network, served at http://localhost:8069.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+bash "$ROOT/scripts/setup.sh"
+DB=${DEMO_DB:-efaktura_demo}
+PORT=${PORT:-8069}
+
+state=""
+if db_exists "$DB"; then
+    state=$(psql -d "$DB" -Atc "SELECT state FROM ir_module_module WHERE name = '$MODULE'" 2>/dev/null || true)
+fi
+if [ "$state" = installed ]; then
+    log "Updating $MODULE in the existing database $DB"
+    odoo_bin -d "$DB" --data-dir="$DATA_DIR" -u "$MODULE" --stop-after-init --http-port="$(free_port)" \
+        --log-level=warn --max-cron-threads=0
+else
+    TEMPLATE=$(template_db demo)
+    drop_db "$DB"
+    copy_db "$TEMPLATE" "$DB"
+    log "Installing $MODULE with demo data into $DB"
+    odoo_bin -d "$DB" --data-dir="$DATA_DIR" -i "$MODULE" --stop-after-init --http-port="$(free_port)" \
+        --log-level=warn --max-cron-threads=0
+fi
+
+cat <<MSG
+
+  Odoo with eFaktura B2C (sandbox network) at http://localhost:$PORT
+  Log in as admin / admin. Invoicing > eFaktura shows the outbox and the sandbox nettbank.
+  Stop with Ctrl+C. Start again with: make demo
+
+MSG
+exec "$(venv_dir)/bin/python" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$DB" \
+    --db-filter="^$DB\$" --data-dir="$DATA_DIR" --http-port="$PORT" --max-cron-threads=1 --log-level=info

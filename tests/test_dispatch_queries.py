@@ -1,0 +1,37 @@
+from odoo.tests import tagged
+
+from .common import EfakturaInvoiceCase
+
+
+@tagged("post_install", "-at_install")
+class TestDispatchQueries(EfakturaInvoiceCase):
+    def queued(self, count):
+        moves = self.make_invoices(self.ola, count)
+        moves._efaktura_queue()
+        self.env.flush_all()
+        self.env.invalidate_all()
+        return moves
+
+    def count_dispatch(self, moves):
+        start = self.env.cr.sql_log_count
+        self.env["efaktura.chain"]._dispatch_locked(moves)
+        self.env.flush_all()
+        return self.env.cr.sql_log_count - start
+
+    def test_batch_queries_do_not_grow_with_the_batch(self):
+        # The first invoice learns Ola's eFaktura identifier; from then on no lookup is needed.
+        self.dispatch(self.make_invoice(self.ola))
+        self.count_dispatch(self.queued(3))  # warm-up: caches that any first batch fills
+        small = self.count_dispatch(self.queued(10))
+        large = self.count_dispatch(self.queued(100))
+        self.assertEqual(small, large, "a batch of 100 takes as many queries as a batch of 10")
+        # The ORM inserts at most INSERT_BATCH_SIZE (100) rows per statement, so 200 invoices cost one more
+        # INSERT for each of the three tables written in bulk: outbox, chatter and the network's mailbox.
+        moves = self.queued(200)
+        with self.assertQueryCount(small + 3):
+            self.env["efaktura.chain"]._dispatch_locked(moves)
+            self.env.flush_all()
+        moves.invalidate_recordset()
+        self.assertEqual(set(moves.mapped("efaktura_state")), {"sent"})
+        self.assertEqual(len(self.mailbox(moves)), 200)
+        self.assertLess((small + 3) / 200, 0.2, "well under one query per invoice")
