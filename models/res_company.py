@@ -224,9 +224,11 @@ class ResCompany(models.Model):
         )
         company._efaktura_ensure_channels()
         consumers = self.env["res.partner"]
-        for xmlid in ("vipps", "nettbank", "email", "post", "manual"):
+        for xmlid in ("vipps", "nettbank", "email", "declined", "post", "manual"):
             consumers |= self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
         consumers.with_company(company).write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"})
+        # Nora said no thanks to eFaktura: her invoices go by e-mail with the PDF.
+        self.env.ref("l10n_no_efaktura_b2c.demo_consumer_declined").with_company(company)._efaktura_set_state("declined")
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
         company._efaktura_demo_invoices(consumers)

@@ -25,6 +25,7 @@ class TestDemoData(EfakturaCase):
             ("vipps", "+4741234567"),
             ("nettbank", "+4790011222"),
             ("email", "+4791345678"),
+            ("declined", "+4795876543"),
             ("post", "+4792456789"),
             ("manual", "+4793567890"),
         ):
