@@ -3,8 +3,10 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import email_normalize
+from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import Issuer
+from ..oidc import Provider
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
 
@@ -14,6 +16,8 @@ _logger = logging.getLogger(__name__)
 # through two integrations risks a consumer being charged twice, so they cannot be combined.
 CONFLICTING_MODULE_MARKERS = ("efaktura", "avtalegiro", "avtale_giro")
 THIS_MODULE = "l10n_no_efaktura_b2c"
+# Where the sandbox BankID simulator answers, on this Odoo server.
+BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 
 
 class ResCompany(models.Model):
@@ -63,6 +67,29 @@ class ResCompany(models.Model):
     efaktura_send_on_post = fields.Boolean(
         string="Send on post",
         help="Queue every posted invoice of a B2C eFaktura customer for delivery, without Send & Print.",
+    )
+    efaktura_bankid_provider = fields.Selection(
+        [("bankid", "BankID (direct)"), ("signicat", "Signicat"), ("idura", "Idura (Criipto)")],
+        string="BankID provider",
+        default="bankid",
+        required=True,
+        help="Who verifies the consumer's identity. Sandbox mode always uses the built-in BankID simulator.",
+    )
+    efaktura_bankid_issuer = fields.Char(
+        string="BankID issuer URL",
+        default="https://auth.bankid.no/auth/realms/prod",
+        help="The OpenID Connect issuer; its discovery document is read from "
+        "<issuer>/.well-known/openid-configuration.",
+    )
+    efaktura_bankid_client_id = fields.Char(string="BankID client ID")
+    efaktura_bankid_client_secret = fields.Char(string="BankID client secret", groups="base.group_system")
+    efaktura_bankid_use_par = fields.Boolean(
+        string="Pushed authorization requests", help="Send the login parameters to the provider first (PAR)."
+    )
+    efaktura_bankid_national_id = fields.Boolean(
+        string="Ask for the national identity number",
+        help="Only for clients the provider entitles to it. It makes the eFaktura lookup exact; it is stored "
+        "only as a keyed hash.",
     )
     efaktura_channel_ids = fields.One2many("efaktura.channel", "company_id", string="eFaktura channels")
 
@@ -194,6 +221,59 @@ class ResCompany(models.Model):
             )
         )
 
+    # ------------------------------------------------------------------
+    # BankID
+    # ------------------------------------------------------------------
+
+    def _efaktura_bankid_sandbox_issuer(self):
+        return f"{self.get_base_url()}{BANKID_SIMULATOR_PATH}"
+
+    def _efaktura_bankid_sandbox_client_id(self):
+        self.ensure_one()
+        return f"efaktura-sandbox-{self.id}"
+
+    def _efaktura_bankid_sandbox_client_secret(self):
+        self.ensure_one()
+        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.bankid_simulator_client", str(self.id))
+
+    def _efaktura_bankid_redirect_uri(self):
+        return f"{self.get_base_url()}/efaktura/bankid/callback"
+
+    def _efaktura_oidc_provider(self):
+        """The OpenID provider consumers log in with: the simulator in sandbox mode, else the configured one."""
+        self.ensure_one()
+        if self.efaktura_network_mode == "sandbox":
+            return Provider(
+                issuer=self._efaktura_bankid_sandbox_issuer(),
+                client_id=self._efaktura_bankid_sandbox_client_id(),
+                client_secret=self._efaktura_bankid_sandbox_client_secret(),
+                scopes=("openid", "profile", "nnin_altsub"),
+                claim_mapping="bankid",
+                use_par=self.efaktura_bankid_use_par,
+            )
+        company = self.sudo()
+        if not (company.efaktura_bankid_issuer and company.efaktura_bankid_client_id):
+            raise UserError(
+                self.env._(
+                    "%(company)s: BankID is not configured. Fill in the issuer URL and client ID in the eFaktura "
+                    "settings, or switch the eFaktura network to Sandbox.",
+                    company=self.name,
+                )
+            )
+        national_id_scope = {"bankid": "nnin_altsub", "signicat": "nin", "idura": "ssn"}[
+            company.efaktura_bankid_provider
+        ]
+        scopes = ["openid", "profile"] + ([national_id_scope] if company.efaktura_bankid_national_id else [])
+        return Provider(
+            issuer=company.efaktura_bankid_issuer.rstrip("/"),
+            client_id=company.efaktura_bankid_client_id,
+            client_secret=company.efaktura_bankid_client_secret or "",
+            scopes=tuple(scopes),
+            acr_values=("urn:grn:authn:no:bankid",) if company.efaktura_bankid_provider == "idura" else (),
+            claim_mapping=company.efaktura_bankid_provider,
+            use_par=company.efaktura_bankid_use_par,
+        )
+
     def _efaktura_default_org_number(self):
         """The organisation number Odoo already knows for the company, if any."""
         self.ensure_one()
@@ -228,7 +308,9 @@ class ResCompany(models.Model):
             consumers |= self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
         consumers.with_company(company).write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"})
         # Nora said no thanks to eFaktura: her invoices go by e-mail with the PDF.
-        self.env.ref("l10n_no_efaktura_b2c.demo_consumer_declined").with_company(company)._efaktura_set_state("declined")
+        self.env.ref("l10n_no_efaktura_b2c.demo_consumer_declined").with_company(company)._efaktura_set_state(
+            "declined"
+        )
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
         company._efaktura_demo_invoices(consumers)
