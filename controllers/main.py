@@ -1,8 +1,32 @@
-from odoo import http
+import logging
+import time
+
+from odoo import fields, http
 from odoo.http import request
+
+from .. import oidc
+
+_logger = logging.getLogger(__name__)
+
+# Provider metadata rarely changes: keep each discovery document for an hour per issuer.
+_DISCOVERY_CACHE = {}
+DISCOVERY_TTL = 3600
+
+
+def _discover(provider):
+    cached = _DISCOVERY_CACHE.get(provider.issuer)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    metadata = oidc.discover(provider.issuer, timeout=provider.timeout)
+    _DISCOVERY_CACHE[provider.issuer] = (metadata, time.monotonic() + DISCOVERY_TTL)
+    return metadata
 
 
 class EfakturaController(http.Controller):
+    # ------------------------------------------------------------------
+    # Signed document links
+    # ------------------------------------------------------------------
+
     @http.route(
         "/efaktura/document/<int:move_id>/<string:token>",
         type="http",
@@ -30,3 +54,142 @@ class EfakturaController(http.Controller):
                 ("X-Robots-Tag", "noindex, nofollow"),
             ],
         )
+
+    # ------------------------------------------------------------------
+    # Consent pages
+    # ------------------------------------------------------------------
+
+    def _render(self, template, values, status=200, lang=None):
+        """A public page in the customer's language, kept out of caches and search engines."""
+        if lang:
+            request.update_context(lang=lang)
+        return request.render(
+            template,
+            values,
+            status=status,
+            headers=[
+                ("Cache-Control", "no-store"),
+                ("X-Robots-Tag", "noindex, nofollow"),
+                ("Referrer-Policy", "no-referrer"),
+            ],
+        )
+
+    def _message(self, kind, status=200, company=None, lang=None):
+        """A short page that says what happened; it never shows invoice data."""
+        return self._render(
+            "l10n_no_efaktura_b2c.consent_message", {"kind": kind, "company": company}, status=status, lang=lang
+        )
+
+    def _open_consent(self, token):
+        """The consent behind a link, or the page to show instead: 404 unknown, 410 expired or already answered."""
+        consent = request.env["efaktura.consent"].sudo()._find_by_token(token)
+        if not consent:
+            return None, self._message("not_found", status=404)
+        lang = consent.partner_id.lang
+        if consent.state in ("draft", "sent") and consent.deadline and consent.deadline <= fields.Datetime.now():
+            return None, self._message("expired", status=410, company=consent.company_id, lang=lang)
+        if consent.state not in ("draft", "sent"):
+            return None, self._message("answered", status=410, company=consent.company_id, lang=lang)
+        return consent, None
+
+    def _client(self):
+        httprequest = request.httprequest
+        return httprequest.remote_addr, httprequest.headers.get("User-Agent", "")
+
+    @http.route(
+        "/efaktura/consent/<string:token>", type="http", auth="public", methods=["GET"], sitemap=False, readonly=True
+    )
+    def consent_page(self, token, **kwargs):
+        consent, error_page = self._open_consent(token)
+        if error_page:
+            return error_page
+        values = {"company": consent.company_id, "token": token, "days": consent.company_id.efaktura_consent_days}
+        return self._render("l10n_no_efaktura_b2c.consent_page", values, lang=consent.partner_id.lang)
+
+    @http.route("/efaktura/consent/<string:token>/bankid", type="http", auth="public", methods=["POST"], sitemap=False)
+    def consent_bankid(self, token, **kwargs):
+        """Start the BankID login for this consent request."""
+        consent, error_page = self._open_consent(token)
+        if error_page:
+            return error_page
+        company = consent.company_id
+        try:
+            provider = company._efaktura_oidc_provider()
+            metadata = _discover(provider)
+            auth = oidc.start_authentication(provider, metadata, company._efaktura_bankid_redirect_uri())
+        except Exception as error:  # noqa: BLE001 - the customer sees a clear page, never a trace
+            _logger.warning("BankID login could not start for consent %s: %s", consent.id, error)
+            return self._message("bankid_unavailable", status=503, company=company, lang=consent.partner_id.lang)
+        consent.write(
+            {
+                "oidc_state_hash": consent._hash_token_value(auth.state),
+                "oidc_nonce": auth.nonce,
+                "oidc_code_verifier": auth.code_verifier,
+                "oidc_started_at": fields.Datetime.now(),
+            }
+        )
+        return request.redirect(auth.url, code=303, local=False)
+
+    @http.route("/efaktura/bankid/callback", type="http", auth="public", methods=["GET"], sitemap=False, csrf=False)
+    def bankid_callback(self, **params):
+        """BankID sends the customer back here; the consent is accepted only after every check passed."""
+        consent = request.env["efaktura.consent"].sudo()._find_by_oidc_state(params.get("state"))
+        if not consent or not consent.oidc_nonce or not consent.oidc_code_verifier:
+            return self._message("invalid", status=400)
+        lang = consent.partner_id.lang
+        company = consent.company_id
+        auth_request = oidc.AuthRequest(
+            url="",
+            state=params.get("state"),
+            nonce=consent.oidc_nonce,
+            code_verifier=consent.oidc_code_verifier,
+            created_at=consent.oidc_started_at.timestamp() if consent.oidc_started_at else 0,
+        )
+        # A login is used once: a replayed callback finds nothing.
+        consent.write({"oidc_state_hash": False, "oidc_nonce": False, "oidc_code_verifier": False})
+        try:
+            provider = company._efaktura_oidc_provider()
+            identity = oidc.finish_authentication(
+                provider, _discover(provider), auth_request, params, company._efaktura_bankid_redirect_uri()
+            )
+        except oidc.OidcProviderError as error:
+            if error.cancelled:
+                return self._message("cancelled", company=company, lang=lang)
+            _logger.info("BankID login failed for consent %s: %s", consent.id, error)
+            return self._message("invalid", status=400, company=company, lang=lang)
+        except oidc.OidcError as error:
+            _logger.warning("BankID answer rejected for consent %s: %s", consent.id, error)
+            return self._message("invalid", status=400, company=company, lang=lang)
+        ip_address, user_agent = self._client()
+        try:
+            accepted = consent._accept(identity, ip_address=ip_address, user_agent=user_agent)
+        except Exception as error:  # noqa: BLE001 - expired or answered meanwhile: say so, never a trace
+            _logger.info("Consent %s could not be accepted: %s", consent.id, error)
+            return self._message("expired", status=410, company=company, lang=lang)
+        if not accepted:
+            return self._message("name_mismatch", status=403, company=company, lang=lang)
+        return self._message("accepted", company=company, lang=lang)
+
+    @http.route("/efaktura/consent/<string:token>/decline", type="http", auth="public", methods=["POST"], sitemap=False)
+    def consent_decline(self, token, **kwargs):
+        consent, error_page = self._open_consent(token)
+        if error_page:
+            return error_page
+        ip_address, user_agent = self._client()
+        consent._decline(ip_address=ip_address, user_agent=user_agent)
+        return self._message("declined", company=consent.company_id, lang=consent.partner_id.lang)
+
+    @http.route(
+        "/efaktura/consent/withdraw/<string:token>", type="http", auth="public", methods=["GET", "POST"], sitemap=False
+    )
+    def consent_withdraw(self, token, **kwargs):
+        consent = request.env["efaktura.consent"].sudo()._find_by_token(token, field="withdraw_token_hash")
+        if not consent or consent.state != "accepted":
+            return self._message("not_found", status=404)
+        lang = consent.partner_id.lang
+        if request.httprequest.method == "GET":
+            values = {"company": consent.company_id, "token": token}
+            return self._render("l10n_no_efaktura_b2c.consent_withdraw_page", values, lang=lang)
+        ip_address, user_agent = self._client()
+        consent.action_withdraw(ip_address=ip_address, user_agent=user_agent)
+        return self._message("withdrawn", company=consent.company_id, lang=lang)

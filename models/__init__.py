@@ -9,3 +9,5 @@ from . import account_move_send
 from . import efaktura_sandbox_consumer
 from . import efaktura_sandbox_document
 from . import efaktura_sandbox_submission
+from . import efaktura_bankid_simulator
+from . import efaktura_consent

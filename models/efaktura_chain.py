@@ -150,7 +150,9 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _cron_deadlines(self, batch_size=500):
-        """Invoices whose consent deadline passed go back to the chain, which now skips eFaktura."""
+        """Expired consent requests release their invoices; any invoice whose deadline passed goes back to the
+        chain, which now skips eFaktura."""
+        self.env["efaktura.consent"]._cron_expire(batch_size=batch_size)
         while True:
             self.env["account.move"].flush_model(["efaktura_state", "efaktura_deadline"])
             self.env.cr.execute(
@@ -380,6 +382,11 @@ class EfakturaChain(models.AbstractModel):
                 verdicts[move] = (True, self.env._("the customer has eFaktura in the nettbank"))
             elif partner.efaktura_state in ("declined", "withdrawn"):
                 verdicts[move] = (False, self.env._("the customer said no to eFaktura"))
+            elif partner.efaktura_state == "active":
+                verdicts[move] = (
+                    False,
+                    self.env._("the customer approved eFaktura, but their bank has no eFaktura for them yet"),
+                )
             elif move.efaktura_deadline and move.efaktura_deadline <= run.now:
                 verdicts[move] = (False, self.env._("the customer did not approve eFaktura before the deadline"))
             elif run.dry_run and partner.efaktura_state in ("not_checked", False):
@@ -439,40 +446,18 @@ class EfakturaChain(models.AbstractModel):
         return outcomes
 
     def _await_consent(self, moves, run):
-        """No eFaktura yet: the invoices wait for the customer's consent until the deadline."""
-        deadline = run.now + timedelta(days=run.company.efaktura_consent_days)
-        partners = moves.partner_id.with_company(run.company)
-        # Invoices of a customer already asked wait until the same deadline.
-        existing = dict(
-            self.env["account.move"]._read_group(
-                [
-                    ("partner_id", "in", partners.ids),
-                    ("efaktura_state", "=", "awaiting_consent"),
-                    ("company_id", "=", run.company.id),
-                ],
-                ["partner_id"],
-                ["efaktura_deadline:max"],
+        """No eFaktura yet: the invoices wait for the customer's consent until the request's deadline."""
+        moves._efaktura_write({"efaktura_state": "awaiting_consent"})
+        self.env["efaktura.consent"]._request(moves.partner_id, moves, run.company)
+        for move in moves:
+            run.log(
+                move,
+                self.env._(
+                    "Waiting for the customer to approve eFaktura, until %(deadline)s. "
+                    "Without approval it goes by e-mail or post.",
+                    deadline=fields.Datetime.to_string(move.efaktura_deadline),
+                ),
             )
-        )
-        for partner, partner_moves in moves.grouped("partner_id").items():
-            partner_deadline = existing.get(partner) or deadline
-            partner_moves._efaktura_write({"efaktura_state": "awaiting_consent", "efaktura_deadline": partner_deadline})
-            for move in partner_moves:
-                run.log(
-                    move,
-                    self.env._(
-                        "Waiting for the customer to approve eFaktura, until %(deadline)s. "
-                        "Without approval it goes by e-mail or post.",
-                        deadline=fields.Datetime.to_string(partner_deadline),
-                    ),
-                )
-        self._request_consent(partners, moves, run)
-
-    def _request_consent(self, partners, moves, run):
-        """Ask the customers for consent. Extended by the consent flow (SMS and e-mail with a link)."""
-        partners.filtered(lambda p: p.efaktura_state not in ("consent_requested",))._efaktura_set_state(
-            "consent_requested"
-        )
 
     def _document(self, move, channel, run):
         partner = move.partner_id.with_company(run.company)

@@ -197,3 +197,19 @@ class ResPartner(models.Model):
         if note:
             body += Markup("<br/>%s") % note
         partners._message_log_batch(bodies=dict.fromkeys(partners.ids, body))
+
+    def action_efaktura_withdraw(self):
+        """Withdraw the customer's eFaktura consent in this company; the audit records stay."""
+        company = self.env.company
+        consents = self.env["efaktura.consent"].search(
+            [("partner_id", "in", self.ids), ("company_id", "=", company.id), ("state", "=", "accepted")]
+        )
+        if consents:
+            consents.action_withdraw()
+        rest = self.with_company(company).filtered(lambda p: p.efaktura_state != "withdrawn")
+        if rest:
+            rest.sudo().write({"efaktura_identifier": False, "efaktura_vipps": False})
+            rest._efaktura_set_state(
+                "withdrawn", note=self.env._("eFaktura withdrawn by %(user)s.", user=self.env.user.name)
+            )
+        return True

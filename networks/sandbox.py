@@ -288,7 +288,10 @@ class SandboxNetwork(Network):
         results = {}
         for recipient, national_id, mobile, email in wanted:
             consumer = self._match(candidates, recipient.name, hashes.get(national_id), mobile, email)
-            results[recipient.ref] = self._lookup_result(recipient.ref, consumer)
+            # A lookup by national id follows the consumer's BankID-verified consent to this issuer, so it
+            # finds consumers who have eFaktura but did not say yes to all issuers.
+            consented = bool(consumer and national_id and consumer.national_id_hash == hashes.get(national_id))
+            results[recipient.ref] = self._lookup_result(recipient.ref, consumer, consented)
         return results
 
     @staticmethod
@@ -310,12 +313,12 @@ class SandboxNetwork(Network):
         return None
 
     @staticmethod
-    def _lookup_result(ref, consumer):
+    def _lookup_result(ref, consumer, consented=False):
         if consumer is None:
             return LookupResult(ref=ref)
         return LookupResult(
             ref=ref,
-            efaktura_identifier=consumer.identifier if consumer.jtta else "",
+            efaktura_identifier=consumer.identifier if consumer.jtta or consented else "",
             vipps=bool(consumer.vipps and consumer.mobile),
             vipps_recipient=consumer.mobile if consumer.vipps else "",
         )
@@ -385,8 +388,10 @@ class SandboxNetwork(Network):
             found = self.store.find_consumers(mobiles=sorted(mobiles)) if mobiles else []
             by_mobile = {c.mobile: c for c in found if c.vipps}
             return {r: by_mobile[_normalize_mobile(r)] for r in recipients if _normalize_mobile(r) in by_mobile}
+        # Any consumer with eFaktura in their bank can receive by identifier: issuers learn it from a lookup,
+        # which only answers for consumers who said yes to all or approved this issuer with BankID.
         found = self.store.find_consumers(identifiers=sorted(recipients)) if recipients else []
-        return {c.identifier: c for c in found if c.jtta}
+        return {c.identifier: c for c in found}
 
     def _issuer_problems(self):
         problems = []

@@ -4,8 +4,10 @@ MODULE=l10n_no_efaktura_b2c
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${EFAKTURA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/$MODULE}
 BUILD=$ROOT/.build
-ADDONS=$BUILD/addons
-mkdir -p "$CACHE" "$ADDONS"
+# The addons folder that holds this checkout under the module's name. It lives outside the checkout,
+# so that nothing walking the module's files follows the link back into itself.
+ADDONS=$CACHE/addons-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+mkdir -p "$CACHE" "$ADDONS" "$BUILD"
 
 if [ -n "${ODOO_SRC:-}" ]; then
     :

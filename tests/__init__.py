@@ -12,3 +12,5 @@ from . import test_sandbox_models
 from . import test_mps
 from . import test_kid
 from . import test_vipps
+from . import test_consent
+from . import test_bankid_simulator

@@ -1,4 +1,10 @@
-from odoo import Command, fields
+from urllib.parse import urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+from werkzeug.test import Client as WerkzeugClient
+
+from odoo import Command, fields, http
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import TransactionCase, new_test_user
 
@@ -145,3 +151,40 @@ class EfakturaInvoiceCase(AccountTestInvoicingCommon):
         self.env["efaktura.chain"]._dispatch_locked(moves)
         moves.invalidate_recordset()
         return moves
+
+
+class SelfCallsInProcess:
+    """For HttpCase: serve the Odoo server's HTTP calls to itself in process.
+
+    In tests every request shares the one test cursor, held for the whole request. When a route calls
+    another route of the same server over HTTP (the consent page asking the sandbox BankID simulator for its
+    discovery document, keys and tokens), the second request would wait for that cursor forever. Here such a
+    call goes through Odoo's real WSGI application, routing and controllers in the calling thread, which may
+    take the cursor again; only the socket is left out. Calls from the test itself still use the socket.
+    """
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        url = urlsplit(r.url)
+        outer = http.request
+        if outer and url.hostname in ("127.0.0.1", "localhost") and url.port == cls.http_port():
+            headers = {k: v for k, v in r.headers.items() if k.lower() not in ("content-length", "host")}
+            if cookie := outer.httprequest.headers.get("Cookie"):
+                headers["Cookie"] = cookie
+            answer = WerkzeugClient(http.root).open(
+                url.path,
+                query_string=url.query,
+                method=r.method,
+                headers=headers,
+                data=r.body,
+                base_url=f"{url.scheme}://{url.netloc}",
+            )
+            response = requests.Response()
+            response.status_code = answer.status_code
+            response._content = answer.get_data()
+            response.headers = CaseInsensitiveDict(answer.headers)
+            response.url = r.url
+            response.request = r
+            response.encoding = "utf-8"
+            return response
+        return super()._request_handler(s, r, **kw)

@@ -1,0 +1,387 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, consteq
+from odoo.tools.misc import hmac as hmac_sign
+
+from ..networks.base import NetworkError, Recipient
+from ..oidc import name_matches
+
+CONSENT_STATES = [
+    ("draft", "Draft"),
+    ("sent", "Sent"),
+    ("accepted", "Accepted"),
+    ("declined", "Declined"),
+    ("expired", "Expired"),
+    ("withdrawn", "Withdrawn"),
+]
+OPEN_STATES = ("draft", "sent")
+TOKEN_BYTES = 32  # 256 bits
+
+
+def _hash_token(token):
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+class EfakturaConsent(models.Model):
+    """A consumer's answer to "may we send you eFaktura?", with the BankID evidence behind it.
+
+    The link sent by SMS and e-mail carries a random token; only its SHA-256 is stored. The OIDC
+    state, nonce and PKCE verifier of the BankID login are kept per request and cleared once used.
+    The national identity number is never stored: only a keyed hash of it, for audit.
+    """
+
+    _name = "efaktura.consent"
+    _description = "eFaktura consent"
+    _order = "id desc"
+    _rec_name = "partner_id"
+
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, ondelete="restrict", index=True)
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    state = fields.Selection(CONSENT_STATES, default="draft", required=True, index=True, readonly=True)
+    token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    withdraw_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    requested_at = fields.Datetime(readonly=True)
+    deadline = fields.Datetime(readonly=True, help="Without an answer by then, the invoices go by e-mail or post.")
+    decided_at = fields.Datetime(string="Answered at", readonly=True)
+    move_ids = fields.Many2many(
+        "account.move", "efaktura_consent_move_rel", "consent_id", "move_id", string="Waiting invoices", readonly=True
+    )
+    # Evidence of the answer.
+    ip_address = fields.Char(string="IP address", readonly=True)
+    user_agent = fields.Char(readonly=True)
+    bankid_sub = fields.Char(string="BankID subject", readonly=True)
+    bankid_name = fields.Char(string="Name in BankID", readonly=True)
+    bankid_birthdate = fields.Date(string="Birth date in BankID", readonly=True)
+    bankid_issuer = fields.Char(readonly=True)
+    national_id_hash = fields.Char(
+        readonly=True, groups="base.group_system", help="Keyed hash of the national identity number; never in clear."
+    )
+    acr = fields.Char(string="Level of assurance (acr)", readonly=True)
+    amr = fields.Char(string="Method (amr)", readonly=True)
+    name_match_score = fields.Float(readonly=True, digits=(3, 2))
+    name_mismatch = fields.Boolean(
+        readonly=True, help="The name in BankID does not match the customer card closely enough."
+    )
+    withdrawn_at = fields.Datetime(readonly=True)
+    # The BankID login in progress (cleared when its callback arrives).
+    oidc_state_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    oidc_nonce = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    oidc_code_verifier = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    oidc_started_at = fields.Datetime(readonly=True, copy=False, groups="base.group_system")
+
+    def init(self):
+        # One open request per customer and company: a second invoice never sends a second SMS.
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS efaktura_consent_one_open_idx "
+                "ON efaktura_consent (partner_id, company_id) WHERE state IN ('draft', 'sent')"
+            )
+        )
+
+    # ------------------------------------------------------------------
+    # Tokens
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _new_token(self):
+        return secrets.token_urlsafe(TOKEN_BYTES)
+
+    @api.model
+    def _hash_token_value(self, token):
+        return _hash_token(token)
+
+    @api.model
+    def _find_by_token(self, token, field="token_hash"):
+        """The consent a link token belongs to, or an empty recordset. Constant-time comparison."""
+        if not token or len(token) > 100:
+            return self.browse()
+        digest = _hash_token(token)
+        consent = self.sudo().search([(field, "=", digest)], limit=1)
+        if consent and consteq(consent[field], digest):
+            return consent
+        return self.browse()
+
+    @api.model
+    def _find_by_oidc_state(self, state):
+        if not state or len(state) > 200:
+            return self.browse()
+        digest = _hash_token(state)
+        consent = self.sudo().search([("oidc_state_hash", "=", digest)], limit=1)
+        if consent and consteq(consent.oidc_state_hash, digest):
+            return consent
+        return self.browse()
+
+    @api.model
+    def _hash_national_id(self, national_id):
+        """A keyed hash (per database) of a national identity number, so it can be matched, never read."""
+        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.national_id", national_id)
+
+    def _consent_url(self, token):
+        self.ensure_one()
+        return f"{self.company_id.get_base_url()}/efaktura/consent/{token}"
+
+    def _withdraw_url(self, token):
+        self.ensure_one()
+        return f"{self.company_id.get_base_url()}/efaktura/consent/withdraw/{token}"
+
+    # ------------------------------------------------------------------
+    # Requests
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _request(self, partners, moves, company):
+        """Ask these customers for consent, unless a request is already open; attach the waiting invoices.
+
+        Returns the consents that were created (and sent) now.
+        """
+        partners = partners.with_company(company)
+        open_consents = self.sudo().search(
+            [("partner_id", "in", partners.ids), ("company_id", "=", company.id), ("state", "in", OPEN_STATES)]
+        )
+        by_partner = {consent.partner_id: consent for consent in open_consents}
+        now = fields.Datetime.now()
+        deadline = now + timedelta(days=company.efaktura_consent_days)
+        to_create = [p for p in partners if p not in by_partner and p.efaktura_state not in ("active", "declined")]
+        tokens = {}
+        values = []
+        for partner in to_create:
+            token = self._new_token()
+            tokens[partner.id] = token
+            values.append(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "token_hash": _hash_token(token),
+                    "requested_at": now,
+                    "deadline": deadline,
+                    "state": "draft",
+                }
+            )
+        created = self.sudo().create(values)
+        for consent in created:
+            by_partner[consent.partner_id] = consent
+        for partner, partner_moves in moves.grouped("partner_id").items():
+            consent = by_partner.get(partner.with_company(company))
+            if consent:
+                consent.move_ids = [fields.Command.link(move.id) for move in partner_moves]
+                partner_moves._efaktura_write({"efaktura_deadline": consent.deadline})
+        if created:
+            created._send_request({consent.id: tokens[consent.partner_id.id] for consent in created})
+            created.partner_id.with_company(company)._efaktura_set_state(
+                "consent_requested", note=self.env._("Asked to approve eFaktura by SMS and e-mail.")
+            )
+        return created
+
+    def _send_request(self, tokens):
+        """The SMS and the e-mail with the consent link, in the customer's language."""
+        sms_template = self.env.ref("l10n_no_efaktura_b2c.sms_template_consent_request")
+        mail_template = self.env.ref("l10n_no_efaktura_b2c.mail_template_consent_request")
+        sms_values = []
+        for consent in self:
+            url = consent._consent_url(tokens[consent.id])
+            lang = consent.partner_id.lang or consent.company_id.partner_id.lang or "en_US"
+            body = sms_template.with_context(efaktura_consent_url=url)._render_field(
+                "body", consent.ids, compute_lang=True
+            )[consent.id]
+            if consent.partner_id.mobile:
+                sms_values.append(
+                    {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
+                )
+            if consent.partner_id.email:
+                mail_template.with_context(efaktura_consent_url=url, lang=lang).send_mail(
+                    consent.id, email_layout_xmlid="mail.mail_notification_light"
+                )
+        if sms_values:
+            self.env["sms.sms"].sudo().create(sms_values)
+            self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
+        self.write({"state": "sent"})
+
+    # ------------------------------------------------------------------
+    # Answers
+    # ------------------------------------------------------------------
+
+    def _evidence(self, ip_address, user_agent):
+        return {
+            "decided_at": fields.Datetime.now(),
+            "ip_address": (ip_address or "")[:64],
+            "user_agent": (user_agent or "")[:512],
+        }
+
+    def _lock(self):
+        """Take the row lock, so the deadline cron and the customer's answer cannot both win."""
+        self.env.cr.execute(SQL("SELECT id FROM efaktura_consent WHERE id IN %s FOR UPDATE", tuple(self.ids)))
+        self.invalidate_recordset(["state", "deadline"])
+
+    def _check_open(self):
+        self.ensure_one()
+        self._lock()
+        if self.state not in OPEN_STATES:
+            raise UserError(self.env._("This request was already answered."))
+        if self.deadline and self.deadline <= fields.Datetime.now():
+            raise UserError(self.env._("This request has expired."))
+
+    def _accept(self, identity, ip_address=None, user_agent=None):
+        """BankID verified the person: record the evidence, find the eFaktura identifier, send the waiting invoices.
+
+        ``identity`` is an ``oidc.VerifiedIdentity``. Returns True when accepted, False when the name in BankID
+        does not match the customer card (recorded, not accepted).
+        """
+        self.ensure_one()
+        self._check_open()
+        match = name_matches(self.partner_id.name or "", identity.given_name, identity.family_name, identity.name)
+        evidence = {
+            **self._evidence(ip_address, user_agent),
+            "bankid_sub": identity.sub,
+            "bankid_name": identity.name,
+            "bankid_birthdate": identity.birthdate or False,
+            "bankid_issuer": identity.issuer,
+            "national_id_hash": self._hash_national_id(identity.national_id) if identity.national_id else False,
+            "acr": identity.acr or False,
+            "amr": " ".join(identity.amr) if isinstance(identity.amr, list | tuple) else (identity.amr or False),
+            "name_match_score": match.score,
+            "name_mismatch": not match.matches,
+        }
+        if not match.matches:
+            # Someone else's BankID: keep the evidence, but the request stays open for the right person.
+            self.write({k: v for k, v in evidence.items() if k != "decided_at"})
+            self.partner_id._message_log(
+                body=self.env._(
+                    "eFaktura consent refused: the BankID name %(bankid)s does not match the customer %(card)s.",
+                    bankid=identity.name,
+                    card=self.partner_id.name,
+                )
+            )
+            return False
+        self.write({**evidence, "state": "accepted"})
+        partner = self.partner_id.with_company(self.company_id)
+        partner._efaktura_set_state(
+            "active", note=self.env._("Approved eFaktura with BankID (%(name)s).", name=identity.name)
+        )
+        self._lookup_identifier(identity)
+        self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
+        self._send_confirmation()
+        return True
+
+    def _lookup_identifier(self, identity):
+        """The verified identity makes the network lookup exact; the national id is used in memory only."""
+        partner = self.partner_id.with_company(self.company_id)
+        recipient = Recipient(
+            ref=str(partner.id),
+            name=identity.name or partner.name,
+            mobile=partner.mobile or "",
+            email=partner.email or "",
+            national_id=identity.national_id or "",
+            birthdate=identity.birthdate or "",
+        )
+        try:
+            result = self.company_id._efaktura_network().lookup([recipient]).get(str(partner.id))
+        except (NetworkError, UserError) as error:
+            partner._message_log(
+                body=self.env._("The eFaktura lookup after consent failed (%(error)s); it is tried again.", error=error)
+            )
+            return
+        if result and (result.efaktura_identifier or result.vipps):
+            partner.sudo().write(
+                {"efaktura_identifier": result.efaktura_identifier or False, "efaktura_vipps": result.vipps}
+            )
+
+    def _decline(self, ip_address=None, user_agent=None):
+        self.ensure_one()
+        self._check_open()
+        self.write({**self._evidence(ip_address, user_agent), "state": "declined"})
+        self.partner_id.with_company(self.company_id)._efaktura_set_state(
+            "declined", note=self.env._("Said no thanks to eFaktura.")
+        )
+        self._release_waiting_invoices(self.env._("The customer said no thanks to eFaktura."))
+
+    def _expire(self):
+        self.write({"state": "expired"})
+        for consent in self:
+            consent.partner_id.with_company(consent.company_id)._efaktura_set_state(
+                "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
+            )
+        self._release_waiting_invoices(self.env._("No eFaktura consent before the deadline."))
+
+    def _release_waiting_invoices(self, reason):
+        """The waiting invoices go back to the chain at once, which now knows the customer's answer."""
+        moves = self.move_ids.filtered(lambda m: m.efaktura_state == "awaiting_consent")
+        if not moves:
+            return
+        # The deadline no longer holds them back on acceptance; on refusal it makes the chain skip eFaktura.
+        accepted = moves.filtered(lambda m: m.partner_id.with_company(m.company_id).efaktura_state == "active")
+        accepted._efaktura_write({"efaktura_state": "queued", "efaktura_deadline": False, "efaktura_next_try": False})
+        others = moves - accepted
+        others._efaktura_write(
+            {"efaktura_state": "queued", "efaktura_deadline": fields.Datetime.now(), "efaktura_next_try": False}
+        )
+        moves._message_log_batch(bodies=dict.fromkeys(moves.ids, reason))
+        self.env["efaktura.chain"]._dispatch_locked(moves)
+
+    def _send_confirmation(self):
+        """A receipt by e-mail, with a link to withdraw the consent."""
+        template = self.env.ref("l10n_no_efaktura_b2c.mail_template_consent_confirmed")
+        for consent in self:
+            token = self._new_token()
+            consent.withdraw_token_hash = _hash_token(token)
+            if consent.partner_id.email:
+                template.with_context(efaktura_withdraw_url=consent._withdraw_url(token)).send_mail(
+                    consent.id, email_layout_xmlid="mail.mail_notification_light"
+                )
+
+    def action_withdraw(self, ip_address=None, user_agent=None):
+        """Withdraw an accepted consent. The record stays as the audit trail."""
+        for consent in self:
+            if consent.state != "accepted":
+                raise UserError(self.env._("Only an accepted consent can be withdrawn."))
+        now = fields.Datetime.now()
+        self.write({"state": "withdrawn", "withdrawn_at": now, "withdraw_token_hash": False})
+        if ip_address or user_agent:
+            for consent in self:
+                consent.partner_id._message_log(
+                    body=self.env._(
+                        "eFaktura consent withdrawn through the link in the confirmation e-mail (%(ip)s).",
+                        ip=ip_address or "",
+                    )
+                )
+        for consent in self:
+            consent.partner_id.with_company(consent.company_id).sudo().write(
+                {"efaktura_identifier": False, "efaktura_vipps": False}
+            )
+            consent.partner_id.with_company(consent.company_id)._efaktura_set_state(
+                "withdrawn", note=self.env._("Withdrew the eFaktura consent.")
+            )
+        return True
+
+    # ------------------------------------------------------------------
+    # Deadlines
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_expire(self, batch_size=500):
+        """Expire open requests whose deadline passed, in locked, committed batches; resumable."""
+        Chain = self.env["efaktura.chain"]
+        done = 0
+        while True:
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id FROM efaktura_consent
+                        WHERE state IN ('draft', 'sent') AND deadline <= %s
+                     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                    fields.Datetime.now(),
+                    batch_size,
+                )
+            )
+            consents = self.browse([row[0] for row in self.env.cr.fetchall()])
+            if not consents:
+                break
+            consents.sudo()._expire()
+            done += len(consents)
+            self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+            if not Chain._can_commit():
+                break
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+        return done
