@@ -189,7 +189,19 @@ class EfakturaChain(models.AbstractModel):
     @api.model
     def _dispatch(self, moves):
         for company, company_moves in moves.grouped("company_id").items():
-            self._dispatch_company(company, company_moves)
+            try:
+                with self.env.cr.savepoint():
+                    self._dispatch_company(company, company_moves)
+            except Exception as error:
+                _logger.warning("eFaktura dispatch failed for %s", company_moves.ids, exc_info=True)
+                self.env.invalidate_all()
+                company_moves._efaktura_write({"efaktura_state": "error", "efaktura_error": str(error)})
+                company_moves._message_log_batch(
+                    bodies=dict.fromkeys(
+                        company_moves.ids,
+                        self.env._("eFaktura B2C could not send this invoice: %(error)s", error=error),
+                    )
+                )
 
     def _dispatch_company(self, company, moves):
         run = _Run(self, company, moves)

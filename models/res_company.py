@@ -313,6 +313,11 @@ class ResCompany(models.Model):
         )
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
+        if company == self.env.ref("base.demo_company_no", raise_if_not_found=False):
+            # Norwegian customers read Norwegian: their SMS, e-mails and consent pages are in Bokmål.
+            self.env["res.lang"]._activate_lang("nb_NO")
+            self.env["ir.module.module"].search([("state", "=", "installed")])._update_translations(["nb_NO"])
+            (consumers - self.env.ref("l10n_no_efaktura_b2c.demo_consumer_vipps")).lang = "nb_NO"
         company._efaktura_demo_invoices(consumers)
         return company
 

@@ -14,3 +14,4 @@ from . import test_kid
 from . import test_vipps
 from . import test_consent
 from . import test_bankid_simulator
+from . import test_translations

@@ -1,5 +1,6 @@
 import itertools
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
@@ -358,3 +359,20 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.company.efaktura_channel_ids.filtered(lambda c: c.code == "efaktura").price = 1.75
         move = self.dispatch(self.make_invoice(self.ola))
         self.assertEqual(move.efaktura_delivery_ids.cost, 1.75)
+
+    def test_unexpected_failure_leaves_a_visible_error(self):
+        move = self.make_invoice(self.ola)
+        move._efaktura_queue()
+        with (
+            patch.object(type(self.env["efaktura.chain"]), "_send_efaktura", side_effect=RuntimeError("disk full")),
+            mute_logger("odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain"),
+        ):
+            self.env["efaktura.chain"]._cron_dispatch()
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "error")
+        self.assertIn("disk full", move.efaktura_error)
+        self.assertFalse(move.efaktura_delivery_ids)
+        self.assertIn("could not send", self.last_note(move))
+        # Sending again from the invoice works once the cause is gone.
+        move.action_efaktura_send()
+        self.assertEqual(move.efaktura_state, "sent")
