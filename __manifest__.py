@@ -21,6 +21,7 @@
         "data/ir_default_data.xml",
         "data/efaktura_cron.xml",
         "data/efaktura_consent_templates.xml",
+        "data/efaktura_issuer_templates.xml",
         "security/ir.model.access.csv",
         "views/efaktura_menus.xml",
         "views/efaktura_channel_views.xml",
@@ -34,6 +35,7 @@
         "views/bankid_simulator_templates.xml",
         "data/efaktura_sandbox_cron.xml",
         "data/efaktura_bankid_simulator_cron.xml",
+        "views/account_journal_views.xml",
     ],
     "demo": [
         "demo/efaktura_demo.xml",

@@ -3,6 +3,7 @@ import time
 
 from odoo import fields, http
 from odoo.http import request
+from odoo.tools import consteq
 
 from .. import oidc
 
@@ -193,3 +194,28 @@ class EfakturaController(http.Controller):
         ip_address, user_agent = self._client()
         consent.action_withdraw(ip_address=ip_address, user_agent=user_agent)
         return self._message("withdrawn", company=consent.company_id, lang=lang)
+
+    # ------------------------------------------------------------------
+    # Sandbox issuer approval
+    # ------------------------------------------------------------------
+
+    @http.route(
+        "/efaktura/sandbox/issuer/<int:company_id>/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        sitemap=False,
+    )
+    def sandbox_issuer_approval(self, company_id, token, **kwargs):
+        """The sandbox's stand-in for the operator approving an issuer agreement (sandbox mode only)."""
+        company = request.env["res.company"].sudo().browse(company_id).exists()
+        if not company or company.efaktura_network_mode != "sandbox":
+            raise request.not_found()
+        if not consteq(token, company._efaktura_sandbox_issuer_token()):
+            raise request.not_found()
+        approved = company.efaktura_issuer_state == "active"
+        if request.httprequest.method == "POST" and not approved:
+            approved = company._efaktura_sandbox_approve_issuer(token)
+        return self._render(
+            "l10n_no_efaktura_b2c.sandbox_issuer_approval_page", {"company": company, "approved": approved}
+        )

@@ -547,7 +547,9 @@ class EfakturaChain(models.AbstractModel):
                 "partner_id": move.partner_id.id,
                 "company_id": run.company.id,
                 "channel": channel,
-                "network": network.name if network else False,
+                "network": (network.network_name(channel) if hasattr(network, "network_name") else network.name)
+                if network
+                else False,
                 "document_hash": run.doc_hash[move],
                 "idempotency_key": run.key(move, channel),
                 "state": state,

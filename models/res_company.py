@@ -2,10 +2,11 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import email_normalize
+from odoo.tools import consteq, email_normalize
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks.base import Issuer
+from ..networks import mps, vipps
+from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..oidc import Provider
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
@@ -91,6 +92,26 @@ class ResCompany(models.Model):
         help="Only for clients the provider entitles to it. It makes the eFaktura lookup exact; it is stored "
         "only as a keyed hash.",
     )
+    # Production networks.
+    efaktura_mps_endpoint = fields.Char(
+        string="MPS endpoint", default=mps.PRODUCTION_ENDPOINT, help="The eFaktura ERP service v4 address."
+    )
+    efaktura_mps_client_cert = fields.Char(
+        string="MPS client certificate file",
+        groups="base.group_system",
+        help="Path on the Odoo server of the PEM client certificate of the MPS agreement (mutual TLS).",
+    )
+    efaktura_mps_client_key = fields.Char(
+        string="MPS client key file",
+        groups="base.group_system",
+        help="Path on the Odoo server of its private key, if not in the certificate file.",
+    )
+    efaktura_vipps_enabled = fields.Boolean(string="Vipps Invoice API")
+    efaktura_vipps_base_url = fields.Char(string="Vipps API address", default=vipps.PRODUCTION_BASE_URL)
+    efaktura_vipps_token_url = fields.Char(string="Vipps access token address", default=vipps.PRODUCTION_TOKEN_URL)
+    efaktura_vipps_client_id = fields.Char(string="Vipps client ID", groups="base.group_system")
+    efaktura_vipps_client_secret = fields.Char(string="Vipps client secret", groups="base.group_system")
+    efaktura_vipps_subscription_key = fields.Char(string="Vipps subscription key", groups="base.group_system")
     efaktura_channel_ids = fields.One2many("efaktura.channel", "company_id", string="eFaktura channels")
 
     @api.model_create_multi
@@ -212,14 +233,156 @@ class ResCompany(models.Model):
             return self.env["efaktura.sandbox.document"]._sandbox_network(self)
         return self._efaktura_production_network()
 
-    def _efaktura_production_network(self):
-        raise UserError(
-            self.env._(
-                "%(company)s: the production networks are not configured. Fill in the MPS and Vipps settings, "
-                "or switch the eFaktura network back to Sandbox.",
-                company=self.name,
-            )
+    def _efaktura_mps_config(self):
+        company = self.sudo()
+        if not (company.efaktura_mps_endpoint and company.efaktura_mps_client_cert):
+            return None
+        return mps.MpsConfig(
+            endpoint=company.efaktura_mps_endpoint,
+            issuer_org_number=company.efaktura_issuer_org_number or "",
+            client_cert=company.efaktura_mps_client_cert,
+            client_key=company.efaktura_mps_client_key or "",
         )
+
+    def _efaktura_vipps_config(self):
+        company = self.sudo()
+        if not (
+            company.efaktura_vipps_enabled
+            and company.efaktura_vipps_client_id
+            and company.efaktura_vipps_client_secret
+            and company.efaktura_vipps_subscription_key
+        ):
+            return None
+        return vipps.VippsConfig(
+            client_id=company.efaktura_vipps_client_id,
+            client_secret=company.efaktura_vipps_client_secret,
+            subscription_key=company.efaktura_vipps_subscription_key,
+            issuer_org_number=company.efaktura_issuer_org_number or "",
+            base_url=company.efaktura_vipps_base_url or vipps.PRODUCTION_BASE_URL,
+            token_url=company.efaktura_vipps_token_url or vipps.PRODUCTION_TOKEN_URL,
+        )
+
+    def _efaktura_production_network(self):
+        """MPS for the nettbank and the Vipps Invoice API for Vipps, behind one network."""
+        self.ensure_one()
+        issuer = self._efaktura_issuer()
+        mps_config = self._efaktura_mps_config()
+        vipps_config = self._efaktura_vipps_config()
+        if not mps_config and not vipps_config:
+            raise UserError(
+                self.env._(
+                    "%(company)s: the production networks are not configured. Fill in the MPS certificate or the "
+                    "Vipps keys in the eFaktura settings, or switch the eFaktura network back to Sandbox.",
+                    company=self.name,
+                )
+            )
+        from ..networks.production import ProductionNetwork  # imported here: it loads zeep, needed only here
+
+        return ProductionNetwork(
+            issuer,
+            mps=mps.MpsNetwork(issuer, mps_config) if mps_config else None,
+            vipps=vipps.VippsNetwork(issuer, vipps_config) if vipps_config else None,
+        )
+
+    # ------------------------------------------------------------------
+    # Issuer agreement
+    # ------------------------------------------------------------------
+
+    def _efaktura_check_issuer_data(self):
+        self.ensure_one()
+        missing = [
+            label
+            for label, value in (
+                (self.env._("Issuer organisation number"), self.efaktura_issuer_org_number),
+                (self.env._("Billing account number"), self.efaktura_billing_account),
+                (self.env._("Issuer contact e-mail"), self.efaktura_contact_email),
+            )
+            if not value
+        ]
+        if missing:
+            raise UserError(self.env._("Fill in the issuer agreement first: %(fields)s.", fields=", ".join(missing)))
+
+    def action_efaktura_submit_issuer(self):
+        """Apply for the issuer agreement: at MPS in production, by an approval e-mail in the sandbox."""
+        for company in self:
+            company._efaktura_check_issuer_data()
+            if company.efaktura_issuer_state in ("pending_approval", "active"):
+                continue
+            if company.efaktura_network_mode == "sandbox":
+                company._efaktura_sandbox_send_issuer_approval()
+            else:
+                client = company._efaktura_mps_client()
+                try:
+                    client.create_issuer(
+                        mps.MpsIssuer(
+                            issuer_id=company.efaktura_issuer_org_number,
+                            name=company.name,
+                            account_number=company.efaktura_billing_account,
+                            email=company.efaktura_contact_email or "",
+                        )
+                    )
+                except NetworkError as error:
+                    raise UserError(self.env._("MPS refused the issuer agreement: %(error)s", error=error)) from error
+            company.efaktura_issuer_state = "pending_approval"
+            company.partner_id._message_log(body=self.env._("eFaktura issuer agreement submitted for approval."))
+        return True
+
+    def action_efaktura_refresh_issuer(self):
+        """Ask MPS whether the issuer agreement is approved (production); the sandbox approves by its e-mail."""
+        for company in self.filtered(lambda c: c.efaktura_network_mode == "production"):
+            client = company._efaktura_mps_client()
+            try:
+                client.get_issuer(company.efaktura_issuer_org_number)
+            except NetworkRejected as error:
+                if str(error.code) == "5002":
+                    continue  # not approved yet
+                company.efaktura_issuer_state = "rejected"
+                continue
+            except NetworkError as error:
+                raise UserError(self.env._("MPS could not be reached: %(error)s", error=error)) from error
+            company.efaktura_issuer_state = "active"
+        return True
+
+    def action_efaktura_deactivate_issuer(self):
+        for company in self:
+            if company.efaktura_network_mode == "production" and company.efaktura_issuer_state == "active":
+                try:
+                    company._efaktura_mps_client().delete_issuer(company.efaktura_issuer_org_number)
+                except NetworkError as error:
+                    raise UserError(
+                        self.env._("MPS could not deactivate the issuer: %(error)s", error=error)
+                    ) from error
+            company.efaktura_issuer_state = "inactive"
+        return True
+
+    def _efaktura_mps_client(self):
+        config = self._efaktura_mps_config()
+        if not config:
+            raise UserError(
+                self.env._("Fill in the MPS endpoint and client certificate in the eFaktura settings first.")
+            )
+        return mps.MpsClient(config)
+
+    def _efaktura_sandbox_issuer_token(self):
+        self.ensure_one()
+        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.sandbox_issuer_approval", str(self.id))
+
+    def _efaktura_sandbox_send_issuer_approval(self):
+        """The sandbox stands in for the network operator: it e-mails a link that approves the agreement."""
+        self.ensure_one()
+        url = f"{self.get_base_url()}/efaktura/sandbox/issuer/{self.id}/{self._efaktura_sandbox_issuer_token()}"
+        self.env.ref("l10n_no_efaktura_b2c.mail_template_sandbox_issuer_approval").with_context(
+            efaktura_approval_url=url
+        ).send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
+
+    def _efaktura_sandbox_approve_issuer(self, token):
+        self.ensure_one()
+        if self.efaktura_network_mode != "sandbox" or not consteq(token or "", self._efaktura_sandbox_issuer_token()):
+            return False
+        if self.efaktura_issuer_state == "pending_approval":
+            self.efaktura_issuer_state = "active"
+            self.partner_id._message_log(body=self.env._("eFaktura issuer agreement approved (sandbox)."))
+        return self.efaktura_issuer_state == "active"
 
     # ------------------------------------------------------------------
     # BankID

@@ -14,6 +14,35 @@ class ResConfigSettings(models.TransientModel):
     efaktura_consent_days = fields.Integer(related="company_id.efaktura_consent_days", readonly=False)
     efaktura_send_on_post = fields.Boolean(related="company_id.efaktura_send_on_post", readonly=False)
 
+    efaktura_bankid_provider = fields.Selection(related="company_id.efaktura_bankid_provider", readonly=False)
+    efaktura_bankid_issuer = fields.Char(related="company_id.efaktura_bankid_issuer", readonly=False)
+    efaktura_bankid_client_id = fields.Char(related="company_id.efaktura_bankid_client_id", readonly=False)
+    efaktura_bankid_client_secret = fields.Char(related="company_id.efaktura_bankid_client_secret", readonly=False)
+    efaktura_bankid_use_par = fields.Boolean(related="company_id.efaktura_bankid_use_par", readonly=False)
+    efaktura_bankid_national_id = fields.Boolean(related="company_id.efaktura_bankid_national_id", readonly=False)
+    efaktura_mps_endpoint = fields.Char(related="company_id.efaktura_mps_endpoint", readonly=False)
+    efaktura_mps_client_cert = fields.Char(related="company_id.efaktura_mps_client_cert", readonly=False)
+    efaktura_mps_client_key = fields.Char(related="company_id.efaktura_mps_client_key", readonly=False)
+    efaktura_vipps_enabled = fields.Boolean(related="company_id.efaktura_vipps_enabled", readonly=False)
+    efaktura_vipps_base_url = fields.Char(related="company_id.efaktura_vipps_base_url", readonly=False)
+    efaktura_vipps_token_url = fields.Char(related="company_id.efaktura_vipps_token_url", readonly=False)
+    efaktura_vipps_client_id = fields.Char(related="company_id.efaktura_vipps_client_id", readonly=False)
+    efaktura_vipps_client_secret = fields.Char(related="company_id.efaktura_vipps_client_secret", readonly=False)
+    efaktura_vipps_subscription_key = fields.Char(related="company_id.efaktura_vipps_subscription_key", readonly=False)
+
+    def action_efaktura_submit_issuer(self):
+        self.ensure_one()
+        self.execute()
+        return self.company_id.action_efaktura_submit_issuer()
+
+    def action_efaktura_refresh_issuer(self):
+        self.ensure_one()
+        return self.company_id.action_efaktura_refresh_issuer()
+
+    def action_efaktura_deactivate_issuer(self):
+        self.ensure_one()
+        return self.company_id.action_efaktura_deactivate_issuer()
+
     def set_values(self):
         res = super().set_values()
         company = self.company_id

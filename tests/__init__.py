@@ -15,3 +15,4 @@ from . import test_vipps
 from . import test_consent
 from . import test_bankid_simulator
 from . import test_translations
+from . import test_issuer_agreement
