@@ -31,17 +31,15 @@ _logger = logging.getLogger(__name__)
 SIGNING_KEY_PARAM = "l10n_no_efaktura_b2c.bankid_simulator_key"
 # The companies the simulator serves, one client each.
 SANDBOX_COMPANIES = [("efaktura_network_mode", "=", "sandbox")]
+# Token and PAR answers carry credentials (RFC 6749 section 5.1).
+NO_STORE_HEADERS = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+# The endpoints a relying party calls, by name, with the method each answers to.
+MACHINE_ENDPOINTS = {"discovery": "GET", "jwks": "GET", "par": "POST", "token": "POST"}
 
 
 def _utc_from_epoch(epoch):
     """A naive UTC datetime, as Odoo stores Datetime fields, from epoch seconds."""
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).replace(tzinfo=None)
-
-
-# Token and PAR answers carry credentials (RFC 6749 section 5.1).
-NO_STORE_HEADERS = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
-# The endpoints a relying party calls, by name, with the method each answers to.
-MACHINE_ENDPOINTS = {"discovery": "GET", "jwks": "GET", "par": "POST", "token": "POST"}
 
 
 def single_values(pairs):
@@ -94,7 +92,7 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         rest = request.url[len(self.simulator.issuer) :]
-        path, _, query = rest.partition("?")
+        path = rest.partition("?")[0]
         endpoint = next((name for name in MACHINE_ENDPOINTS if ENDPOINT_PATHS[name] == path), None)
         if endpoint is None:
             return self._response(request, 404, {"error": "not_found", "error_description": f"no endpoint {path!r}"})
@@ -104,7 +102,7 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
         form = request.body or ""
         if isinstance(form, bytes):
             form = form.decode("utf-8", errors="replace")
-        pairs = parse_qsl(form if request.method == "POST" else query, keep_blank_values=True)
+        pairs = parse_qsl(form, keep_blank_values=True) if request.method == "POST" else []
         status, body, headers = answer_machine_request(
             self.simulator, endpoint, pairs, request.headers.get("Authorization")
         )

@@ -8,6 +8,7 @@ from odoo.tools import email_normalize
 
 from ..networks.sandbox import normalize_national_id
 from ..validation import InvalidValue, normalize_no_mobile
+from .validation_messages import rule_text
 
 SECRET_PARAM = "l10n_no_efaktura_b2c.sandbox_secret"
 
@@ -127,7 +128,9 @@ class EfakturaSandboxConsumer(models.Model):
             except InvalidValue as exc:
                 raise ValidationError(
                     self.env._(
-                        "Mobile: %(value)s is not valid. Expected %(rule)s.", value=vals["mobile"], rule=exc.rule
+                        "Mobile: %(value)s is not valid. Expected %(rule)s.",
+                        value=vals["mobile"],
+                        rule=rule_text(self.env, exc),
                     )
                 ) from exc
         if vals.get("email"):

@@ -10,6 +10,7 @@ from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..oidc import Provider
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
+from .validation_messages import rule_text
 
 _logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class ResCompany(models.Model):
                             "%(field)s: %(value)s is not valid. Expected %(rule)s.",
                             field=label,
                             value=vals[fname],
-                            rule=exc.rule,
+                            rule=rule_text(self.env, exc),
                         )
                     ) from exc
         if vals.get("efaktura_contact_email"):

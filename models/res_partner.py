@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..validation import InvalidValue, normalize_no_mobile
+from .validation_messages import rule_text
 
 EFAKTURA_STATES = [
     ("not_checked", "Not checked"),
@@ -128,14 +129,14 @@ class ResPartner(models.Model):
                 raise ValidationError(
                     self.env._(
                         "Mobile: a Norwegian mobile number is required for B2C eFaktura. Expected %(rule)s.",
-                        rule=exc.rule,
+                        rule=rule_text(self.env, exc),
                     )
                 ) from exc
             raise ValidationError(
                 self.env._(
                     "Mobile: %(value)s is not valid. Expected %(rule)s, for example +47 912 34 567.",
                     value=value,
-                    rule=exc.rule,
+                    rule=rule_text(self.env, exc),
                 )
             ) from exc
 
