@@ -186,3 +186,19 @@ class AccountMove(models.Model):
             self.env["ir.actions.report"].with_company(self.company_id)._render_qweb_pdf(report.report_name, self.ids)
         )
         return pdf, self._get_invoice_report_filename()
+
+    # ------------------------------------------------------------------
+    # KID per sales journal
+    # ------------------------------------------------------------------
+
+    def _get_kid_number(self):
+        """The KID in the journal's length and algorithm, from l10n_no's digits (partner id, invoice
+        number); with the defaults, 15 digits and MOD10, it is l10n_no's KID exactly."""
+        self.ensure_one()
+        return self.journal_id._efaktura_make_kid(self.partner_id.id, self.name)
+
+    def _efaktura_kid_problem(self):
+        """An empty string when the payment reference is a KID in the journal's length and algorithm,
+        else the reason it is not."""
+        self.ensure_one()
+        return self.journal_id._efaktura_kid_problem(self.payment_reference)

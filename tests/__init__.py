@@ -16,3 +16,5 @@ from . import test_consent
 from . import test_bankid_simulator
 from . import test_translations
 from . import test_issuer_agreement
+from . import test_kid_journal
+from . import test_production_network
