@@ -17,7 +17,6 @@ from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.tools import SQL, split_every
 
-from ..kid import is_valid_kid
 from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
 from .efaktura_delivery import DELIVERED_STATES
 
@@ -359,10 +358,8 @@ class EfakturaChain(models.AbstractModel):
                 problems[move] = self.env._("the invoice is not in NOK")
             elif not move.amount_residual > 0:
                 problems[move] = self.env._("nothing is left to pay")
-            elif not is_valid_kid(move.payment_reference or ""):
-                problems[move] = self.env._(
-                    "the payment reference %(ref)s is not a valid KID", ref=move.payment_reference or ""
-                )
+            elif kid_problem := move._efaktura_kid_problem():
+                problems[move] = kid_problem
             elif not move.invoice_date_due:
                 problems[move] = self.env._("the invoice has no due date")
             else:

@@ -7,6 +7,7 @@ from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks import mps, vipps
 from ..networks.base import Issuer, NetworkError, NetworkRejected
+from ..networks.production import ProductionNetwork
 from ..oidc import Provider
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
@@ -277,8 +278,6 @@ class ResCompany(models.Model):
                     company=self.name,
                 )
             )
-        from ..networks.production import ProductionNetwork  # imported here: it loads zeep, needed only here
-
         return ProductionNetwork(
             issuer,
             mps=mps.MpsNetwork(issuer, mps_config) if mps_config else None,

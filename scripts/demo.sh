@@ -24,6 +24,9 @@ else
         --log-level=warn --max-cron-threads=0
 fi
 
+# Links in SMS, e-mails and the BankID simulator point at the address the demo is served on.
+psql -d "$DB" -qc "UPDATE ir_config_parameter SET value = 'http://localhost:$PORT' WHERE key = 'web.base.url'"
+
 cat <<MSG
 
   Odoo with eFaktura B2C (sandbox network) at http://localhost:$PORT
