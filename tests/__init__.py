@@ -18,3 +18,4 @@ from . import test_translations
 from . import test_issuer_agreement
 from . import test_kid_journal
 from . import test_production_network
+from . import test_dispatch_production
