@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
+from ..networks.base import NetworkError
 from .efaktura_delivery import DELIVERY_CHANNELS
 
 # Nettbanks show an eFaktura for 16 months, so its document link must live as long.
@@ -37,6 +38,9 @@ class AccountMove(models.Model):
     )
     efaktura_next_try = fields.Datetime(string="Next dispatch", copy=False, readonly=True)
     efaktura_retry_count = fields.Integer(copy=False, readonly=True)
+    efaktura_revision = fields.Integer(
+        copy=False, readonly=True, help="Counts the times a delivered invoice was taken back, so that it is sent anew."
+    )
     efaktura_error = fields.Text(string="eFaktura problem", copy=False, readonly=True)
     efaktura_delivery_ids = fields.One2many("efaktura.delivery", "move_id", string="Deliveries")
     efaktura_delivery_count = fields.Integer(compute="_compute_efaktura_delivery_count")
@@ -120,6 +124,58 @@ class AccountMove(models.Model):
         if to_queue:
             to_queue._efaktura_queue()
         return posted
+
+    def button_draft(self):
+        self._efaktura_undo_deliveries()
+        return super().button_draft()
+
+    def button_cancel(self):
+        self._efaktura_undo_deliveries()
+        return super().button_cancel()
+
+    def _efaktura_undo_deliveries(self):
+        """Take the invoice back from the consumer's nettbank or Vipps before Odoo changes it.
+
+        The network's own undo runs first (sandbox: removed from the mailbox; Vipps: revoked). When the
+        network refuses (paid already, too late, not supported), the Odoo action is blocked with its reason.
+        Copies sent by e-mail or post cannot be taken back: the chatter says the customer holds one.
+        """
+        Delivery = self.env["efaktura.delivery"].sudo()
+        delivered = Delivery.search(
+            [("move_id", "in", self.ids), ("state", "in", ("submitted", "accepted", "shown", "paid"))]
+        )
+        for delivery in delivered.filtered(lambda d: d.channel in ("vipps", "efaktura")):
+            try:
+                delivery.company_id._efaktura_network().cancel(delivery.channel, delivery.network_reference)
+            except (NetworkError, UserError) as error:
+                raise UserError(
+                    self.env._(
+                        "%(invoice)s cannot be changed: it was delivered by %(channel)s and the network refused to "
+                        "take it back (%(error)s). Issue a credit note instead.",
+                        invoice=delivery.move_id.name,
+                        channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
+                        error=error,
+                    )
+                ) from error
+            delivery._set_state("cancelled")
+            delivery.move_id._message_log(
+                body=self.env._(
+                    "Taken back from the customer's %(channel)s (reference %(ref)s).",
+                    channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
+                    ref=delivery.network_reference,
+                )
+            )
+        for delivery in delivered.filtered(lambda d: d.channel in ("email", "post")):
+            delivery.move_id._message_log(
+                body=self.env._(
+                    "Note: the customer already holds a copy of this invoice, sent by %(channel)s.",
+                    channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
+                )
+            )
+        for move in delivered.move_id:
+            move._efaktura_write(
+                {"efaktura_state": "none", "efaktura_channel": False, "efaktura_revision": move.efaktura_revision + 1}
+            )
 
     def _efaktura_write(self, vals):
         """Write eFaktura delivery fields of many invoices in one statement.

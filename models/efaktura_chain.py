@@ -770,14 +770,14 @@ class EfakturaChain(models.AbstractModel):
         rejected = self.env["efaktura.delivery"]
         for result in results:
             delivery = by_reference.get(result.network_reference)
-            state = "rejected" if result.state == "cancelled" else result.state
+            state = result.state
             if not delivery or state == delivery.state or state not in labels:
                 continue
             delivery._set_state(state, last_error=result.detail or False)
             bodies[delivery.move_id.id] = self.env._(
                 "%(channel)s receipt: %(state)s.", channel=self._label(delivery.channel), state=labels[state]
             )
-            if state == "rejected" and result.state != "cancelled":
+            if state == "rejected":
                 rejected |= delivery
         self.env["account.move"]._efaktura_log(bodies)
         if rejected:
@@ -801,6 +801,7 @@ class EfakturaChain(models.AbstractModel):
             str(move.invoice_date_due or ""),
             move.payment_reference or "",
             str(move.partner_id.id),
+            str(move.efaktura_revision),
         ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 

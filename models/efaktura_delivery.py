@@ -12,6 +12,7 @@ DELIVERY_STATES = [
     ("paid", "Paid"),
     ("rejected", "Rejected"),
     ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
 ]
 # States in which the document reached (or is on its way to) the consumer.
 DELIVERED_STATES = ("submitted", "accepted", "shown", "paid")

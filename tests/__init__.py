@@ -19,3 +19,4 @@ from . import test_issuer_agreement
 from . import test_kid_journal
 from . import test_production_network
 from . import test_dispatch_production
+from . import test_cancel

@@ -6,6 +6,7 @@ then talks SOAP to MPS and REST to Vipps, and the network's error codes drive re
 
 import urllib.parse
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tests.common import _super_send
 
@@ -114,3 +115,16 @@ class TestDispatchProduction(EfakturaInvoiceCase):
         self.assertEqual(move.efaktura_delivery_ids.network, "sandbox")
         self.assertEqual(len(self.mailbox(move)), 1)
         self.assertFalse(self.mps_peer.consignments)
+
+    def test_cancel_revokes_at_vipps(self):
+        move = self.dispatch(self.make_invoice(self.kari))
+        reference = move.efaktura_delivery_ids.network_reference
+        move.button_draft()
+        self.assertEqual(move.efaktura_delivery_ids.state, "cancelled")
+        self.assertEqual(self.vipps_peer.invoices[reference]["state"], "revoked")
+
+    def test_mps_cannot_take_back_so_the_reset_is_blocked(self):
+        move = self.dispatch(self.make_invoice(self.ola))
+        with self.assertRaisesRegex(UserError, "refused to take it back"):
+            move.button_draft()
+        self.assertEqual(move.state, "posted")

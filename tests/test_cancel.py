@@ -1,0 +1,40 @@
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import EfakturaInvoiceCase
+
+
+@tagged("post_install", "-at_install")
+class TestCancelAtTheNetwork(EfakturaInvoiceCase):
+    def test_reset_to_draft_takes_it_back_from_the_nettbank(self):
+        move = self.dispatch(self.make_invoice(self.ola))
+        delivery = move.efaktura_delivery_ids
+        move.button_draft()
+        self.assertEqual(delivery.state, "cancelled")
+        self.assertEqual(self.mailbox(move).state, "cancelled", "removed from the consumer's mailbox")
+        self.assertEqual(move.efaktura_state, "none")
+        self.assertIn("Taken back", move.message_ids[0].body)
+        # Posted again unchanged, it is a new document for the network, not a duplicate of the cancelled one.
+        move.action_post()
+        self.dispatch(move)
+        self.assertEqual(move.efaktura_state, "sent")
+        self.assertEqual(len(move.efaktura_delivery_ids), 2)
+        self.assertEqual(sorted(self.mailbox(move).mapped("state")), ["cancelled", "submitted"])
+
+    def test_paid_invoice_cannot_be_taken_back(self):
+        move = self.dispatch(self.make_invoice(self.ola))
+        self.mailbox(move).sudo().action_sandbox_pay()
+        with self.assertRaisesRegex(UserError, "refused to take it back.*credit note"):
+            move.button_cancel()
+        self.assertEqual(move.state, "posted")
+        self.assertEqual(move.efaktura_delivery_ids.state, "submitted")
+
+    def test_email_copy_is_noted(self):
+        company_partner = self.env["res.partner"].create(
+            {"name": "Fjord Bygg AS", "is_company": True, "email": "post@fjord.example.com"}
+        )
+        move = self.dispatch(self.make_invoice(company_partner))
+        self.assertEqual(move.efaktura_channel, "email")
+        move.button_cancel()
+        self.assertEqual(move.state, "cancel")
+        self.assertIn("already holds a copy", " ".join(move.message_ids.mapped("body")))
