@@ -7,6 +7,7 @@ from werkzeug.test import Client as WerkzeugClient
 from odoo import Command, fields, http
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tests.common import _super_send
 
 
 class EfakturaCase(TransactionCase):
@@ -102,25 +103,11 @@ class EfakturaInvoiceCase(AccountTestInvoicingCommon):
 
     @classmethod
     def make_invoice(cls, partner, amount=1000.0, post=True):
-        move = cls.env["account.move"].create(
-            {
-                "move_type": "out_invoice",
-                "partner_id": partner.id,
-                "invoice_date": fields.Date.today(),
-                "invoice_payment_term_id": cls.payment_term.id,
-                "invoice_line_ids": [
-                    Command.create(
-                        {"name": "Elektrikertime", "quantity": 1, "price_unit": amount, "tax_ids": [Command.clear()]}
-                    )
-                ],
-            }
-        )
-        if post:
-            move.action_post()
-        return move
+        return cls.make_invoices(partner, 1, amount=amount, post=post)
 
     @classmethod
-    def make_invoices(cls, partner, count, amount=100.0):
+    def make_invoices(cls, partner, count, amount=100.0, post=True):
+        """``count`` invoices of 30 days to ``partner``, of ``amount``, ``amount + 1``, ... NOK without VAT."""
         moves = cls.env["account.move"].create(
             [
                 {
@@ -130,14 +117,20 @@ class EfakturaInvoiceCase(AccountTestInvoicingCommon):
                     "invoice_payment_term_id": cls.payment_term.id,
                     "invoice_line_ids": [
                         Command.create(
-                            {"name": f"Line {i}", "quantity": 1, "price_unit": amount + i, "tax_ids": [Command.clear()]}
+                            {
+                                "name": f"Elektrikertime {i + 1}",
+                                "quantity": 1,
+                                "price_unit": amount + i,
+                                "tax_ids": [Command.clear()],
+                            }
                         )
                     ],
                 }
                 for i in range(count)
             ]
         )
-        moves.action_post()
+        if post:
+            moves.action_post()
         return moves
 
     def mailbox(self, moves=None):
@@ -151,6 +144,20 @@ class EfakturaInvoiceCase(AccountTestInvoicingCommon):
         self.env["efaktura.chain"]._dispatch_locked(moves)
         moves.invalidate_recordset()
         return moves
+
+
+class RealTimeoutsOnLoopback:
+    """Let calls to the local peers on 127.0.0.1 keep the client's own timeouts.
+
+    Odoo's test request handler stretches any timeout under 10 s to 10 s; the peers' hang and timeout
+    tests need the real ones.
+    """
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        if urlsplit(r.url).hostname == "127.0.0.1":
+            return _super_send(s, r, **kw)
+        return super()._request_handler(s, r, **kw)
 
 
 class SelfCallsInProcess:

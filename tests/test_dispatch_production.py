@@ -4,14 +4,11 @@ Switching a company from the sandbox to production is a change of settings only:
 then talks SOAP to MPS and REST to Vipps, and the network's error codes drive retries and fallbacks.
 """
 
-import urllib.parse
-
 from odoo.exceptions import UserError
 from odoo.tests import tagged
-from odoo.tests.common import _super_send
 
 from ..models.efaktura_chain import MAX_ATTEMPTS
-from .common import EfakturaInvoiceCase
+from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
 from .mps_peer import MODE_HTTP_ERROR, MpsPeer
 from .vipps_peer import VippsPeer
 
@@ -19,14 +16,7 @@ OLA_IDENTIFIER = "700000002"
 
 
 @tagged("post_install", "-at_install")
-class TestDispatchProduction(EfakturaInvoiceCase):
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo stretches timeouts under 10 s during tests; the local peers are on loopback.
-        if urllib.parse.urlsplit(r.url).hostname == "127.0.0.1":
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
-
+class TestDispatchProduction(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

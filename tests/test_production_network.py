@@ -1,13 +1,11 @@
 """The production network composite, over real HTTP to the local MPS and Vipps peers."""
 
 import datetime
-import urllib.parse
 import zoneinfo
 
 import requests
 
 from odoo.tests import BaseCase, tagged
-from odoo.tests.common import _super_send
 
 from ..kid import MOD10, make_kid
 from ..networks import mps, production, vipps
@@ -22,6 +20,7 @@ from ..networks.base import (
     NetworkUnavailable,
     Recipient,
 )
+from .common import RealTimeoutsOnLoopback
 from .mps_peer import MODE_HTTP_ERROR, MpsPeer
 from .vipps_peer import VippsPeer
 
@@ -35,16 +34,9 @@ KID = make_kid(4200042, 10, MOD10)
 
 
 @tagged("post_install", "-at_install")
-class TestProductionNetwork(BaseCase):
+class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
     mps_peer = None
     vipps_peer = None
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo stretches timeouts under 10 s during tests; the local peers need the real ones.
-        if urllib.parse.urlsplit(r.url).hostname == "127.0.0.1":
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
 
     @classmethod
     def setUpClass(cls):

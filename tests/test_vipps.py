@@ -1,13 +1,11 @@
 import dataclasses
 import datetime
 import socket
-import urllib.parse
 import zoneinfo
 
 import requests
 
 from odoo.tests import BaseCase, tagged
-from odoo.tests.common import _super_send
 
 from ..networks import vipps
 from ..networks.base import (
@@ -22,6 +20,7 @@ from ..networks.base import (
     NetworkUnavailable,
     Recipient,
 )
+from .common import RealTimeoutsOnLoopback
 from .vipps_peer import VippsPeer
 
 MSISDN = "4791234567"
@@ -32,14 +31,7 @@ DOCUMENT_URL = "https://erp.example.com/efaktura/document/7?token=abc"
 
 
 @tagged("post_install", "-at_install")
-class TestVippsClient(BaseCase):
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        # Odoo stretches timeouts under 10 s during tests; the local peer needs the real ones.
-        if urllib.parse.urlsplit(r.url).hostname == "127.0.0.1":
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
-
+class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
