@@ -5,7 +5,8 @@ import subprocess
 import polib
 
 from odoo.modules.module import get_module_path
-from odoo.tests import BaseCase, tagged
+from odoo.tests import BaseCase, TransactionCase, tagged
+from odoo.tools.translate import TranslationModuleReader
 
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|%s|\{\{.*?\}\}")
 
@@ -40,3 +41,15 @@ class TestNorwegianTranslation(BaseCase):
                 continue
             with self.subTest(msgid=entry.msgid[:60]):
                 self.assertEqual(sorted(PLACEHOLDER.findall(entry.msgid)), sorted(PLACEHOLDER.findall(entry.msgstr)))
+
+
+@tagged("post_install", "-at_install")
+class TestTemplateIsCurrent(TransactionCase):
+    def test_every_translatable_string_is_in_the_template(self):
+        """The .pot holds every string the module has now, so nb.po (checked above) covers them all."""
+        path = get_module_path("l10n_no_efaktura_b2c")
+        pot = {entry.msgid for entry in polib.pofile(f"{path}/i18n/l10n_no_efaktura_b2c.pot")}
+        reader = TranslationModuleReader(self.env.cr, modules=["l10n_no_efaktura_b2c"])
+        current = {source for _module, _type, _name, _res_id, source, _value, _comments in reader if source}
+        self.assertGreater(len(current), 400, "the reader found the module's strings")
+        self.assertEqual(sorted(current - pot), [], "strings missing from the .pot: export it again")
