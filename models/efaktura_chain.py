@@ -207,6 +207,7 @@ class EfakturaChain(models.AbstractModel):
         pending = self._skip_already_delivered(run, moves)
         pending = self._lookup(run, pending)
         self._start_at_retry(run, pending)
+        pending = self._send_credit_notes_like_their_invoices(run, pending)
         for code in run.order:
             candidates = pending.filtered(lambda m, code=code: code not in run.exhausted[m])
             if not candidates:
@@ -222,6 +223,36 @@ class EfakturaChain(models.AbstractModel):
                 else:
                     pending -= move
         self._flush_logs(run)
+
+    @api.model
+    def _original_network_channel(self, move):
+        """For a credit note: Vipps or eFaktura, when its invoice was delivered that way."""
+        original = move.reversed_entry_id
+        if move.move_type != "out_refund" or original.efaktura_channel not in NETWORK_CHANNELS:
+            return False
+        return original.efaktura_channel
+
+    def _send_credit_notes_like_their_invoices(self, run, moves):
+        """A credit note goes by the channel its invoice took, before the usual order; returns the moves left."""
+        pending = moves
+        for code in NETWORK_CHANNELS:
+            candidates = moves.filtered(
+                lambda m, code=code: self._original_network_channel(m) == code and code not in run.exhausted[m]
+            )
+            if not candidates:
+                continue
+            verdicts = getattr(self, f"_applicable_{code}")(candidates, run)
+            take = candidates.filtered(lambda m, verdicts=verdicts: verdicts[m][0])
+            for move in candidates - take:
+                run.exhausted[move].add(code)
+            if not take:
+                continue
+            for move, outcome in getattr(self, f"_send_{code}")(take, run).items():
+                if outcome == NEXT:
+                    run.exhausted[move].add(code)
+                else:
+                    pending -= move
+        return pending
 
     def _start_at_retry(self, run, moves):
         """A move waiting for a retry on one channel resumes there: earlier channels are not tried again."""
@@ -352,13 +383,15 @@ class EfakturaChain(models.AbstractModel):
                 problems[move] = self.env._("the customer is a company")
             elif partner.efaktura_avtalegiro:
                 problems[move] = self.env._("the customer pays by AvtaleGiro")
-            elif move.move_type != "out_invoice":
-                problems[move] = self.env._("credit notes are sent by e-mail or post")
+            elif move.move_type == "out_refund" and not self._original_network_channel(move):
+                problems[move] = self.env._(
+                    "a credit note goes by eFaktura or Vipps only when its invoice went that way"
+                )
             elif move.currency_id.name != "NOK":
                 problems[move] = self.env._("the invoice is not in NOK")
-            elif not move.amount_residual > 0:
+            elif move.move_type == "out_invoice" and not move.amount_residual > 0:
                 problems[move] = self.env._("nothing is left to pay")
-            elif kid_problem := move._efaktura_kid_problem():
+            elif kid_problem := (move.reversed_entry_id or move)._efaktura_kid_problem():
                 problems[move] = kid_problem
             elif not move.invoice_date_due:
                 problems[move] = self.env._("the invoice has no due date")
@@ -475,14 +508,15 @@ class EfakturaChain(models.AbstractModel):
             invoice_number=move.name,
             recipient=partner.efaktura_identifier if channel == "efaktura" else partner.mobile,
             recipient_name=partner.name,
-            kid=move.payment_reference,
-            amount_ore=round(move.amount_residual * 100),
+            kid=(move.reversed_entry_id or move).payment_reference,
+            amount_ore=round((move.amount_residual if move.move_type == "out_invoice" else move.amount_total) * 100),
             currency=move.currency_id.name,
             issue_date=move.invoice_date,
             due_date=move.invoice_date_due,
             document_url=move._efaktura_document_url(),
             document_hash=run.doc_hash[move],
             kind="credit_note" if move.move_type == "out_refund" else "invoice",
+            original_invoice_number=move.reversed_entry_id.name or "",
         )
 
     def _send_network(self, channel, moves, run):

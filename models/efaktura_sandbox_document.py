@@ -160,6 +160,7 @@ class _OdooSandboxStore(SandboxStore):
             "document_url": doc.document_url,
             "document_hash": doc.document_hash,
             "kind": doc.kind,
+            "original_invoice_number": doc.original_invoice_number or False,
         }
 
     def set_state(self, reference, state):
@@ -200,6 +201,7 @@ class EfakturaSandboxDocument(models.Model):
     kind = fields.Selection(
         [("invoice", "Invoice"), ("credit_note", "Credit note")], required=True, default="invoice", readonly=True
     )
+    original_invoice_number = fields.Char(string="Credits invoice", readonly=True)
     state = fields.Selection(
         [(state, STATE_LABELS[state]) for state in STATES], required=True, default="submitted", readonly=True
     )

@@ -107,6 +107,7 @@ class Document:
     document_url: str = ""  # signed, time-limited link to the PDF
     document_hash: str = ""  # sha256 of the document, for audit
     kind: str = "invoice"  # "invoice" or "credit_note"
+    original_invoice_number: str = ""  # for a credit note: the invoice it credits
 
 
 @dataclasses.dataclass(frozen=True)

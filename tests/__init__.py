@@ -20,3 +20,4 @@ from . import test_kid_journal
 from . import test_production_network
 from . import test_dispatch_production
 from . import test_cancel
+from . import test_credit_notes

@@ -5,9 +5,10 @@ from requests.structures import CaseInsensitiveDict
 from werkzeug.test import Client as WerkzeugClient
 
 from odoo import Command, fields, http
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.tests import TransactionCase, new_test_user
 from odoo.tests.common import _super_send
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 
 class EfakturaCase(TransactionCase):

@@ -6,9 +6,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from odoo.addons.l10n_no.models.account_move import AccountMove as L10nNoAccountMove
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+
+from odoo.addons.l10n_no.models.account_move import AccountMove as L10nNoAccountMove
 
 from .. import kid
 from ..models.account_journal import kid_payload
