@@ -44,6 +44,18 @@ class AccountMove(models.Model):
     efaktura_error = fields.Text(string="eFaktura problem", copy=False, readonly=True)
     efaktura_delivery_ids = fields.One2many("efaktura.delivery", "move_id", string="Deliveries")
     efaktura_delivery_count = fields.Integer(compute="_compute_efaktura_delivery_count")
+    efaktura_receipt = fields.Selection(
+        [
+            ("submitted", "Submitted"),
+            ("accepted", "Accepted"),
+            ("shown", "Shown to the customer"),
+            ("paid", "Paid"),
+            ("rejected", "Rejected"),
+        ],
+        string="Network receipt",
+        compute="_compute_efaktura_receipt",
+        help="The latest status Vipps or the nettbank reported for this invoice.",
+    )
     efaktura_preview_channel = fields.Selection(
         DELIVERY_CHANNELS,
         string="Would go by",
@@ -59,6 +71,15 @@ class AccountMove(models.Model):
         )
         for move in self:
             move.efaktura_delivery_count = counts.get(move, 0)
+
+    @api.depends("efaktura_delivery_ids.state", "efaktura_delivery_ids.channel")
+    def _compute_efaktura_receipt(self):
+        for move in self:
+            network = move.efaktura_delivery_ids.filtered(
+                lambda d: d.channel in ("vipps", "efaktura") and d.state != "cancelled"
+            ).sorted("id")
+            state = network[-1:].state
+            move.efaktura_receipt = state if state in ("submitted", "accepted", "shown", "paid", "rejected") else False
 
     @api.depends("partner_id", "state", "amount_total", "invoice_date_due", "payment_reference")
     @api.depends_context("company")

@@ -47,7 +47,6 @@ class _Run:
         self.doc_hash = {move: chain._document_hash(move) for move in moves}
         self.deliveries = {}
         self.exhausted = {move: set() for move in moves}
-        self.lookup_failed = self.env["account.move"]
         if not dry_run:
             self._read_deliveries(moves)
 
@@ -203,6 +202,9 @@ class EfakturaChain(models.AbstractModel):
                 )
 
     def _dispatch_company(self, company, moves):
+        moves = self._drop_paid(moves)
+        if not moves:
+            return
         run = _Run(self, company, moves)
         pending = self._skip_already_delivered(run, moves)
         pending = self._lookup(run, pending)
@@ -253,6 +255,18 @@ class EfakturaChain(models.AbstractModel):
                 else:
                     pending -= move
         return pending
+
+    def _drop_paid(self, moves):
+        """An invoice paid (or reversed) in Odoo before it went out is not sent any more."""
+        paid = moves.filtered(
+            lambda m: m.move_type == "out_invoice" and m.payment_state in ("paid", "in_payment", "reversed")
+        )
+        if paid:
+            paid._efaktura_write({"efaktura_state": "none", "efaktura_next_try": False, "efaktura_deadline": False})
+            paid._message_log_batch(
+                bodies=dict.fromkeys(paid.ids, self.env._("Paid before it was sent: eFaktura B2C does not send it."))
+            )
+        return moves - paid
 
     def _start_at_retry(self, run, moves):
         """A move waiting for a retry on one channel resumes there: earlier channels are not tried again."""
@@ -808,6 +822,14 @@ class EfakturaChain(models.AbstractModel):
             if not delivery or state == delivery.state or state not in labels:
                 continue
             delivery._set_state(state, last_error=result.detail or False)
+            if state == "paid":
+                bodies[delivery.move_id.id] = self.env._(
+                    "%(channel)s reports this invoice as paid (reference %(ref)s). Match it with the bank statement "
+                    "line: no payment was registered in Odoo.",
+                    channel=self._label(delivery.channel),
+                    ref=delivery.network_reference,
+                )
+                continue
             bodies[delivery.move_id.id] = self.env._(
                 "%(channel)s receipt: %(state)s.", channel=self._label(delivery.channel), state=labels[state]
             )

@@ -21,3 +21,4 @@ from . import test_production_network
 from . import test_dispatch_production
 from . import test_cancel
 from . import test_credit_notes
+from . import test_payment_status

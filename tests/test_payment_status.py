@@ -1,0 +1,38 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from .common import EfakturaInvoiceCase
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentStatus(EfakturaInvoiceCase):
+    def test_network_says_paid(self):
+        move = self.dispatch(self.make_invoice(self.ola))
+        self.assertEqual(move.efaktura_receipt, "submitted")
+        self.mailbox(move).sudo().action_sandbox_pay()
+        self.env["efaktura.chain"]._cron_poll_status()
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_delivery_ids.state, "paid")
+        self.assertEqual(move.efaktura_receipt, "paid")
+        note = move.message_ids[0].body
+        self.assertIn("reports this invoice as paid", note)
+        self.assertIn("no payment was registered", note)
+        self.assertEqual(move.payment_state, "not_paid", "no payment without a bank line")
+
+    def test_paid_in_odoo_stops_the_consent_follow_up(self):
+        move = self.dispatch(self.make_invoice(self.ingrid))
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=move.ids
+        ).create({})._create_payments()
+        self.assertIn(move.payment_state, ("paid", "in_payment"))
+        consent = self.env["efaktura.consent"].search([("partner_id", "=", self.ingrid.id)])
+        with freeze_time(consent.deadline + timedelta(minutes=1)):
+            self.env["efaktura.chain"]._cron_deadlines()
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "none")
+        self.assertFalse(move.efaktura_delivery_ids, "nothing was sent")
+        self.assertIn("Paid before it was sent", move.message_ids[0].body)
