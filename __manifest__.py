@@ -22,6 +22,7 @@
         "data/efaktura_cron.xml",
         "data/efaktura_consent_templates.xml",
         "data/efaktura_issuer_templates.xml",
+        "data/efaktura_reminder_templates.xml",
         "security/ir.model.access.csv",
         "views/efaktura_menus.xml",
         "views/efaktura_channel_views.xml",

@@ -12,3 +12,4 @@ from . import efaktura_sandbox_submission
 from . import efaktura_bankid_simulator
 from . import efaktura_consent
 from . import account_journal
+from . import efaktura_reminder

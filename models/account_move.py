@@ -44,6 +44,7 @@ class AccountMove(models.Model):
     efaktura_error = fields.Text(string="eFaktura problem", copy=False, readonly=True)
     efaktura_delivery_ids = fields.One2many("efaktura.delivery", "move_id", string="Deliveries")
     efaktura_delivery_count = fields.Integer(compute="_compute_efaktura_delivery_count")
+    efaktura_reminder_ids = fields.One2many("efaktura.reminder", "move_id", string="Reminders")
     efaktura_receipt = fields.Selection(
         [
             ("submitted", "Submitted"),

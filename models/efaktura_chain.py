@@ -32,8 +32,9 @@ DONE, WAIT, NEXT = "done", "wait", "next"
 class _Run:
     """What one dispatch of one company's batch needs, computed once."""
 
-    def __init__(self, chain, company, moves, dry_run=False):
+    def __init__(self, chain, company, moves, dry_run=False, reminder_step=0):
         self.chain = chain
+        self.reminder_step = reminder_step
         self.env = chain.env
         self.company = company
         self.dry_run = dry_run
@@ -44,7 +45,7 @@ class _Run:
         self.order = [*company._efaktura_channel_order(), MANUAL]
         self.logs = {}
         self.db_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
-        self.doc_hash = {move: chain._document_hash(move) for move in moves}
+        self.doc_hash = {move: chain._document_hash(move, reminder_step) for move in moves}
         self.deliveries = {}
         self.exhausted = {move: set() for move in moves}
         if not dry_run:
@@ -210,6 +211,11 @@ class EfakturaChain(models.AbstractModel):
         pending = self._lookup(run, pending)
         self._start_at_retry(run, pending)
         pending = self._send_credit_notes_like_their_invoices(run, pending)
+        self._walk(run, pending)
+        self._flush_logs(run)
+
+    def _walk(self, run, pending):
+        """Offer the moves to each channel in order; returns the moves no channel took."""
         for code in run.order:
             candidates = pending.filtered(lambda m, code=code: code not in run.exhausted[m])
             if not candidates:
@@ -224,7 +230,7 @@ class EfakturaChain(models.AbstractModel):
                     run.exhausted[move].add(code)
                 else:
                     pending -= move
-        self._flush_logs(run)
+        return pending
 
     @api.model
     def _original_network_channel(self, move):
@@ -517,21 +523,104 @@ class EfakturaChain(models.AbstractModel):
 
     def _document(self, move, channel, run):
         partner = move.partner_id.with_company(run.company)
+        reminder = run.reminder_step
         return Document(
             key=run.key(move, channel),
-            invoice_number=move.name,
+            invoice_number=f"{move.name}-P{reminder}" if reminder else move.name,
             recipient=partner.efaktura_identifier if channel == "efaktura" else partner.mobile,
             recipient_name=partner.name,
             kid=(move.reversed_entry_id or move).payment_reference,
             amount_ore=round((move.amount_residual if move.move_type == "out_invoice" else move.amount_total) * 100),
             currency=move.currency_id.name,
             issue_date=move.invoice_date,
-            due_date=move.invoice_date_due,
+            due_date=self._reminder_due_date() if reminder else move.invoice_date_due,
             document_url=move._efaktura_document_url(),
             document_hash=run.doc_hash[move],
             kind="credit_note" if move.move_type == "out_refund" else "invoice",
             original_invoice_number=move.reversed_entry_id.name or "",
         )
+
+    def _send_reminders(self, company, moves, step):
+        """Send reminder ``step`` of these overdue invoices, each first by the channel the invoice took."""
+        due_date = self._reminder_due_date()
+        reminders = (
+            self.env["efaktura.reminder"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "move_id": move.id,
+                        "company_id": company.id,
+                        "step": step,
+                        "due_date": due_date,
+                        "amount": move.amount_residual,
+                    }
+                    for move in moves
+                ]
+            )
+        )
+        run = _Run(self, company, moves, reminder_step=step)
+        for move in moves:
+            if move.efaktura_channel in run.order:
+                run.exhausted[move].update(run.order[: run.order.index(move.efaktura_channel)])
+        self.with_context(efaktura_reminder_due=fields.Date.to_string(due_date))._walk(run, moves)
+        for reminder in reminders:
+            taken = [
+                code
+                for code in run.order
+                if (delivery := run.delivery(reminder.move_id, code))
+                and (delivery.state in DELIVERED_STATES or (code == MANUAL and delivery.state == "pending"))
+            ]
+            reminder.channel = taken[0] if taken else False
+            run.log(
+                reminder.move_id,
+                self.env._(
+                    "Reminder %(step)s sent by %(channel)s, with %(due)s as the new due date.",
+                    step=step,
+                    channel=self._label(taken[0]) if taken else self.env._("no channel yet (retried)"),
+                    due=fields.Date.to_string(due_date),
+                ),
+            )
+        self._flush_logs(run)
+        if company.efaktura_reminder_fee > 0:
+            self._invoice_reminder_fees(reminders, company.efaktura_reminder_fee)
+        return reminders
+
+    def _invoice_reminder_fees(self, reminders, fee):
+        """The reminder fee is an invoice of its own, with its own KID, sent through the chain as usual."""
+        fee_moves = self.env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "company_id": reminder.company_id.id,
+                    "journal_id": reminder.move_id.journal_id.id,
+                    "partner_id": reminder.move_id.partner_id.id,
+                    "invoice_date": fields.Date.context_today(self),
+                    "invoice_date_due": reminder.due_date,
+                    "invoice_origin": reminder.move_id.name,
+                    "invoice_line_ids": [
+                        fields.Command.create(
+                            {
+                                "name": self.env._("Reminder fee, %(invoice)s", invoice=reminder.move_id.name),
+                                "quantity": 1,
+                                "price_unit": fee,
+                                "tax_ids": [fields.Command.clear()],
+                            }
+                        )
+                    ],
+                }
+                for reminder in reminders
+            ]
+        )
+        fee_moves.action_post()
+        for reminder, fee_move in zip(reminders, fee_moves, strict=True):
+            reminder.fee_move_id = fee_move
+        fee_moves._efaktura_queue()
+
+    @api.model
+    def _reminder_due_date(self):
+        """A reminder gives the customer at least 14 days (inkassoloven § 9)."""
+        return fields.Date.context_today(self) + timedelta(days=14)
 
     def _send_network(self, channel, moves, run):
         outcomes = {}
@@ -572,14 +661,16 @@ class EfakturaChain(models.AbstractModel):
         if delivered:
             self._mark_delivered(channel, delivered, run)
             done = moves.filtered(lambda m: outcomes[m] == DONE)
-            done._efaktura_write(
+            self._write_moves(
+                run,
+                done,
                 {
                     "efaktura_state": "sent",
                     "efaktura_channel": channel,
                     "efaktura_next_try": False,
                     "efaktura_retry_count": 0,
                     "efaktura_error": False,
-                }
+                },
             )
         return outcomes
 
@@ -597,6 +688,7 @@ class EfakturaChain(models.AbstractModel):
                 else False,
                 "document_hash": run.doc_hash[move],
                 "idempotency_key": run.key(move, channel),
+                "original_move_id": move.reversed_entry_id.id,
                 "state": state,
                 "currency_id": run.currency.id,
             }
@@ -646,7 +738,7 @@ class EfakturaChain(models.AbstractModel):
                 next_retry_at=retry_at,
                 final=False,
             )
-            move._efaktura_write({"efaktura_next_try": retry_at, "efaktura_error": str(error)})
+            self._write_moves(run, move, {"efaktura_next_try": retry_at, "efaktura_error": str(error)})
             run.log(
                 move,
                 self.env._(
@@ -685,6 +777,11 @@ class EfakturaChain(models.AbstractModel):
         outcomes = {}
         try:
             with self.env.cr.savepoint():
+                reminder_settings = (
+                    {"mail_template": self.env.ref("l10n_no_efaktura_b2c.mail_template_reminder")}
+                    if run.reminder_step
+                    else {}
+                )
                 sender._generate_and_send_invoices(
                     moves,
                     from_cron=True,
@@ -692,6 +789,7 @@ class EfakturaChain(models.AbstractModel):
                     sending_methods={"email"},
                     author_user_id=user.id,
                     author_partner_id=user.partner_id.id,
+                    **reminder_settings,
                 )
         except Exception as error:
             _logger.warning("eFaktura e-mail fallback failed", exc_info=True)
@@ -753,7 +851,9 @@ class EfakturaChain(models.AbstractModel):
                         "res_model_id": model_id,
                         "res_id": move.id,
                         "activity_type_id": todo.id,
-                        "summary": self.env._("Print and post"),
+                        "summary": self.env._("Print and post the reminder")
+                        if run.reminder_step
+                        else self.env._("Print and post"),
                         "note": self.env._(
                             "No channel could deliver this invoice: print it and post it to the customer."
                         ),
@@ -773,22 +873,31 @@ class EfakturaChain(models.AbstractModel):
                     user=activity.user_id.name,
                 ),
             )
-        moves._efaktura_write({"efaktura_state": "manual", "efaktura_channel": MANUAL, "efaktura_next_try": False})
+        self._write_moves(
+            run, moves, {"efaktura_state": "manual", "efaktura_channel": MANUAL, "efaktura_next_try": False}
+        )
         return dict.fromkeys(moves, DONE)
+
+    def _write_moves(self, run, moves, vals):
+        """The invoices' delivery state; a reminder leaves it as the invoice's own delivery set it."""
+        if not run.reminder_step:
+            moves._efaktura_write(vals)
 
     def _finish_fallback(self, channel, moves, deliveries, run):
         ids = [deliveries[move].id for move in moves]
         self.env["efaktura.delivery"].sudo().browse(ids)._set_state(
             "submitted", cost=run.prices.get(channel, 0.0), final=True, next_retry_at=False, last_error=False
         )
-        moves._efaktura_write(
+        self._write_moves(
+            run,
+            moves,
             {
                 "efaktura_state": "fallback_sent",
                 "efaktura_channel": channel,
                 "efaktura_next_try": False,
                 "efaktura_retry_count": 0,
                 "efaktura_error": False,
-            }
+            },
         )
 
     # ------------------------------------------------------------------
@@ -847,7 +956,7 @@ class EfakturaChain(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _document_hash(self, move):
+    def _document_hash(self, move, reminder_step=0):
         parts = [
             move.name,
             move.move_type,
@@ -859,6 +968,8 @@ class EfakturaChain(models.AbstractModel):
             str(move.partner_id.id),
             str(move.efaktura_revision),
         ]
+        if reminder_step:
+            parts.append(f"reminder:{reminder_step}")
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     @api.model

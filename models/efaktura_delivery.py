@@ -30,7 +30,7 @@ class EfakturaDelivery(models.Model):
 
     move_id = fields.Many2one("account.move", string="Invoice", required=True, ondelete="cascade", index=True)
     original_move_id = fields.Many2one(
-        related="move_id.reversed_entry_id", string="Credit note for", store=True, index="btree_not_null"
+        "account.move", string="Credit note for", readonly=True, index="btree_not_null", ondelete="set null"
     )
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, ondelete="restrict", index=True)
     company_id = fields.Many2one("res.company", required=True, index=True)

@@ -114,6 +114,21 @@ class ResCompany(models.Model):
     efaktura_vipps_client_id = fields.Char(string="Vipps client ID", groups="base.group_system")
     efaktura_vipps_client_secret = fields.Char(string="Vipps client secret", groups="base.group_system")
     efaktura_vipps_subscription_key = fields.Char(string="Vipps subscription key", groups="base.group_system")
+    efaktura_reminder_enabled = fields.Boolean(
+        string="Reminders", help="Send reminders (purring) of overdue consumer invoices by the channel they took."
+    )
+    efaktura_reminder_days = fields.Char(
+        string="Reminder days",
+        default="14,28",
+        help="Days after the due date for each reminder, separated by commas: 14,28 sends a first reminder 14 days "
+        "after the due date and a second one 28 days after it.",
+    )
+    efaktura_reminder_fee = fields.Float(
+        string="Reminder fee (NOK)",
+        digits="Account",
+        help="Charged as an invoice of its own with each reminder; 0 charges nothing. Norwegian law caps the fee "
+        "(purregebyr, 1/20 of the inkasso rate): check the current maximum, you set the amount.",
+    )
     efaktura_channel_ids = fields.One2many("efaktura.channel", "company_id", string="eFaktura channels")
 
     @api.model_create_multi
@@ -158,6 +173,31 @@ class ResCompany(models.Model):
                 )
             vals["efaktura_contact_email"] = email
         return vals
+
+    @api.constrains("efaktura_reminder_days", "efaktura_reminder_fee")
+    def _check_efaktura_reminders(self):
+        for company in self:
+            company._efaktura_reminder_schedule()
+            if company.efaktura_reminder_fee < 0:
+                raise ValidationError(self.env._("Reminder fee (NOK): the fee cannot be negative."))
+
+    def _efaktura_reminder_schedule(self):
+        """The reminder days as a list of increasing whole numbers, or a ValidationError naming the rule."""
+        self.ensure_one()
+        text = (self.efaktura_reminder_days or "").replace(" ", "")
+        try:
+            days = [int(part) for part in text.split(",")] if text else []
+        except ValueError:
+            days = None
+        if days is None or any(day < 1 for day in days) or days != sorted(set(days)):
+            raise ValidationError(
+                self.env._(
+                    "Reminder days: %(value)s is not valid. Give increasing whole numbers of days after the due "
+                    "date, separated by commas, for example 14,28.",
+                    value=self.efaktura_reminder_days,
+                )
+            )
+        return days
 
     @api.constrains("efaktura_consent_days")
     def _check_efaktura_consent_days(self):

@@ -22,3 +22,4 @@ from . import test_dispatch_production
 from . import test_cancel
 from . import test_credit_notes
 from . import test_payment_status
+from . import test_reminders
