@@ -6,6 +6,7 @@ from odoo.http import request
 from odoo.tools import consteq
 
 from .. import oidc
+from ..models.efaktura_rate_limit import MISS_LIMIT, RATE_LIMIT, RATE_WINDOW
 
 _logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class EfakturaController(http.Controller):
     def efaktura_document(self, move_id, token, **kwargs):
         """The invoice PDF behind a signed, time-limited link, for the nettbank and Vipps to show."""
         move = request.env["account.move"].sudo().browse(move_id).exists()
-        if not move or not move._efaktura_check_document_token(token):
+        # Signatures are ASCII: anything else is refused before the constant-time comparison, which cannot take it.
+        if not move or not token.isascii() or not move._efaktura_check_document_token(token):
             return request.make_response(
                 "This link is not valid or has expired.",
                 headers=[("Content-Type", "text/plain; charset=utf-8")],
@@ -81,10 +83,35 @@ class EfakturaController(http.Controller):
             "l10n_no_efaktura_b2c.consent_message", {"kind": kind, "company": company}, status=status, lang=lang
         )
 
+    def _too_many(self):
+        """429: this client sent too many requests for this link or login, or guessed too many links."""
+        return request.make_response(
+            request.env._("Too many attempts. Please try again later."),
+            headers=[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Retry-After", str(RATE_WINDOW)),
+                ("Cache-Control", "no-store"),
+            ],
+            status=429,
+        )
+
+    def _rate_limited(self, scope, token, limit=RATE_LIMIT):
+        """Count this request per client address and token; the 429 page once past the limit, else None."""
+        limits = request.env["efaktura.rate.limit"].sudo()
+        if limits._exceeded(scope, request.httprequest.remote_addr, token or "", limit=limit):
+            return self._too_many()
+        return None
+
     def _open_consent(self, token):
-        """The consent behind a link, or the page to show instead: 404 unknown, 410 expired or already answered."""
+        """The consent behind a link, or the page to show instead: 404 unknown, 410 expired or already answered,
+        429 too many requests from this client."""
+        if limited := self._rate_limited("consent", token):
+            return None, limited
         consent = request.env["efaktura.consent"].sudo()._find_by_token(token)
         if not consent:
+            # Guessing links: unknown tokens are counted per client address.
+            if limited := self._rate_limited("unknown", "", limit=MISS_LIMIT):
+                return None, limited
             return None, self._message("not_found", status=404)
         lang = consent.partner_id.lang
         if consent.state in ("draft", "sent") and consent.deadline and consent.deadline <= fields.Datetime.now():
@@ -97,9 +124,8 @@ class EfakturaController(http.Controller):
         httprequest = request.httprequest
         return httprequest.remote_addr, httprequest.headers.get("User-Agent", "")
 
-    @http.route(
-        "/efaktura/consent/<string:token>", type="http", auth="public", methods=["GET"], sitemap=False, readonly=True
-    )
+    # Not readonly: every request is counted for the rate limit.
+    @http.route("/efaktura/consent/<string:token>", type="http", auth="public", methods=["GET"], sitemap=False)
     def consent_page(self, token, **kwargs):
         consent, error_page = self._open_consent(token)
         if error_page:
@@ -134,6 +160,8 @@ class EfakturaController(http.Controller):
     @http.route("/efaktura/bankid/callback", type="http", auth="public", methods=["GET"], sitemap=False, csrf=False)
     def bankid_callback(self, **params):
         """BankID sends the customer back here; the consent is accepted only after every check passed."""
+        if limited := self._rate_limited("callback", params.get("state")):
+            return limited
         consent = request.env["efaktura.consent"].sudo()._find_by_oidc_state(params.get("state"))
         if not consent or not consent.oidc_nonce or not consent.oidc_code_verifier:
             return self._message("invalid", status=400)
@@ -184,6 +212,8 @@ class EfakturaController(http.Controller):
         "/efaktura/consent/withdraw/<string:token>", type="http", auth="public", methods=["GET", "POST"], sitemap=False
     )
     def consent_withdraw(self, token, **kwargs):
+        if limited := self._rate_limited("withdraw", token):
+            return limited
         consent = request.env["efaktura.consent"].sudo()._find_by_token(token, field="withdraw_token_hash")
         if not consent or consent.state != "accepted":
             return self._message("not_found", status=404)
@@ -211,7 +241,7 @@ class EfakturaController(http.Controller):
         company = request.env["res.company"].sudo().browse(company_id).exists()
         if not company or company.efaktura_network_mode != "sandbox":
             raise request.not_found()
-        if not consteq(token, company._efaktura_sandbox_issuer_token()):
+        if not token.isascii() or not consteq(token, company._efaktura_sandbox_issuer_token()):
             raise request.not_found()
         approved = company.efaktura_issuer_state == "active"
         if request.httprequest.method == "POST" and not approved:

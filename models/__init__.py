@@ -13,3 +13,4 @@ from . import efaktura_bankid_simulator
 from . import efaktura_consent
 from . import account_journal
 from . import efaktura_reminder
+from . import efaktura_rate_limit

@@ -344,6 +344,7 @@ class ResCompany(models.Model):
 
     def action_efaktura_submit_issuer(self):
         """Apply for the issuer agreement: at MPS in production, by an approval e-mail in the sandbox."""
+        self.check_access("write")
         for company in self:
             company._efaktura_check_issuer_data()
             if company.efaktura_issuer_state in ("pending_approval", "active"):
@@ -369,6 +370,7 @@ class ResCompany(models.Model):
 
     def action_efaktura_refresh_issuer(self):
         """Ask MPS whether the issuer agreement is approved (production); the sandbox approves by its e-mail."""
+        self.check_access("write")
         for company in self.filtered(lambda c: c.efaktura_network_mode == "production"):
             client = company._efaktura_mps_client()
             try:
@@ -384,6 +386,7 @@ class ResCompany(models.Model):
         return True
 
     def action_efaktura_deactivate_issuer(self):
+        self.check_access("write")
         for company in self:
             if company.efaktura_network_mode == "production" and company.efaktura_issuer_state == "active":
                 try:

@@ -23,3 +23,7 @@ from . import test_cancel
 from . import test_credit_notes
 from . import test_payment_status
 from . import test_reminders
+from . import test_access
+from . import test_reliability
+from . import test_fuzz
+from . import test_rate_limit

@@ -1,0 +1,122 @@
+"""Chaos check (run by ``odoo-bin shell``): exactly-once, nothing lost, nothing stuck, in plain SQL.
+
+Prints one line ``CHAOS_CHECK <json>``; ``problems`` lists every broken rule with examples.
+"""
+
+import json
+import sys
+
+env = globals()["env"]  # provided by odoo-bin shell
+cr = env.cr
+company_id = env["res.company"].search([("name", "=", "Chaos Elektro AS")], limit=1).id
+DELIVERED = "('submitted', 'accepted', 'shown', 'paid')"
+
+
+def rows(query):
+    cr.execute(query, {"company": company_id})
+    return cr.fetchall()
+
+
+def count(query):
+    return rows(query)[0][0]
+
+
+figures = {
+    "invoices": count(
+        "SELECT count(*) FROM account_move WHERE company_id = %(company)s AND move_type = 'out_invoice'"
+        " AND state = 'posted'"
+    ),
+    "by_state": dict(
+        rows(
+            "SELECT efaktura_state || ':' || COALESCE(efaktura_channel, '-'), count(*) FROM account_move"
+            " WHERE company_id = %(company)s AND move_type = 'out_invoice' GROUP BY 1 ORDER BY 1"
+        )
+    ),
+    "submissions": count("SELECT count(*) FROM efaktura_sandbox_submission WHERE company_id = %(company)s"),
+    "resubmissions_recognised": count(
+        "SELECT count(*) FROM efaktura_sandbox_submission WHERE company_id = %(company)s AND duplicate"
+    ),
+    "failed_submissions": count(
+        "SELECT count(*) FROM efaktura_sandbox_submission WHERE company_id = %(company)s AND failed"
+    ),
+    "attempts": count("SELECT COALESCE(sum(attempt_count), 0) FROM efaktura_delivery WHERE company_id = %(company)s"),
+    "consents": dict(
+        rows("SELECT state, count(*) FROM efaktura_consent WHERE company_id = %(company)s GROUP BY 1 ORDER BY 1")
+    ),
+    "delivery_errors": dict(
+        rows(
+            "SELECT channel || ': ' || left(COALESCE(last_error, '-'), 160), count(*) FROM efaktura_delivery"
+            " WHERE company_id = %(company)s AND state IN ('failed', 'rejected') GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+        )
+    ),
+    "deliveries": count("SELECT count(*) FROM efaktura_delivery WHERE company_id = %(company)s"),
+}
+checks = {
+    # Every invoice reached the customer exactly once, by one channel (a print-and-post task counts).
+    "not_exactly_once": f"""
+        SELECT m.id, m.name, count(d.id) FROM account_move m
+          LEFT JOIN efaktura_delivery d ON d.move_id = m.id
+               AND (d.state IN {DELIVERED} OR (d.channel = 'manual' AND d.state = 'pending'))
+         WHERE m.company_id = %(company)s AND m.move_type = 'out_invoice' AND m.state = 'posted'
+           AND m.efaktura_state <> 'awaiting_consent'
+         GROUP BY m.id, m.name HAVING count(d.id) <> 1""",
+    # Lost: not delivered and not visibly waiting.
+    "lost": """
+        SELECT id, name, efaktura_state FROM account_move
+         WHERE company_id = %(company)s AND move_type = 'out_invoice' AND state = 'posted'
+           AND efaktura_state NOT IN ('sent', 'fallback_sent', 'manual', 'awaiting_consent')""",
+    "duplicate_network_reference": """
+        SELECT network_reference, count(*) FROM efaktura_delivery
+         WHERE company_id = %(company)s AND network_reference IS NOT NULL
+         GROUP BY 1 HAVING count(*) > 1""",
+    "sandbox_key_twice": """
+        SELECT key, count(*) FROM efaktura_sandbox_document WHERE company_id = %(company)s
+         GROUP BY 1 HAVING count(*) > 1""",
+    # The same invoice in the nettbank or Vipps twice, under any key.
+    "sandbox_invoice_twice": """
+        SELECT invoice_number, count(*) FROM efaktura_sandbox_document
+         WHERE company_id = %(company)s AND state <> 'cancelled'
+         GROUP BY 1 HAVING count(*) > 1""",
+    # In the consumer's bank but not known as delivered there: a second channel would send it again.
+    "sandbox_orphan": f"""
+        SELECT s.key, s.invoice_number FROM efaktura_sandbox_document s
+          LEFT JOIN efaktura_delivery d ON d.idempotency_key = s.key AND d.state IN {DELIVERED}
+         WHERE s.company_id = %(company)s AND d.id IS NULL""",
+    "delivery_pending": """
+        SELECT id, move_id, channel FROM efaktura_delivery
+         WHERE company_id = %(company)s AND state = 'pending' AND channel <> 'manual'""",
+    "queued_and_due": """
+        SELECT id, name FROM account_move
+         WHERE company_id = %(company)s AND efaktura_state = 'queued'
+           AND (efaktura_next_try IS NULL OR efaktura_next_try <= now() at time zone 'UTC')""",
+    "open_retry_of_delivered_invoice": """
+        SELECT d.id FROM efaktura_delivery d JOIN account_move m ON m.id = d.move_id
+         WHERE d.company_id = %(company)s AND d.state = 'failed' AND NOT d.final
+           AND m.efaktura_state IN ('sent', 'fallback_sent', 'manual')""",
+    # The consent race: each request has one outcome, and its invoices follow that outcome.
+    "consent_open_after_deadline": """
+        SELECT id FROM efaktura_consent
+         WHERE company_id = %(company)s AND state IN ('draft', 'sent')
+           AND deadline <= now() at time zone 'UTC'""",
+    "consent_mixed_outcome": """
+        SELECT c.id, c.state, m.name, m.efaktura_channel FROM efaktura_consent c
+          JOIN efaktura_consent_move_rel r ON r.consent_id = c.id
+          JOIN account_move m ON m.id = r.move_id
+         WHERE c.company_id = %(company)s
+           AND ((c.state = 'accepted' AND m.efaktura_channel NOT IN ('efaktura', 'vipps'))
+             OR (c.state = 'expired' AND m.efaktura_channel IN ('efaktura', 'vipps')))""",
+}
+problems = {}
+for name, query in checks.items():
+    found = rows(query)
+    if found:
+        problems[name] = {"count": len(found), "examples": [list(map(str, row)) for row in found[:5]]}
+figures["problems"] = problems
+figures["duplicates"] = sum(
+    problems.get(name, {}).get("count", 0)
+    for name in ("duplicate_network_reference", "sandbox_key_twice", "sandbox_invoice_twice", "sandbox_orphan")
+) + sum(int(row[2]) - 1 for row in rows(checks["not_exactly_once"]) if int(row[2]) > 1)
+figures["lost"] = problems.get("lost", {}).get("count", 0) + sum(
+    1 for row in rows(checks["not_exactly_once"]) if int(row[2]) == 0
+)
+sys.stdout.write("CHAOS_CHECK " + json.dumps(figures, sort_keys=True) + "\n")

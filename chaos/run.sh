@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# make chaos: crash, concurrency, fault-injection and fuzzing runs against real Odoo and PostgreSQL.
+# Prints a figures table and writes it to RELIABILITY.md. CHAOS_SCALE=small runs everything in miniature.
+set -uo pipefail
+. "$(dirname "$0")/../scripts/common.sh"
+
+SCALE=${CHAOS_SCALE:-full}
+if [ "$SCALE" = small ]; then
+    CRASH_INVOICES=60 KILLS=5 KILL_MAX=0.15 CONC_INVOICES=120 FAULT_INVOICES=60 RACE_CONSENTS=10 FUZZ_INPUTS=1000 FUZZ_REQUESTS=200
+else
+    CRASH_INVOICES=500 KILLS=20 KILL_MAX=0.15 CONC_INVOICES=1000 FAULT_INVOICES=500 RACE_CONSENTS=50 FUZZ_INPUTS=10000 FUZZ_REQUESTS=2000
+fi
+WORKERS=2
+PY="$(venv_dir)/bin/python"
+RUN="$BUILD/chaos"
+rm -rf "$RUN" && mkdir -p "$RUN"
+RESULTS="$RUN/results.jsonl"
+: >"$RESULTS"
+BASE="efaktura_chaos_base_$$"
+DBS=("$BASE")
+cleanup() { for db in "${DBS[@]}"; do drop_db "$db"; done; }
+trap cleanup EXIT
+
+bash "$ROOT/scripts/setup.sh" >&2 || exit 1
+TEMPLATE=$(template_db nodemo) || exit 1
+
+# An Odoo shell on a database, running a script from chaos/; its own process, so that it can be killed.
+shell() {  # shell DB SCRIPT LOG  (environment passed through)
+    "$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" shell -d "$1" --data-dir="$DATA_DIR" \
+        --no-http --max-cron-threads=0 --log-level=warn <"$ROOT/chaos/$2" >>"$3" 2>&1
+}
+# The same in the background; sets PID to the Odoo process itself, so that kill -9 reaches it.
+shell_bg() {  # shell_bg DB SCRIPT LOG
+    "$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" shell -d "$1" --data-dir="$DATA_DIR" \
+        --no-http --max-cron-threads=0 --log-level=warn <"$ROOT/chaos/$2" >>"$3" 2>&1 &
+    PID=$!
+}
+result() {  # result NAME JSON
+    printf '{"run": "%s", %s\n' "$1" "${2#\{}" >>"$RESULTS"
+}
+check() {  # check DB NAME EXTRA_JSON
+    shell "$1" check.py "$RUN/$2.log"
+    local line
+    line=$(grep -a '^CHAOS_CHECK ' "$RUN/$2.log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "chaos: the check of $2 did not run; see $RUN/$2.log" >&2
+        line='CHAOS_CHECK {"problems": {"check": "did not run"}, "duplicates": 0, "lost": 0}'
+    fi
+    "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(json.loads(sys.argv[2])); print(json.dumps(d))' \
+        "${line#CHAOS_CHECK }" "$3" >"$RUN/$2.json"
+    result "$2" "$(cat "$RUN/$2.json")"
+}
+new_db() {  # new_db NAME INVOICES CONSUMERS CONSENT; sets DB
+    local db="efaktura_chaos_$1_$$"
+    DB=$db
+    DBS+=("$db")
+    drop_db "$db"
+    copy_db "$BASE" "$db"
+    CHAOS_INVOICES=$2 CHAOS_CONSUMERS=$3 CHAOS_CONSENT=$4 shell "$db" seed.py "$RUN/$1.log"
+    grep -a '^seeded' "$RUN/$1.log" >&2
+}
+
+log "Chaos ($SCALE): installing $MODULE into $BASE"
+drop_db "$BASE"
+copy_db "$TEMPLATE" "$BASE"
+"$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$BASE" --data-dir="$DATA_DIR" -i "$MODULE" \
+    --stop-after-init --no-http --max-cron-threads=0 --log-level=warn >"$RUN/install.log" 2>&1 || {
+    echo "chaos: the module did not install; see $RUN/install.log" >&2
+    exit 1
+}
+
+# 1. Crash: kill -9 the dispatch cron at a random point, restart, and in the end let it finish.
+log "Crash: $CRASH_INVOICES invoices, $KILLS kill -9 of the dispatch cron"
+new_db crash "$CRASH_INVOICES" "$((CRASH_INVOICES / 5))" 0
+kills=0
+for ((run = 1; run <= KILLS; run++)); do
+    # Killed after a random number of committed batches (0 to 2), at a random moment of the next one.
+    progress="$RUN/crash.progress"
+    : >"$progress"
+    batches=$((RANDOM % 3))
+    CHAOS_BATCH=5 CHAOS_PROGRESS="$progress" shell_bg "$DB" dispatch.py "$RUN/crash.log"
+    pid=$PID
+    while [ "$(wc -l <"$progress")" -lt "$batches" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+    if [ "$batches" -eq 0 ]; then
+        # before the first commit: wait for the Odoo shell to reach the dispatch
+        sleep "$("$PY" -c "import random; print(round(random.uniform(2.0, $KILL_MAX + 2.0), 3))")"
+    else
+        sleep "$("$PY" -c "import random; print(round(random.uniform(0.0, $KILL_MAX), 3))")"
+    fi
+    if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+    wait "$pid" 2>/dev/null
+done
+CHAOS_BATCH=5 shell "$DB" dispatch.py "$RUN/crash.log"
+check "$DB" crash "{\"runs\": $((KILLS + 1)), \"kills\": $kills, \"workers\": 1, \"invoices_created\": $CRASH_INVOICES}"
+
+# 2. Concurrency: two workers dispatch the same queue at once; then the consent deadline races acceptance.
+log "Concurrency: $WORKERS workers over $CONC_INVOICES invoices; deadline against acceptance for $RACE_CONSENTS consents"
+new_db concurrency "$CONC_INVOICES" "$((CONC_INVOICES / 10))" "$RACE_CONSENTS"
+pids=()
+for ((w = 1; w <= WORKERS; w++)); do
+    CHAOS_BATCH=20 shell_bg "$DB" dispatch.py "$RUN/concurrency-worker$w.log"
+    pids+=("$PID")
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+edge=$("$PY" -c 'import time; print(round(time.time() + 25, 3))')
+CHAOS_ROLE=arm CHAOS_DEADLINE=$edge shell "$DB" race.py "$RUN/race.log"
+CHAOS_ROLE=deadline CHAOS_DEADLINE=$edge shell_bg "$DB" race.py "$RUN/race.log"
+p1=$PID
+CHAOS_ROLE=accept CHAOS_DEADLINE=$edge shell_bg "$DB" race.py "$RUN/race.log"
+p2=$PID
+wait "$p1" "$p2"
+grep -a -E '^(armed|accepted|deadline)' "$RUN/race.log" >&2
+worker_lines=$(cat "$RUN"/concurrency-worker*.log | grep -a -c '^dispatched')
+check "$DB" concurrency "{\"runs\": $((WORKERS + 3)), \"kills\": 0, \"workers\": $WORKERS, \"invoices_created\": $((CONC_INVOICES + RACE_CONSENTS)), \"workers_finished\": $worker_lines}"
+
+# 3. Faults: 30% of the sandbox's calls fail; time moves past each retry until all is done.
+log "Faults: $FAULT_INVOICES invoices, 30% of the sandbox's calls fail"
+new_db faults "$FAULT_INVOICES" "$((FAULT_INVOICES / 5))" 0
+CHAOS_BATCH=10 shell "$DB" faults.py "$RUN/faults.log"
+line=$(grep -a '^CHAOS_FAULTS ' "$RUN/faults.log" | tail -n 1)
+check "$DB" faults "${line#CHAOS_FAULTS }"
+jq_faults=$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1] or "{}"); print(json.dumps({"invoices_created": int(sys.argv[2]), "workers": 1}))' "${line#CHAOS_FAULTS }" "$FAULT_INVOICES")
+"$PY" - "$RESULTS" "$jq_faults" <<'PYEOF'
+import json, sys
+path, extra = sys.argv[1], json.loads(sys.argv[2])
+lines = [json.loads(l) for l in open(path)]
+for d in lines:
+    if d["run"] == "faults":
+        d.update(extra)
+open(path, "w").write("".join(json.dumps(d) + "\n" for d in lines))
+PYEOF
+
+# 4. Fuzzing: the suite's fuzz tests at full size, on a database of their own.
+log "Fuzzing: $FUZZ_INPUTS validator inputs, $FUZZ_REQUESTS HTTP requests"
+FUZZ_DB="efaktura_chaos_fuzz_$$"
+DBS+=("$FUZZ_DB")
+copy_db "$BASE" "$FUZZ_DB"
+EFAKTURA_FUZZ_INPUTS=$FUZZ_INPUTS EFAKTURA_FUZZ_REQUESTS=$FUZZ_REQUESTS \
+    "$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$FUZZ_DB" --data-dir="$DATA_DIR" \
+    --test-tags "/$MODULE:TestFuzzValidators,/$MODULE:TestFuzzHttp" --stop-after-init --http-port="$(free_port)" \
+    --max-cron-threads=0 --log-level=info >"$RUN/fuzz.log" 2>&1
+"$PY" "$ROOT/chaos/fuzz_result.py" "$RUN/fuzz.log" >>"$RESULTS"
+
+"$PY" "$ROOT/chaos/report.py" "$RESULTS" "$ROOT/RELIABILITY.md" "$SCALE"
