@@ -37,9 +37,17 @@
         "data/efaktura_sandbox_cron.xml",
         "data/efaktura_bankid_simulator_cron.xml",
         "views/account_journal_views.xml",
+        "wizard/efaktura_resend_wizard_views.xml",
+        "views/efaktura_reporting_views.xml",
+        "views/res_partner_actions.xml",
     ],
     "demo": [
         "demo/efaktura_demo.xml",
     ],
     "post_init_hook": "_post_init_hook",
+    "assets": {
+        "web.assets_tests": [
+            "l10n_no_efaktura_b2c/static/src/tours/*.js",
+        ],
+    },
 }

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import email_normalize
 
 
@@ -69,3 +69,29 @@ class ResConfigSettings(models.TransientModel):
         }
 
     efaktura_sandbox_failure = fields.Selection(related="company_id.efaktura_sandbox_failure", readonly=False)
+
+    # Onboarding checklist: what a company needs before its first eFaktura goes out.
+    efaktura_check_issuer = fields.Boolean(compute="_compute_efaktura_checklist")
+    efaktura_check_network = fields.Boolean(compute="_compute_efaktura_checklist")
+    efaktura_check_templates = fields.Boolean(compute="_compute_efaktura_checklist")
+    efaktura_check_test_send = fields.Boolean(compute="_compute_efaktura_checklist")
+
+    @api.depends("company_id", "efaktura_network_mode", "efaktura_issuer_state")
+    def _compute_efaktura_checklist(self):
+        templates = (
+            "l10n_no_efaktura_b2c.sms_template_consent_request",
+            "l10n_no_efaktura_b2c.mail_template_consent_request",
+            "l10n_no_efaktura_b2c.mail_template_consent_confirmed",
+        )
+        templates_ok = all(self.env.ref(xmlid, raise_if_not_found=False) for xmlid in templates)
+        Delivery = self.env["efaktura.delivery"].sudo()
+        for settings in self:
+            company = settings.company_id
+            settings.efaktura_check_issuer = settings.efaktura_issuer_state == "active"
+            settings.efaktura_check_network = settings.efaktura_network_mode == "sandbox" or bool(
+                company.sudo().efaktura_mps_endpoint
+                and company.sudo().efaktura_mps_client_cert
+                and company.sudo().efaktura_mps_client_key
+            )
+            settings.efaktura_check_templates = templates_ok
+            settings.efaktura_check_test_send = bool(Delivery.search_count([("company_id", "=", company.id)], limit=1))

@@ -1,8 +1,9 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
+from ..networks.base import NetworkError, Recipient
 from ..validation import InvalidValue, normalize_no_mobile
 from .validation_messages import rule_text
 
@@ -214,3 +215,121 @@ class ResPartner(models.Model):
                 "withdrawn", note=self.env._("eFaktura withdrawn by %(user)s.", user=self.env.user.name)
             )
         return True
+
+    # ------------------------------------------------------------------
+    # Actions on one or many customers
+    # ------------------------------------------------------------------
+
+    def _efaktura_notify(self, title, message, ok=True):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": "success" if ok else "warning",
+                "sticky": not ok,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _efaktura_skip_reason(self):
+        """Why this contact cannot get B2C eFaktura, or an empty string."""
+        self.ensure_one()
+        if self.is_company:
+            return self.env._("is a company")
+        if self.efaktura_avtalegiro:
+            return self.env._("pays by AvtaleGiro")
+        try:
+            normalize_no_mobile(self.mobile)
+        except InvalidValue:
+            return self.env._("has no valid Norwegian mobile number")
+        return ""
+
+    def action_efaktura_request_consent(self):
+        """Ask the customer now, by SMS and e-mail, to approve eFaktura with BankID."""
+        company = self.env.company
+        if not company.efaktura_enabled:
+            raise UserError(self.env._("eFaktura B2C is not enabled for %(company)s.", company=company.name))
+        partners = self.with_company(company)
+        not_b2c = partners.filtered(lambda p: not p.efaktura_b2c_enabled)
+        if not_b2c:
+            raise UserError(
+                self.env._(
+                    '%(partners)s: tick "Receive eDocuments" with access point B2CNO first.',
+                    partners=", ".join(not_b2c.mapped("display_name")),
+                )
+            )
+        created = self.env["efaktura.consent"]._request(partners, self.env["account.move"], company)
+        if created:
+            return self._efaktura_notify(
+                self.env._("Consent requested"),
+                self.env._(
+                    "Sent by SMS and e-mail to %(partners)s.", partners=", ".join(created.partner_id.mapped("name"))
+                ),
+            )
+        return self._efaktura_notify(
+            self.env._("Nothing sent"),
+            self.env._("A request is already open, or the customer has already answered."),
+            ok=False,
+        )
+
+    def action_efaktura_check_status(self):
+        """Look the customers up in the eFaktura network, as the chain does before it sends."""
+        company = self.env.company
+        if not company.efaktura_enabled:
+            raise UserError(self.env._("eFaktura B2C is not enabled for %(company)s.", company=company.name))
+        skipped = []
+        candidates = self.browse()
+        for partner in self.with_company(company):
+            reason = partner._efaktura_skip_reason()
+            if not reason and partner.efaktura_state in ("declined", "withdrawn"):
+                reason = self.env._("said no to eFaktura")
+            if reason:
+                skipped.append(f"{partner.display_name} ({reason})")
+            else:
+                candidates |= partner
+        found = self.browse()
+        if candidates:
+            recipients = [
+                Recipient(ref=str(p.id), name=p.name or "", mobile=normalize_no_mobile(p.mobile), email=p.email or "")
+                for p in candidates
+            ]
+            try:
+                results = company._efaktura_network().lookup(recipients)
+            except NetworkError as error:
+                raise UserError(self.env._("The eFaktura lookup failed: %(error)s", error=error)) from error
+            for partner in candidates:
+                result = results.get(str(partner.id))
+                if result and (result.efaktura_identifier or result.vipps):
+                    partner.sudo().write(
+                        {"efaktura_identifier": result.efaktura_identifier or False, "efaktura_vipps": result.vipps}
+                    )
+                    partner._efaktura_set_state(
+                        "active", note=self.env._("Found in the eFaktura network (yes to all).")
+                    )
+                    found |= partner
+        message = self.env._(
+            "%(found)s of %(count)s found in the eFaktura network.", found=len(found), count=len(candidates)
+        )
+        if skipped:
+            message += " " + self.env._("Not checked: %(list)s.", list=", ".join(skipped))
+        return self._efaktura_notify(self.env._("eFaktura status"), message, ok=not skipped)
+
+    def action_efaktura_set_b2c_defaults(self):
+        """Receive eDocuments by B2CNO for the private persons with a valid Norwegian mobile number."""
+        company = self.env.company
+        skipped = []
+        done = self.browse()
+        for partner in self.with_company(company):
+            reason = partner._efaktura_skip_reason()
+            if reason:
+                skipped.append(f"{partner.display_name} ({reason})")
+            else:
+                done |= partner
+        if done:
+            done.write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"})
+        message = self.env._("B2C eFaktura set for %(count)s customer(s).", count=len(done))
+        if skipped:
+            message += " " + self.env._("Skipped: %(list)s.", list=", ".join(skipped))
+        return self._efaktura_notify(self.env._("B2C defaults"), message, ok=not skipped)

@@ -26,9 +26,9 @@ if [ ! -x "$ODOO_SRC/odoo-bin" ]; then
 fi
 
 # 2. Debian packages: build headers for python-ldap and psycopg2, wkhtmltopdf for PDFs,
-#    gettext for checking translations.
+#    gettext for checking translations, chromium for the browser tours.
 apt_install build-essential libldap2-dev libsasl2-dev libpq-dev libxml2-dev libxslt1-dev \
-    wkhtmltopdf gettext fonts-dejavu-core
+    wkhtmltopdf gettext fonts-dejavu-core chromium
 
 # 3. PostgreSQL: use the running server, else start or install Debian's.
 if ! pg_isready -q 2>/dev/null; then

@@ -27,3 +27,5 @@ from . import test_access
 from . import test_reliability
 from . import test_fuzz
 from . import test_rate_limit
+from . import test_tours
+from . import test_dashboard

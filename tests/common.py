@@ -179,7 +179,7 @@ class SelfCallsInProcess:
             headers = {k: v for k, v in r.headers.items() if k.lower() not in ("content-length", "host")}
             if cookie := outer.httprequest.headers.get("Cookie"):
                 headers["Cookie"] = cookie
-            answer = WerkzeugClient(http.root).open(
+            answer = WerkzeugClient(http.root, use_cookies=False).open(
                 url.path,
                 query_string=url.query,
                 method=r.method,

@@ -1,0 +1,107 @@
+import { registry } from "@web/core/registry";
+
+const tours = registry.category("web_tour.tours");
+
+// A bookkeeper switches eFaktura B2C on in the settings and sets the consent deadline.
+tours.add("l10n_no_efaktura_b2c_settings", {
+    url: "/odoo/settings#account",
+    steps: () => [
+        {
+            content: "Switch eFaktura B2C on",
+            trigger: "#efaktura_b2c_enable input[type=checkbox]:not(:checked)",
+            run: "click",
+        },
+        {
+            content: "Give customers 5 days to approve",
+            trigger: "#efaktura_b2c_enable div[name=efaktura_consent_days] input",
+            run: "edit 5",
+        },
+        {
+            content: "The checklist shows what is left to do",
+            trigger: "#efaktura_b2c_checklist .fa-times-circle:visible",
+        },
+        {
+            content: "Save",
+            trigger: ".o_control_panel .o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "Saved: the organisation number was taken from the company",
+            trigger: "#efaktura_b2c_issuer div[name=efaktura_issuer_org_number] input:value(123456785)",
+        },
+    ],
+});
+
+// A bookkeeper sends an invoice to a consumer who has no eFaktura yet: it waits for consent.
+tours.add("l10n_no_efaktura_b2c_send_invoice", {
+    steps: () => [
+        {
+            content: "The invoice shows which channel it would take",
+            trigger: ".o_notebook a.nav-link[name=efaktura_b2c]",
+            run: "click",
+        },
+        {
+            content: "Preview of the chain",
+            trigger: "div[name=efaktura_preview_channel]:contains(eFaktura)",
+        },
+        {
+            content: "Send by eFaktura B2C",
+            trigger: ".o_form_statusbar button[name=action_efaktura_send]",
+            run: "click",
+        },
+        {
+            content: "The invoice now waits for the customer's consent",
+            trigger: ".o_field_badge[name=efaktura_state]:contains(Awaiting consent)",
+        },
+    ],
+});
+
+// The consumer, on a phone, opens the link from the SMS and approves with BankID (the sandbox simulator).
+tours.add("l10n_no_efaktura_b2c_consent_phone", {
+    steps: () => [
+        {
+            content: "The consent page names the company and offers BankID",
+            trigger: ".o_efaktura_consent h1:contains(as eFaktura)",
+        },
+        {
+            content: "Accept with BankID",
+            trigger: ".o_efaktura_consent button[name=accept]",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "Choose Ingrid Hansen in the BankID simulator",
+            trigger: "label:contains(Ingrid Hansen) input[name=person]",
+            run: "click",
+        },
+        {
+            content: "Approve",
+            trigger: "button[name=action][value=approve]",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "Thank you",
+            trigger: ".o_efaktura_consent h1:contains(Thank you)",
+        },
+    ],
+});
+
+// Back in Odoo, the invoice is delivered to the customer's nettbank.
+tours.add("l10n_no_efaktura_b2c_delivered", {
+    steps: () => [
+        {
+            content: "The invoice is sent",
+            trigger: ".o_field_badge[name=efaktura_state]:contains(Sent)",
+        },
+        {
+            content: "Open its eFaktura tab",
+            trigger: ".o_notebook a.nav-link[name=efaktura_b2c]",
+            run: "click",
+        },
+        {
+            content: "Delivered by eFaktura in the nettbank",
+            trigger: ".o_field_widget[name=efaktura_delivery_ids]:contains(nettbank)",
+        },
+    ],
+});

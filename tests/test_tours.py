@@ -1,0 +1,89 @@
+import re
+import time
+
+from odoo.tests import HttpCase, tagged
+
+from ..bankid_simulator import TEST_PERSONS
+from .common import EfakturaInvoiceCase, SelfCallsInProcess
+
+INGRID_NNIN = next(p.nnin for p in TEST_PERSONS if p.given_name == "Ingrid")
+LINK_RE = re.compile(r"/efaktura/consent/([A-Za-z0-9_-]{43,})")
+
+
+class TourCase(SelfCallsInProcess, EfakturaInvoiceCase, HttpCase):
+    """The admin works in the eFaktura company; Ingrid Hansen has eFaktura in her bank, not yet for us."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.config_parameter"].sudo().set_param("web.base.url", cls.base_url())
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.admin.write({"company_ids": [(4, cls.company.id)], "company_id": cls.company.id})
+        registry = cls.env["efaktura.sandbox.consumer"].create(
+            {"name": "Ingrid Hansen", "mobile": "+4791345678", "jtta": False, "vipps": False}
+        )
+        registry.national_id = INGRID_NNIN
+
+    def setUp(self):
+        super().setUp()
+        self.started = time.monotonic()
+
+    def tearDown(self):
+        self._logger.info("%s took %.1f s", self._testMethodName, time.monotonic() - self.started)
+        super().tearDown()
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsTour(TourCase):
+    def test_enable_and_configure_in_settings(self):
+        self.company.write(
+            {
+                "efaktura_enabled": False,
+                "efaktura_issuer_org_number": False,
+                "company_registry": "123456785",
+                "tax_exigibility": True,
+            }
+        )
+        self.start_tour("/odoo", "l10n_no_efaktura_b2c_settings", login="admin", timeout=60)
+        self.assertTrue(self.company.efaktura_enabled)
+        self.assertEqual(self.company.efaktura_consent_days, 5)
+        self.assertEqual(self.company.efaktura_issuer_org_number, "123456785")
+
+
+@tagged("post_install", "-at_install")
+class TestSendInvoiceTour(TourCase):
+    def test_send_invoice_to_consumer_without_efaktura(self):
+        self.company.efaktura_send_on_post = False
+        move = self.make_invoice(self.ingrid)
+        self.assertEqual(move.efaktura_state, "none")
+        self.start_tour(
+            f"/odoo/action-account.action_move_out_invoice_type/{move.id}",
+            "l10n_no_efaktura_b2c_send_invoice",
+            login="admin",
+            timeout=60,
+        )
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        self.assertEqual(len(self.env["sms.sms"].sudo().search([("partner_id", "=", self.ingrid.id)])), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestConsentOnPhoneTour(TourCase):
+    browser_size = "390x844"
+    touch_enabled = True
+
+    def test_consent_on_phone_then_delivered(self):
+        move = self.dispatch(self.make_invoice(self.ingrid))
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        sms = self.env["sms.sms"].sudo().search([("partner_id", "=", self.ingrid.id)])
+        token = LINK_RE.search(sms.body).group(1)
+        self.start_tour(f"/efaktura/consent/{token}", "l10n_no_efaktura_b2c_consent_phone", timeout=60)
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "sent")
+        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertTrue(self.mailbox(move))
+        self.start_tour(
+            f"/odoo/action-account.action_move_out_invoice_type/{move.id}",
+            "l10n_no_efaktura_b2c_delivered",
+            login="admin",
+            timeout=60,
+        )

@@ -1,0 +1,1 @@
+from . import efaktura_resend_wizard
