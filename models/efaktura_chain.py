@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
-from odoo.tools import SQL, split_every
+from odoo.tools import SQL, format_date, format_datetime, split_every
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
 from .efaktura_delivery import DELIVERED_STATES
@@ -517,7 +517,7 @@ class EfakturaChain(models.AbstractModel):
                 self.env._(
                     "Waiting for the customer to approve eFaktura, until %(deadline)s. "
                     "Without approval it goes by e-mail or post.",
-                    deadline=fields.Datetime.to_string(move.efaktura_deadline),
+                    deadline=self._format_when(move.efaktura_deadline),
                 ),
             )
 
@@ -578,7 +578,7 @@ class EfakturaChain(models.AbstractModel):
                     "Reminder %(step)s sent by %(channel)s, with %(due)s as the new due date.",
                     step=step,
                     channel=self._label(taken[0]) if taken else self.env._("no channel yet (retried)"),
-                    due=fields.Date.to_string(due_date),
+                    due=format_date(self.env, due_date),
                 ),
             )
         self._flush_logs(run)
@@ -747,7 +747,7 @@ class EfakturaChain(models.AbstractModel):
                     n=attempts,
                     max=MAX_ATTEMPTS,
                     error=error,
-                    at=fields.Datetime.to_string(retry_at),
+                    at=self._format_when(retry_at),
                 ),
             )
             return WAIT
@@ -971,6 +971,11 @@ class EfakturaChain(models.AbstractModel):
         if reminder_step:
             parts.append(f"reminder:{reminder_step}")
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+    @api.model
+    def _format_when(self, value):
+        """A date and time for a chatter line, in the reader's language and time zone (Norway by default)."""
+        return format_datetime(self.env, value, tz=self.env.user.tz or "Europe/Oslo", dt_format="short")
 
     @api.model
     def _label(self, code):

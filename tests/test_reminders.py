@@ -2,9 +2,9 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import format_date
 
 from .common import EfakturaInvoiceCase
 
@@ -66,7 +66,7 @@ class TestReminders(EfakturaInvoiceCase):
         mail = move.message_ids.filtered(lambda m: m.message_type == "comment" and "reminder" in (m.subject or ""))
         self.assertEqual(len(mail), 1)
         self.assertIn("have not yet received payment", mail.body)
-        self.assertIn(fields.Date.to_string(move.efaktura_reminder_ids.due_date), mail.body)
+        self.assertIn(format_date(self.env, move.efaktura_reminder_ids.due_date), mail.body)
 
     def test_fee_is_an_invoice_of_its_own(self):
         self.company.efaktura_reminder_fee = 35
