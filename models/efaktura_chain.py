@@ -345,13 +345,16 @@ class EfakturaChain(models.AbstractModel):
             waiting = moves.filtered(lambda m: m.partner_id in partners)
             give_up = self._lookup_failed(run, waiting, error)
             return (moves - waiting) | give_up
+        found_partners = partners.browse()
         for partner in partners:
             found = results.get(str(partner.id))
             if found and (found.efaktura_identifier or found.vipps):
                 partner.sudo().write(
                     {"efaktura_identifier": found.efaktura_identifier or False, "efaktura_vipps": found.vipps}
                 )
-                partner._efaktura_set_state("active", note=self.env._("Found in the eFaktura network (yes to all)."))
+                found_partners |= partner
+        # One state change and one chatter batch for all of them, not one per customer.
+        found_partners._efaktura_set_state("active", note=self.env._("Found in the eFaktura network (yes to all)."))
         return moves
 
     def _lookup_failed(self, run, moves, error):

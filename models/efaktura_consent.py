@@ -300,8 +300,8 @@ class EfakturaConsent(models.Model):
 
     def _expire(self):
         self.write({"state": "expired"})
-        for consent in self:
-            consent.partner_id.with_company(consent.company_id)._efaktura_set_state(
+        for company, consents in self.grouped("company_id").items():
+            consents.partner_id.with_company(company)._efaktura_set_state(
                 "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
             )
         self._release_waiting_invoices(self.env._("No eFaktura consent before the deadline."))

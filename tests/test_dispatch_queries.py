@@ -35,3 +35,31 @@ class TestDispatchQueries(EfakturaInvoiceCase):
         self.assertEqual(set(moves.mapped("efaktura_state")), {"sent"})
         self.assertEqual(len(self.mailbox(moves)), 200)
         self.assertLess((small + 3) / 200, 0.2, "well under one query per invoice")
+
+    def new_consumers_with_invoices(self, count, start):
+        """``count`` customers who said yes to all, never looked up yet, with one queued invoice each."""
+        b2c = {"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"}
+        partners = self.env["res.partner"].create(
+            [{"name": f"Kunde {start + i}", "mobile": f"+47412{start + i:05d}", **b2c} for i in range(count)]
+        )
+        self.env["efaktura.sandbox.consumer"].create(
+            [{"name": p.name, "mobile": p.mobile, "jtta": True} for p in partners]
+        )
+        moves = self.env["account.move"].browse()
+        for partner in partners:
+            moves |= self.make_invoice(partner, amount=100)
+        moves._efaktura_queue()
+        self.env.flush_all()
+        self.env.invalidate_all()
+        return moves
+
+    def test_first_contact_queries_do_not_grow_with_the_batch(self):
+        """The lookup of customers never seen before is batched too: one call, one state change for all."""
+        self.count_dispatch(self.new_consumers_with_invoices(3, 0))  # warm-up
+        small = self.count_dispatch(self.new_consumers_with_invoices(5, 100))
+        moves = self.new_consumers_with_invoices(25, 200)
+        large = self.count_dispatch(moves)
+        self.assertEqual(small, large, "25 new customers take as many queries as 5")
+        moves.invalidate_recordset()
+        self.assertEqual(set(moves.mapped("efaktura_state")), {"sent"})
+        self.assertTrue(all(moves.partner_id.with_company(self.company).mapped("efaktura_identifier")))
