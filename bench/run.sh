@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# make bench: throughput, query counts, deadline cron, accept-to-delivery latency and scaling of the
+# eFaktura B2C dispatch, next to Odoo 18's own Send & Print by e-mail, on a fresh database seeded here.
+# Prints the table and writes it to BENCHMARKS.md. BENCH_SCALE=small runs everything in miniature.
+set -uo pipefail
+. "$(dirname "$0")/../scripts/common.sh"
+
+BENCH_STARTED=$(date +%s)
+SCALE=${BENCH_SCALE:-full}
+if [ "$SCALE" = small ]; then
+    CONSUMERS=100 INVOICES=1000 RATIO_RUNS=1 SIZES="100 500 1000" DEADLINES=2000 DEADLINE_BUDGET=10 LATENCY_RUNS=10
+else
+    CONSUMERS=1000 INVOICES=10000 RATIO_RUNS=3 SIZES="1000 5000 10000" DEADLINES=100000 DEADLINE_BUDGET=45 LATENCY_RUNS=100
+fi
+EXPIRY_BUDGET=$((DEADLINE_BUDGET / 2))
+PY="$(venv_dir)/bin/python"
+RUN="$BUILD/bench"
+rm -rf "$RUN" && mkdir -p "$RUN"
+RESULTS="$RUN/results.jsonl"
+: >"$RESULTS"
+BASE="efaktura_bench_base_$$"
+DBS=("$BASE")
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    for db in "${DBS[@]}"; do drop_db "$db"; done
+}
+trap cleanup EXIT
+
+bash "$ROOT/scripts/setup.sh" >&2 || exit 1
+# Other Odoo processes on the machine (other test runs), for the load note in BENCHMARKS.md.
+BENCH_OTHER_ODOO=$(pgrep -fc odoo-bin || true)
+export BENCH_OTHER_ODOO
+TEMPLATE=$(template_db nodemo) || exit 1
+
+# An Odoo shell on a database, running a script from bench/; its output goes to a log.
+shell() {  # shell DB SCRIPT LOG  (environment passed through)
+    "$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" shell -d "$1" --data-dir="$DATA_DIR" \
+        --no-http --max-cron-threads=0 --log-level=warn <"$ROOT/bench/$2" >>"$3" 2>&1
+}
+# The last BENCH_RESULT line of a log, with extra JSON fields merged in, appended to the results.
+collect() {  # collect LOG EXTRA_JSON
+    local line
+    line=$(grep -a '^BENCH_RESULT ' "$1" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "bench: no result in $1:" >&2
+        tail -n 20 "$1" >&2
+        line='BENCH_RESULT {"mode": "failed"}'
+    fi
+    "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(json.loads(sys.argv[2])); print(json.dumps(d))' \
+        "${line#BENCH_RESULT }" "$2" >>"$RESULTS"
+}
+fresh() {  # fresh NAME: a copy of the seeded base, dropped on exit
+    local db="efaktura_bench_$1_$$"
+    DBS+=("$db")
+    drop_db "$db"
+    copy_db "$BASE" "$db"
+    echo "$db"
+}
+
+log "Bench ($SCALE): installing $MODULE into $BASE"
+drop_db "$BASE"
+copy_db "$TEMPLATE" "$BASE"
+"$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$BASE" --data-dir="$DATA_DIR" -i "$MODULE" \
+    --stop-after-init --no-http --max-cron-threads=0 --log-level=warn >"$RUN/install.log" 2>&1 || {
+    echo "bench: the module did not install; see $RUN/install.log" >&2
+    exit 1
+}
+log "Seeding $CONSUMERS JTTA consumers and $INVOICES posted invoices with stored PDFs"
+BENCH_CONSUMERS=$CONSUMERS BENCH_INVOICES=$INVOICES shell "$BASE" seed.py "$RUN/seed.log"
+grep -a '^BENCH_SEEDED' "$RUN/seed.log" >&2 || { echo "bench: seeding failed; see $RUN/seed.log" >&2; exit 1; }
+psql -d "$BASE" -qc "VACUUM ANALYZE" >/dev/null
+
+# 1. Dispatch ratio: each run on a fresh copy (the sandbox network keeps what it received).
+for ((run = 1; run <= RATIO_RUNS; run++)); do
+    log "Dispatch ratio, run $run of $RATIO_RUNS: this module, then Odoo's Send & Print by e-mail"
+    DB=$(fresh "ratio$run")
+    BENCH_MODE=module BENCH_EMAIL_FALLBACK=$([ "$run" = 1 ] && echo 1 || echo 0) shell "$DB" measure.py "$RUN/module$run.log"
+    collect "$RUN/module$run.log" "{\"run\": $run}"
+    BENCH_MODE=native shell "$DB" measure.py "$RUN/native$run.log"
+    collect "$RUN/native$run.log" "{\"run\": $run}"
+    drop_db "$DB"
+done
+
+# 2. Query growth.
+log "Query counts for batches of 10, 100 and 1,000"
+DB=$(fresh queries)
+BENCH_MODE=queries shell "$DB" measure.py "$RUN/queries.log"
+collect "$RUN/queries.log" "{}"
+drop_db "$DB"
+
+# What batching the first-contact lookup's status writes would give (patched in the bench process only).
+log "First contact with the lookup's status changes batched (patched in the bench process)"
+DB=$(fresh lookupfix)
+BENCH_MODE=lookupfix shell "$DB" measure.py "$RUN/lookupfix.log"
+collect "$RUN/lookupfix.log" "{}"
+drop_db "$DB"
+
+# 5. Scaling: the dispatch cron over each size, each on a fresh copy.
+for size in $SIZES; do
+    log "Scaling: the dispatch cron over $size queued invoices"
+    DB=$(fresh "scale$size")
+    BENCH_MODE=scaling BENCH_SIZES=$size shell "$DB" measure.py "$RUN/scale$size.log"
+    collect "$RUN/scale$size.log" "{}"
+    drop_db "$DB"
+done
+
+# 3. Deadline cron.
+log "Deadline cron: $DEADLINES expired consents with one waiting invoice each (SQL insert)"
+DB=$(fresh deadline)
+BENCH_DEADLINE_MODE=seed BENCH_DEADLINE_COUNT=$DEADLINES shell "$DB" deadline.py "$RUN/deadline-seed.log"
+collect "$RUN/deadline-seed.log" "{}"
+log "Deadline cron: the whole chain (expiry, chatter, post fallback) for up to $DEADLINE_BUDGET s"
+BENCH_DEADLINE_MODE=run BENCH_DEADLINE_BUDGET=$DEADLINE_BUDGET shell "$DB" deadline.py "$RUN/deadline-full.log"
+collect "$RUN/deadline-full.log" "{}"
+log "Deadline cron: cProfile of two batches of the whole chain"
+BENCH_DEADLINE_MODE=profile BENCH_DEADLINE_PROFILE_BATCHES=2 BENCH_PROFILE_OUT="$RUN/deadline-profile.txt" \
+    shell "$DB" deadline.py "$RUN/deadline-profile.log"
+collect "$RUN/deadline-profile.log" "{}"
+log "Deadline cron: the expiry step alone (dispatch left out) for up to $EXPIRY_BUDGET s"
+BENCH_DEADLINE_MODE=run BENCH_DEADLINE_EXPIRY_ONLY=1 BENCH_DEADLINE_BUDGET=$EXPIRY_BUDGET \
+    shell "$DB" deadline.py "$RUN/deadline-expiry.log"
+collect "$RUN/deadline-expiry.log" "{}"
+drop_db "$DB"
+
+# 4. Accept-to-delivery through HTTP against a running server (threaded, --workers=0).
+log "Accept-to-delivery: $LATENCY_RUNS BankID consents through HTTP"
+DB=$(fresh latency)
+PORT=$(free_port)
+BENCH_BASE_URL="http://127.0.0.1:$PORT" BENCH_LATENCY_RUNS=$LATENCY_RUNS BENCH_LATENCY_TOKENS="$RUN/tokens.json" \
+    shell "$DB" latency_seed.py "$RUN/latency-seed.log"
+"$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$DB" --db-filter="^$DB\$" \
+    --data-dir="$DATA_DIR" --http-interface=127.0.0.1 --http-port="$PORT" --workers=0 --max-cron-threads=0 \
+    --log-level=warn >"$RUN/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 120); do
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/web/login" && break
+    sleep 0.5
+done
+"$PY" "$ROOT/bench/latency.py" "http://127.0.0.1:$PORT" "$DB" "$RUN/tokens.json" >"$RUN/latency.log" 2>&1
+collect "$RUN/latency.log" "{}"
+kill "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=""
+drop_db "$DB"
+
+ELAPSED=$(($(date +%s) - BENCH_STARTED))
+"$PY" "$ROOT/bench/report.py" "$RESULTS" "$ROOT/BENCHMARKS.md" "$SCALE" "$ELAPSED" "$RUN/deadline-profile.txt"
