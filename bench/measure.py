@@ -7,8 +7,6 @@ BENCH_MODE:
   native   (b) Odoo's own Send & Print by e-mail of the same first 1,000 invoices
   queries  queries per batch of 10, 100 and 1,000, for this module and the native path
   scaling  the dispatch cron over 1k, 5k and 10k queued invoices to known consumers
-  lookupfix  (a) at first contact again, with the JTTA lookup's per-consumer ``_efaktura_set_state`` calls
-           gathered into one call per state, patched in this process only: what batching them would give
 
 Nothing is committed: every measurement is rolled back, so the seeded copy stays as it was.
 Prints one ``BENCH_RESULT {json}`` line.
@@ -140,26 +138,6 @@ elif mode == "queries":
     result["native"] = {}
     for batch in (per_consumer(5, 10), per_consumer(5, 110)[10:]):
         result["native"][str(len(batch))] = native_send(batch)["queries"]
-elif mode == "lookupfix":
-    Chain, Partner = type(chain), type(env["res.partner"])
-    set_state, lookup = Partner._efaktura_set_state, Chain._lookup
-
-    def batched_lookup(self, run, moves):
-        calls = []
-        Partner._efaktura_set_state = lambda partners, state, note=None: calls.append((partners, state, note))
-        try:
-            pending = lookup(self, run, moves)
-        finally:
-            Partner._efaktura_set_state = set_state
-        groups = {}
-        for partners, state, note in calls:
-            groups.setdefault((state, str(note)), [note, partners.browse()])[1] |= partners
-        for (state, _text), (note, partners) in groups.items():
-            partners._efaktura_set_state(state, note=note)
-        return pending
-
-    Chain._lookup = batched_lookup
-    result["first_contact_batched"] = module_dispatch(per_consumer(0, consumers))
 elif mode == "scaling":
     learn_identifiers(all_moves.partner_id)
     type(chain)._can_commit = lambda self: False  # one transaction, rolled back: nothing is committed

@@ -140,7 +140,7 @@ def main():
     first_1000_all = med([r["first_contact"]["all_queries"] for r in module if r.get("first_contact")])
     known_1000_all = med([r["known"]["all_queries"] for r in module if r.get("known")])
     q1000 = known_q.get("1000")
-    fix = ((by_mode.get("lookupfix") or [{}])[0]).get("first_contact_batched")
+    fix = None  # the first-contact lookup is batched in the module itself now
 
     scaling = {}
     for r in by_mode.get("scaling", []):
@@ -390,9 +390,9 @@ statements for known consumers and {first_all} at first contact.
 The native path grows linearly (about {native_q or 0:.0f} queries per invoice: template rendering, portal access token,
 followers and notifications per move). This module's batch for known consumers stays flat: 20 queries for
 10 or 100 invoices, a few more for 1,000 because the ORM inserts at most 100 rows per statement. At first
-contact, the JTTA lookup changes each found consumer's status one partner at a time (`_lookup` in
-`models/efaktura_chain.py` calls `partner._efaktura_set_state(...)` inside its loop), which adds about one
-query per new consumer; see the notes below.
+contact, the JTTA lookup adds a fixed number of queries: the found consumers' status changes and chatter lines
+go in one batch (`_lookup` in `models/efaktura_chain.py`), and `tests/test_dispatch_queries.py` guards that a
+batch of 25 new consumers takes as many queries as a batch of 5.
 
 ## 3. Deadline cron
 
@@ -442,17 +442,15 @@ batch's cache warm-up is spread over more invoices as the run grows.
     notes = []
     if full and (total_deadlines / full["rate"] if full.get("rate") else 1e9) > 30:
         notes.append(
-            f"- **Deadline cron ({full['rate']:,.0f} consents/s, target 100,000 in 30 s ≈ 3,300/s).** Two costs, both "
-            "per record. (1) The post fallback creates its letters with `snailmail.letter.create`, which posts one "
+            f"- **Deadline cron ({full['rate']:,.0f} consents/s, target 100,000 in 30 s ≈ 3,300/s).** Where the time "
+            "goes: (1) The post fallback creates its letters with `snailmail.letter.create`, which posts one "
             "chatter message with a notification per letter (`message_post` per record, in Odoo's snailmail module): "
             f"{share('snailmail_create')} of the profile. That is Odoo's own post path, reused as it is; the cheapest "
             "native fallback is still far from 3,300/s, and the e-mail fallback is slower still (row 1, e-mail). "
-            "(2) `EfakturaConsent._expire` (`models/efaktura_consent.py`) calls `_efaktura_set_state` once per "
-            "consent, "
-            "so each expired consent costs a partner write and a chatter insert of its own: "
-            f"{share('set_state')}; it already accepts a recordset, so calling it once per company for the batch "
-            "makes that step a fixed number of queries. The expiry step alone runs at "
-            f"{expiry['rate']:,.0f}/s with {expiry['queries_per_1000']:,.0f} queries per 1,000."
+            "(2) The expiry step itself is batched: `EfakturaConsent._expire` changes the partners' status once per "
+            "company for the batch, and alone runs at "
+            f"{expiry['rate']:,.0f}/s with {expiry['queries_per_1000']:,.0f} queries per 1,000. The limit now is "
+            "Odoo's per-letter snailmail posting in the fallback, which this module reuses as it is."
             if expiry
             else ""
         )

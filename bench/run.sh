@@ -89,13 +89,6 @@ BENCH_MODE=queries shell "$DB" measure.py "$RUN/queries.log"
 collect "$RUN/queries.log" "{}"
 drop_db "$DB"
 
-# What batching the first-contact lookup's status writes would give (patched in the bench process only).
-log "First contact with the lookup's status changes batched (patched in the bench process)"
-DB=$(fresh lookupfix)
-BENCH_MODE=lookupfix shell "$DB" measure.py "$RUN/lookupfix.log"
-collect "$RUN/lookupfix.log" "{}"
-drop_db "$DB"
-
 # 5. Scaling: the dispatch cron over each size, each on a fresh copy.
 for size in $SIZES; do
     log "Scaling: the dispatch cron over $size queued invoices"
