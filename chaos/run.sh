@@ -141,4 +141,4 @@ EFAKTURA_FUZZ_INPUTS=$FUZZ_INPUTS EFAKTURA_FUZZ_REQUESTS=$FUZZ_REQUESTS \
     --max-cron-threads=0 --log-level=info >"$RUN/fuzz.log" 2>&1
 "$PY" "$ROOT/chaos/fuzz_result.py" "$RUN/fuzz.log" >>"$RESULTS"
 
-"$PY" "$ROOT/chaos/report.py" "$RESULTS" "$ROOT/RELIABILITY.md" "$SCALE"
+"$PY" "$ROOT/chaos/report.py" "$RESULTS" "${CHAOS_REPORT:-$ROOT/RELIABILITY.md}" "$SCALE"

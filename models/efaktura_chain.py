@@ -11,10 +11,12 @@ import logging
 import time
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_date, format_datetime, split_every
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
@@ -23,6 +25,7 @@ from .efaktura_delivery import DELIVERED_STATES
 _logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MAX_CONFLICTS = 5  # batches a cron run starts over after a concurrent update before it hands over
 BACKOFF = timedelta(minutes=5)  # 5, 10, 20, 40 minutes between the attempts
 NETWORK_CHANNELS = ("vipps", "efaktura")
 MANUAL = "manual"
@@ -111,7 +114,7 @@ class EfakturaChain(models.AbstractModel):
     def _cron_dispatch(self, batch_size=200, time_budget=240):
         """Dispatch due queued invoices in batches: locked, committed per batch, resumable."""
         started = time.monotonic()
-        done = 0
+        done = conflicts = 0
         while True:
             self.env["account.move"].flush_model(["efaktura_state", "efaktura_next_try"])
             self.env.cr.execute(
@@ -126,7 +129,20 @@ class EfakturaChain(models.AbstractModel):
             ids = [row[0] for row in self.env.cr.fetchall()]
             if not ids:
                 break
-            self._dispatch(self.env["account.move"].browse(ids))
+            try:
+                self._dispatch(self.env["account.move"].browse(ids))
+            except psycopg2.OperationalError as error:
+                # Another worker changed a shared row (a customer found by both lookups): this batch starts over
+                # in a fresh transaction. The networks already hold what was sent and answer its resubmission
+                # as a duplicate, so nothing reaches a consumer twice.
+                if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY or not self._can_commit():
+                    raise
+                self.env.cr.rollback()
+                conflicts += 1
+                if conflicts > MAX_CONFLICTS:
+                    self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                    break
+                continue
             done += len(ids)
             remaining = self.env["account.move"].search_count(
                 [
@@ -192,6 +208,8 @@ class EfakturaChain(models.AbstractModel):
                 with self.env.cr.savepoint():
                     self._dispatch_company(company, company_moves)
             except Exception as error:
+                if isinstance(error, psycopg2.OperationalError) and error.pgcode in PG_CONCURRENCY_ERRORS_TO_RETRY:
+                    raise  # a concurrent worker: the whole transaction is retried, nothing is marked as failed
                 _logger.warning("eFaktura dispatch failed for %s", company_moves.ids, exc_info=True)
                 self.env.invalidate_all()
                 company_moves._efaktura_write({"efaktura_state": "error", "efaktura_error": str(error)})

@@ -14,7 +14,7 @@ RESULT = re.compile(
 )
 
 
-def main(log_path, module, odoo_rc, lint_rc=0):
+def main(log_path, module, odoo_rc, lint_rc=0, chaos_rc="skip"):
     tests = failed = 0
     problems = []
     installed = False
@@ -41,6 +41,14 @@ def main(log_path, module, odoo_rc, lint_rc=0):
     if lint_rc:
         print("Lint failed: see the ruff and pylint-odoo output above.")
         problems.append("lint")
+    # The four miniature chaos runs count as four tests when they ran.
+    if chaos_rc == "0":
+        tests += 4
+    elif chaos_rc != "skip":
+        print("The miniature chaos runs failed: see .build/chaos-small.log and .build/chaos/.")
+        problems.append("chaos")
+        tests += 4
+        failed += 1
     ok = not problems and odoo_rc == 0 and tests > 0 and failed == 0
     if tests == 0:
         print("No test ran.")
@@ -51,4 +59,12 @@ def main(log_path, module, odoo_rc, lint_rc=0):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0))
+    sys.exit(
+        main(
+            sys.argv[1],
+            sys.argv[2],
+            int(sys.argv[3]),
+            int(sys.argv[4]) if len(sys.argv) > 4 else 0,
+            sys.argv[5] if len(sys.argv) > 5 else "skip",
+        )
+    )

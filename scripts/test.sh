@@ -26,4 +26,19 @@ rc=$?
 grep -E " (ERROR|CRITICAL) |^(FAIL|ERROR):|Traceback|odoo.tests.stats|post-tests in|failed, .* error\(s\) of" "$LOG" | tail -n 200 || true
 
 cp "$LOG" "$BUILD/test.log"
-"$(venv_dir)/bin/python" "$ROOT/scripts/summarize_test_log.py" "$LOG" "$MODULE" "$rc" "$lint_rc"
+
+# The crash (kill -9), two-worker, fault and fuzz runs of `make chaos`, in miniature, with real odoo-bin
+# processes: what the test transaction cannot show. EFAKTURA_TEST_CHAOS=0 leaves them out.
+chaos_rc=skip
+if [ "${EFAKTURA_TEST_CHAOS:-1}" != 0 ] && [ -z "${TEST_TAGS:-}" ]; then
+    log "Chaos runs in miniature (crash, concurrency, faults, fuzzing)"
+    if CHAOS_SCALE=small CHAOS_REPORT="$BUILD/reliability-small.md" bash "$ROOT/chaos/run.sh" >"$BUILD/chaos-small.log" 2>&1; then
+        chaos_rc=0
+    else
+        chaos_rc=1
+        tail -n 20 "$BUILD/chaos-small.log"
+    fi
+    cat "$BUILD/reliability-small.md" 2>/dev/null | grep -E '^\| (Crash|Concurrency|Faults|Fuzzing)' || true
+fi
+
+"$(venv_dir)/bin/python" "$ROOT/scripts/summarize_test_log.py" "$LOG" "$MODULE" "$rc" "$lint_rc" "$chaos_rc"

@@ -2,6 +2,7 @@ import itertools
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
@@ -376,3 +377,20 @@ class TestDispatchChain(EfakturaInvoiceCase):
         # Sending again from the invoice works once the cause is gone.
         move.action_efaktura_send()
         self.assertEqual(move.efaktura_state, "sent")
+
+    def test_concurrent_update_is_not_a_failure(self):
+        """A serialization failure (two workers writing the same customer) rolls the batch back to be retried;
+        it never marks the invoices as needing attention."""
+
+        class ConcurrentUpdate(psycopg2.errors.SerializationFailure):
+            pgcode = "40001"
+
+        move = self.make_invoice(self.ola)
+        move._efaktura_queue()
+        chain = self.env["efaktura.chain"]
+        conflict = ConcurrentUpdate("concurrent update")
+        with patch.object(type(chain), "_dispatch_company", side_effect=conflict), self.assertRaises(ConcurrentUpdate):
+            chain._dispatch(move)
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "queued")
+        self.assertFalse(move.efaktura_error)
