@@ -6,6 +6,11 @@ carries one written from the public developer documentation (``wsdl/efaktura-erp
 ``.xsd``; see their comments for what is documented and what was chosen). zeep builds and reads
 every message from that WSDL.
 
+Cancelling an invoice is not part of the ERP service v4: it belongs to the "Issuer via MPS" service
+("EfakturaNetsSubmitterService", https://efaktura-services.nets.no/invoicing-nets-submitter/v1/),
+whose two cancellation operations, getCancellableInvoice and cancelInvoice, are described in
+``wsdl/efaktura-submitter-v1.wsdl`` and ``.xsd`` and reached at ``MpsConfig.submitter_address``.
+
 :class:`MpsClient` speaks the operations one to one; :class:`MpsNetwork` implements the network
 interface of :mod:`.base` on top of it for the "efaktura" channel.
 """
@@ -16,6 +21,7 @@ import decimal
 import hashlib
 import os
 import re
+import urllib.parse
 import uuid
 
 import requests
@@ -45,6 +51,14 @@ PRODUCTION_ENDPOINT = NAMESPACE
 WSDL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wsdl", "efaktura-erp-v4.wsdl")
 XSD_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-erp-v4.xsd")
 BINDING = f"{{{NAMESPACE}}}EfakturaErpBinding"
+
+SUBMITTER_NAMESPACE = "https://efaktura-services.nets.no/invoicing-nets-submitter/v1/"
+SUBMITTER_PATH = "/invoicing-nets-submitter/v1/"
+#: The documented location of the "Issuer via MPS" service.
+SUBMITTER_PRODUCTION_ENDPOINT = SUBMITTER_NAMESPACE
+SUBMITTER_WSDL_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-submitter-v1.wsdl")
+SUBMITTER_XSD_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-submitter-v1.xsd")
+SUBMITTER_BINDING = f"{{{SUBMITTER_NAMESPACE}}}EfakturaNetsSubmitterBinding"
 
 CHANNEL = "efaktura"
 CURRENCY = "NOK"
@@ -78,6 +92,20 @@ FAULT_CODES = {
     "202": (False, "Multiple consignments found for id."),
     "205": (False, "Consignment already cancelled."),
 }
+#: validationFault codes of the "Issuer via MPS" cancellation operations, documented for
+#: cancelInvoice on .../issuer-via-mastercard-payment-services-service. The same numbers mean other
+#: things in the ERP service v4 (5006 there is an invalid account number), so they are read with
+#: this table only for answers of that service. None of them will pass on a later try.
+SUBMITTER_FAULT_CODES = {
+    "5004": (False, "Unable to find invoice."),
+    "5005": (False, "Cancellation on paid invoice: the invoice is already paid."),
+    "5006": (False, "Invoice already cancelled."),
+    "5008": (False, "Authorization failed."),
+}
+INVOICE_UNKNOWN = "5004"
+INVOICE_PAID = "5005"
+INVOICE_ALREADY_CANCELLED = "5006"
+
 ISSUER_UNKNOWN = "5002"
 RECIPIENT_MISSING = "5003"
 DUPLICATE_CONSIGNMENT = "209"
@@ -110,6 +138,10 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 class MpsConfig:
     """Where and how to reach MPS.
 
+    ``endpoint`` is the ERP service v4. ``submitter_endpoint`` is the "Issuer via MPS" service that
+    cancels invoices; when empty it is derived from ``endpoint``: the same scheme and host with the
+    documented path ``/invoicing-nets-submitter/v1/`` (see :attr:`submitter_address`), which for the
+    production ERP address is the documented production address of that service.
     ``client_cert`` and ``client_key`` are the paths of the PEM certificate and key of the mutual
     TLS agreement (the key may sit in the certificate file); ``ca_bundle`` the CA file that signs
     the server, empty for the system store. ``timeout`` is in seconds, for each call.
@@ -118,6 +150,8 @@ class MpsConfig:
     endpoint: str = PRODUCTION_ENDPOINT
     issuer_org_number: str = ""
     wsdl_path: str = WSDL_PATH
+    submitter_endpoint: str = ""
+    submitter_wsdl_path: str = SUBMITTER_WSDL_PATH
     client_cert: str = ""
     client_key: str = ""
     ca_bundle: str = ""
@@ -130,6 +164,14 @@ class MpsConfig:
             raise ValueError(f"MpsConfig.timeout must be a positive number of seconds, not {self.timeout!r}")
         if self.client_key and not self.client_cert:
             raise ValueError("MpsConfig.client_key is set without client_cert")
+
+    @property
+    def submitter_address(self):
+        """The address of the "Issuer via MPS" service: ``submitter_endpoint``, or derived from ``endpoint``."""
+        if self.submitter_endpoint:
+            return self.submitter_endpoint
+        parts = urllib.parse.urlsplit(self.endpoint)
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, SUBMITTER_PATH, "", ""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +240,13 @@ class ConsignmentStatus:
 
 
 @dataclasses.dataclass(frozen=True)
+class CancellableInvoice:
+    invoice_number: str
+    status: str  # InvoiceStatusType
+    consignment_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class InvoiceStatus:
     invoice_number: str
     consignment_id: str
@@ -235,13 +284,15 @@ def _child_text(element, name):
     return ""
 
 
-def fault_to_error(fault, operation="call"):
+def fault_to_error(fault, operation="call", codes=None):
     """The typed error for a SOAP fault read by zeep.
 
     A validationFault becomes :class:`NetworkRejected` (or :class:`NetworkUnavailable` for a code
     that :data:`FAULT_CODES` marks retryable) carrying MPS' code; a serverFault becomes
     :class:`NetworkUnavailable`. A fault without a typed detail follows its faultcode: "Client"
-    is refused for good, anything else may pass later.
+    is refused for good, anything else may pass later. ``codes`` is the code table of the service
+    that answered, :data:`FAULT_CODES` by default; a known code's meaning is added to the message
+    when MPS' own text does not already say it.
     """
     kind = code = text = ""
     detail = fault.detail
@@ -254,11 +305,12 @@ def fault_to_error(fault, operation="call"):
                 break
     message = text or fault.message or ""
     if kind == "validationFault":
-        retryable, meaning = FAULT_CODES.get(code, (False, ""))
+        retryable, meaning = (FAULT_CODES if codes is None else codes).get(code, (False, ""))
         error_class = NetworkUnavailable if retryable else NetworkRejected
-        return error_class(
-            f"MPS {operation} refused the request: {message or meaning or 'no reason given'}", code or None
-        )
+        reason = message or meaning or "no reason given"
+        if message and meaning and meaning.rstrip(".") not in message:
+            reason = f"{message} ({meaning.rstrip('.')})"
+        return error_class(f"MPS {operation} refused the request: {reason}", code or None)
     if kind == "serverFault":
         return NetworkUnavailable(f"MPS {operation} failed on the server: {message or 'no reason given'}", code or None)
     if not fault.code and not isinstance(detail, etree._Element):
@@ -288,7 +340,7 @@ class _Transport(Transport):
 
 
 class MpsClient:
-    """The ERP service v4 operations, over mutual TLS.
+    """The ERP service v4 operations, and the "Issuer via MPS" cancellation operations, over mutual TLS.
 
     Every call sends a fresh ``auditInformation.messageIdentifier`` (kept in
     ``last_message_identifier``) and raises :class:`NetworkRejected` or
@@ -305,6 +357,7 @@ class MpsClient:
         self.transport = _Transport(session=self.session, timeout=config.timeout, operation_timeout=config.timeout)
         self._zeep = zeep.Client(config.wsdl_path, transport=self.transport)
         self._service = self._zeep.create_service(BINDING, config.endpoint)
+        self._submitter = None  # built on first use: most clients never cancel
         self.last_message_identifier = ""
 
     # -- operations ---------------------------------------------------------------------------
@@ -412,7 +465,45 @@ class MpsClient:
                 )
         return statuses
 
+    def get_cancellable_invoice(self, invoice_number, issuer_id=None, consignment_id=None):
+        """The invoice (:class:`CancellableInvoice`) when MPS can still cancel it, else None.
+
+        MPS answers 5004 for an invoice it does not know, 5005 for a paid one and 5006 for one
+        cancelled before; those raise :class:`NetworkRejected` with the code.
+        """
+        answer = self._call(
+            "getCancellableInvoice",
+            service=self._submitter_service(),
+            issuerId=self._issuer_id(issuer_id),
+            invoiceNumber=invoice_number,
+            consignmentId=consignment_id or None,
+        )
+        found = answer.get("cancellableInvoice")
+        if not found:
+            return None
+        return CancellableInvoice(
+            invoice_number=found.get("invoiceNumber") or invoice_number,
+            status=found.get("status") or "",
+            consignment_id=found.get("consignmentId") or "",
+        )
+
+    def cancel_invoice(self, invoice_number, issuer_id=None):
+        """Cancel one invoice (cancelInvoice). Returns the invoice's status after it, DELETED."""
+        answer = self._call(
+            "cancelInvoice",
+            service=self._submitter_service(),
+            issuerId=self._issuer_id(issuer_id),
+            invoiceNumber=invoice_number,
+        )
+        return answer.get("status") or "DELETED"
+
     # -- plumbing -----------------------------------------------------------------------------
+
+    def _submitter_service(self):
+        if self._submitter is None:
+            client = zeep.Client(self.config.submitter_wsdl_path, transport=self.transport)
+            self._submitter = client.create_service(SUBMITTER_BINDING, self.config.submitter_address)
+        return self._submitter
 
     def _issuer_id(self, issuer_id):
         issuer_id = issuer_id or self.config.issuer_org_number
@@ -458,17 +549,23 @@ class MpsClient:
             raise NetworkUnavailable(f"MPS {operation}: the answer has no {name}")
         return value
 
-    def _call(self, operation, **params):
-        """Run one operation and return its answer as a dict; map every failure to a typed error."""
+    def _call(self, operation, service=None, **params):
+        """Run one operation and return its answer as a dict; map every failure to a typed error.
+
+        ``service`` is the zeep service of the "Issuer via MPS" service for its operations; the ERP
+        service v4 by default.
+        """
+        submitter = service is not None
+        address = self.config.submitter_address if submitter else self.config.endpoint
         message_identifier = new_message_identifier()
         self.last_message_identifier = message_identifier
-        method = getattr(self._service, operation)
+        method = getattr(service or self._service, operation)
         try:
             response = method(auditInformation={"messageIdentifier": message_identifier}, **params)
         except zeep.exceptions.Fault as exc:
-            raise fault_to_error(exc, operation) from exc
+            raise fault_to_error(exc, operation, SUBMITTER_FAULT_CODES if submitter else None) from exc
         except zeep.exceptions.TransportError as exc:
-            raise self._transport_error(exc, operation) from exc
+            raise self._transport_error(exc, operation, address) from exc
         except zeep.exceptions.ValidationError as exc:
             raise NetworkRejected(f"MPS {operation}: the request does not fit the service's schema: {exc}") from exc
         except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
@@ -476,7 +573,7 @@ class MpsClient:
         except requests.Timeout as exc:
             raise NetworkUnavailable(f"MPS {operation}: no answer within {self.config.timeout:g} s") from exc
         except requests.RequestException as exc:
-            raise NetworkUnavailable(f"MPS {operation}: could not reach {self.config.endpoint}: {exc}") from exc
+            raise NetworkUnavailable(f"MPS {operation}: could not reach {address}: {exc}") from exc
         answer = zeep.helpers.serialize_object(response, dict)
         if not isinstance(answer, dict):
             raise NetworkUnavailable(f"MPS {operation}: the answer is empty or not the expected message")
@@ -487,19 +584,18 @@ class MpsClient:
             )
         return answer
 
-    def _transport_error(self, exc, operation):
+    def _transport_error(self, exc, operation, address):
         status = exc.status_code
         if status and 400 <= status < 500 and status not in _RETRYABLE_HTTP:
             return NetworkRejected(
-                f"MPS {operation}: HTTP {status} from {self.config.endpoint}; "
-                "check the endpoint and the client certificate"
+                f"MPS {operation}: HTTP {status} from {address}; check the endpoint and the client certificate"
             )
         if status in (200, 500):
             return NetworkUnavailable(
                 f"MPS {operation}: the answer could not be read (HTTP {status}): {exc.message[:300]}"
             )
         if status:
-            return NetworkUnavailable(f"MPS {operation}: HTTP {status} from {self.config.endpoint}")
+            return NetworkUnavailable(f"MPS {operation}: HTTP {status} from {address}")
         return NetworkUnavailable(f"MPS {operation}: {exc.message[:300]}")
 
 
@@ -516,7 +612,9 @@ class MpsNetwork(Network):
       (with an error for those MPS refused). The network reference of a document is its invoice
       number, unique per issuer.
     - ``status`` asks getInvoiceStatus and maps :data:`INVOICE_STATES`.
-    - ``cancel`` is not offered by the ERP service v4.
+    - ``cancel`` takes an invoice back through the "Issuer via MPS" service: getCancellableInvoice
+      first, and cancelInvoice only when MPS lists the invoice as cancellable. The reference is the
+      invoice number ``submit`` returned. An invoice MPS has cancelled before counts as cancelled.
     """
 
     name = "mps"
@@ -587,9 +685,22 @@ class MpsNetwork(Network):
 
     def cancel(self, channel, reference):
         self._check_channel(channel)
-        raise NetworkRejected(
-            f"Cancelling {reference} is not supported by ERP v4; use the submitter service (cancelInvoice)"
-        )
+        if not reference:
+            raise NetworkRejected("MPS can only cancel an invoice by its invoice number, and none was given")
+        try:
+            found = self.client.get_cancellable_invoice(reference, issuer_id=self.issuer_id)
+            if found is None:
+                raise NetworkRejected(f"MPS can no longer cancel {reference}: too late to cancel")
+            if found.status == "DELETED":
+                return StatusResult(network_reference=reference, state=CANCELLED, detail="already cancelled at MPS")
+            status = self.client.cancel_invoice(reference, issuer_id=self.issuer_id)
+        except NetworkRejected as exc:
+            if exc.code == INVOICE_ALREADY_CANCELLED:
+                return StatusResult(network_reference=reference, state=CANCELLED, detail="already cancelled at MPS")
+            if exc.code == INVOICE_PAID:
+                raise NetworkRejected(f"MPS cannot cancel {reference}: it is already paid", exc.code) from exc
+            raise
+        return StatusResult(network_reference=reference, state=CANCELLED, detail=f"cancelled at MPS ({status})")
 
     # -- helpers ------------------------------------------------------------------------------
 

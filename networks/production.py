@@ -50,8 +50,7 @@ class ProductionNetwork(Network):
             org_number = getattr(network.issuer, "org_number", None)
             if issuer is not None and org_number and org_number != issuer.org_number:
                 raise ValueError(
-                    f"ProductionNetwork: the {channel} network is for issuer {org_number}, "
-                    f"not for {issuer.org_number}"
+                    f"ProductionNetwork: the {channel} network is for issuer {org_number}, not for {issuer.org_number}"
                 )
         self.lookup_errors = {}
 

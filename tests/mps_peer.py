@@ -1,4 +1,4 @@
-"""A local stand-in for MPS' eFaktura ERP service v4, for tests.
+"""A local stand-in for MPS' eFaktura ERP service v4 and the "Issuer via MPS" cancellation operations, for tests.
 
 :class:`MpsPeer` is a threaded HTTP server on 127.0.0.1 that takes SOAP 1.1 requests, validates the
 body element against the module's XSD, and answers as the documentation describes: the answer
@@ -7,6 +7,11 @@ messages, or a validationFault with the documented code (5002 unknown issuer, 50
 consignmentId, 201 unknown consignment) or, for a request that breaks the schema, a validationFault
 without code whose message names the schema error. Responses are built with lxml and checked
 against the same XSD; anything the peer gets wrong lands in ``errors``.
+
+On :data:`SUBMITTER_PATH` it serves getCancellableInvoice and cancelInvoice of the "Issuer via MPS"
+service, validated against that service's XSD, for the same invoices: an invoice cannot be cancelled
+once it is paid (5005), cancelled (5006), unknown (5004), or closed for cancellation
+(:meth:`MpsPeer.close_cancellation`: getCancellableInvoice then finds nothing).
 
 It keeps issuers, consumers, consignments and invoices in memory, records every request, and can
 be switched to answer with an HTTP error, hang, garbage, or an injected fault.
@@ -28,6 +33,11 @@ from ..networks import mps
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS = mps.NAMESPACE
 PATH = "/invoicing-erp/v4/"
+SUBMITTER_NS = mps.SUBMITTER_NAMESPACE
+SUBMITTER_PATH = mps.SUBMITTER_PATH
+#: The soapAction of each service's operations: namespace or documented prefix + operation name.
+_ACTION_PREFIX = {NS: NS, SUBMITTER_NS: "https://efaktura-services.nets.no/efaktura-submitter-service/v1/"}
+_SERVICE_PATH = {NS: PATH, SUBMITTER_NS: SUBMITTER_PATH}
 
 MODE_NORMAL = "normal"
 MODE_HTTP_ERROR = "http_error"  # answer with ``http_status`` and an HTML page
@@ -40,18 +50,22 @@ _POSITION = re.compile(r"KID\[(\d+)-(\d+)\]")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
-def _q(name):
-    return f"{{{NS}}}{name}"
+def _q(name, ns=NS):
+    return f"{{{ns}}}{name}"
+
+
+def _ns(element):
+    return etree.QName(element).namespace or NS
 
 
 def _text(element, path):
-    """The text at a path of local names below ``element`` ("a/b"), or ""."""
-    found = element.find("/".join(_q(part) for part in path.split("/")))
+    """The text at a path of local names below ``element`` ("a/b"), in its namespace, or ""."""
+    found = element.find("/".join(_q(part, _ns(element)) for part in path.split("/")))
     return (found.text or "").strip() if found is not None else ""
 
 
 def _add(parent, name, text=None):
-    child = etree.SubElement(parent, _q(name))
+    child = etree.SubElement(parent, _q(name, _ns(parent)))
     if text is not None:
         child.text = str(text)
     return child
@@ -65,6 +79,7 @@ class Refusal(Exception):
         self.kind = kind
         self.code = code
         self.message = message
+        self.ns = NS  # the namespace of the service that answers
 
 
 @dataclasses.dataclass
@@ -74,6 +89,7 @@ class RecordedRequest:
     headers: dict
     body: bytes
     operation: str = ""
+    namespace: str = ""
     message_identifier: str = ""
     schema_error: str = ""
 
@@ -132,8 +148,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class MpsPeer:
     """The fake service. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
 
-    def __init__(self, xsd_path=mps.XSD_PATH):
+    def __init__(self, xsd_path=mps.XSD_PATH, submitter_xsd_path=mps.SUBMITTER_XSD_PATH):
         self.schema = etree.XMLSchema(etree.parse(xsd_path))
+        self.schemas = {NS: self.schema, SUBMITTER_NS: etree.XMLSchema(etree.parse(submitter_xsd_path))}
         self._lock = threading.RLock()
         self._release = threading.Event()
         self._server = None
@@ -228,6 +245,16 @@ class MpsPeer:
         with self._lock:
             self._set_invoice(self.invoices[(issuer_id, invoice_number)], status, text)
 
+    def mark_paid(self, issuer_id, invoice_number):
+        """The consumer paid the invoice in the online bank: MPS refuses to cancel it (5005)."""
+        with self._lock:
+            self.invoices[(issuer_id, invoice_number)]["paid"] = True
+
+    def close_cancellation(self, issuer_id, invoice_number):
+        """MPS passed the point where it can take the invoice back: it is no longer cancellable."""
+        with self._lock:
+            self.invoices[(issuer_id, invoice_number)]["cancellable"] = False
+
     def requests_for(self, operation):
         return [request for request in self.requests if request.operation == operation]
 
@@ -242,6 +269,7 @@ class MpsPeer:
             try:
                 request = self._read_envelope(body, record)
             except Refusal as refusal:
+                refusal.ns = SUBMITTER_NS if path == SUBMITTER_PATH else NS
                 return self._fault(refusal)
         if mode == MODE_HANG:
             self._release.wait(self.hang_seconds)
@@ -262,6 +290,7 @@ class MpsPeer:
                     raise Refusal(None, f"Unknown operation {record.operation}")
                 response = handler(request)
             except Refusal as refusal:
+                refusal.ns = record.namespace
                 return self._fault(refusal)
             self._check_response(response, record.operation)
             return 200, "text/xml; charset=utf-8", self._envelope(response)
@@ -279,43 +308,50 @@ class MpsPeer:
             raise Refusal(None, "The SOAP body must hold exactly one element")
         request = children[0]
         record.operation = etree.QName(request).localname
+        record.namespace = _ns(request)
         record.message_identifier = _text(request, "auditInformation/messageIdentifier")
         return request
 
     def _validate(self, request, record):
+        schema = self.schemas.get(record.namespace)
+        if schema is None:
+            raise Refusal(None, f"Unknown namespace {record.namespace}")
+        if record.path != _SERVICE_PATH[record.namespace]:
+            self.errors.append(f"{record.operation}: sent to {record.path!r}, not to its service's path")
         document = etree.ElementTree(copy.deepcopy(request))
-        if not self.schema.validate(document):
-            record.schema_error = "; ".join(f"line {error.line}: {error.message}" for error in self.schema.error_log)
+        if not schema.validate(document):
+            record.schema_error = "; ".join(f"line {error.line}: {error.message}" for error in schema.error_log)
             raise Refusal(None, f"Schema validation failed at {record.schema_error}")
-        expected_action = NS + record.operation
+        expected_action = _ACTION_PREFIX[record.namespace] + record.operation
         if record.soap_action.strip('"') != expected_action:
             self.errors.append(f"{record.operation}: SOAPAction {record.soap_action!r}, expected {expected_action!r}")
 
     def _check_response(self, response, operation):
-        if not self.schema.validate(etree.ElementTree(response)):
-            self.errors.append(f"{operation}: the peer's answer breaks the schema: {self.schema.error_log.last_error}")
+        schema = self.schemas[_ns(response)]
+        if not schema.validate(etree.ElementTree(response)):
+            self.errors.append(f"{operation}: the peer's answer breaks the schema: {schema.error_log.last_error}")
 
     @staticmethod
     def _envelope(element):
-        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "tns": NS})
+        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "tns": _ns(element)})
         etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(element)
         return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
     @staticmethod
     def _fault(refusal):
-        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "tns": NS})
+        envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "tns": refusal.ns})
         fault = etree.SubElement(etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
         faultcode = "soap:Client" if refusal.kind == "validationFault" else "soap:Server"
         etree.SubElement(fault, "faultcode").text = faultcode
         etree.SubElement(fault, "faultstring").text = refusal.message
-        typed = etree.SubElement(etree.SubElement(fault, "detail"), _q(refusal.kind))
+        typed = etree.SubElement(etree.SubElement(fault, "detail"), _q(refusal.kind, refusal.ns))
         if refusal.code:
             _add(typed, "code", refusal.code)
         _add(typed, "message", refusal.message)
         return 500, "text/xml; charset=utf-8", etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
     def _response(self, request, name):
-        response = etree.Element(_q(name), nsmap={"tns": NS})
+        response = etree.Element(_q(name, _ns(request)), nsmap={"tns": _ns(request)})
         echoed = self.echo_message_identifier or _text(request, "auditInformation/messageIdentifier")
         _add(_add(response, "auditInformation"), "messageIdentifier", echoed)
         return response
@@ -472,6 +508,8 @@ class MpsPeer:
                 "status": "RECEIVED",
                 "statusText": "",
                 "lastChanged": now,
+                "paid": False,
+                "cancellable": True,
                 **recipient,
             }
         response = self._response(request, "addInvoicesResponse")
@@ -507,4 +545,40 @@ class MpsPeer:
             if invoice["statusText"]:
                 _add(entry, "statusText", invoice["statusText"])
             _add(entry, "lastChanged", invoice["lastChanged"].isoformat())
+        return response
+
+    # -- "Issuer via MPS" cancellation operations ---------------------------------------------
+
+    def _cancellation_target(self, request):
+        """The invoice a cancellation request names, refused as cancelInvoice documents (5004, 5005, 5006)."""
+        issuer_id = _text(request, "issuerId")
+        number = _text(request, "invoiceNumber")
+        invoice = self.invoices.get((issuer_id, number))
+        if invoice is None:
+            raise Refusal("5004", f"Unable to find invoice {number}.")
+        if invoice["paid"]:
+            raise Refusal("5005", f"Cancellation on paid invoice {number}.")
+        if invoice["status"] == "DELETED":
+            raise Refusal("5006", f"Invoice {number} already cancelled.")
+        return number, invoice
+
+    def _op_getCancellableInvoice(self, request):
+        number, invoice = self._cancellation_target(request)
+        consignment_id = _text(request, "consignmentId")
+        response = self._response(request, "getCancellableInvoiceResponse")
+        if invoice["cancellable"] and consignment_id in ("", invoice["consignmentId"]):
+            found = _add(response, "cancellableInvoice")
+            _add(found, "invoiceNumber", number)
+            _add(found, "consignmentId", invoice["consignmentId"])
+            _add(found, "status", invoice["status"])
+        return response
+
+    def _op_cancelInvoice(self, request):
+        number, invoice = self._cancellation_target(request)
+        if not invoice["cancellable"]:
+            raise Refusal(None, f"Invoice {number} can no longer be cancelled.")
+        self._set_invoice(invoice, "DELETED", "Cancelled by the issuer")
+        response = self._response(request, "cancelInvoiceResponse")
+        _add(response, "invoiceNumber", number)
+        _add(response, "status", "DELETED")
         return response

@@ -113,8 +113,20 @@ class TestDispatchProduction(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         self.assertEqual(move.efaktura_delivery_ids.state, "cancelled")
         self.assertEqual(self.vipps_peer.invoices[reference]["state"], "revoked")
 
+    def test_reset_cancels_at_mps(self):
+        move = self.dispatch(self.make_invoice(self.ola))
+        delivery = move.efaktura_delivery_ids
+        move.button_draft()
+        self.assertEqual(move.state, "draft")
+        self.assertEqual(delivery.state, "cancelled")
+        self.assertEqual(self.mps_peer.invoices[("123456785", move.name)]["status"], "DELETED")
+        self.assertEqual(len(self.mps_peer.requests_for("cancelInvoice")), 1)
+
     def test_mps_cannot_take_back_so_the_reset_is_blocked(self):
         move = self.dispatch(self.make_invoice(self.ola))
-        with self.assertRaisesRegex(UserError, "refused to take it back"):
+        self.mps_peer.close_cancellation("123456785", move.name)
+        with self.assertRaisesRegex(UserError, "refused to take it back.*too late to cancel"):
             move.button_draft()
         self.assertEqual(move.state, "posted")
+        self.assertEqual(move.efaktura_delivery_ids.state, "submitted")
+        self.assertFalse(self.mps_peer.requests_for("cancelInvoice"))

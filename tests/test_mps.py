@@ -542,7 +542,122 @@ class TestMpsClient(BaseCase):
             network.submit("vipps", [self.document("move-1", "INV/2024/0001")])
         with self.assertRaises(base.NetworkRejected):
             network.status("vipps", ["INV/2024/0001"])
-        with self.assertRaises(base.NetworkRejected) as caught:
-            network.cancel("efaktura", "INV/2024/0001")
-        self.assertIn("not supported by ERP v4; use the submitter service", str(caught.exception))
+        with self.assertRaises(base.NetworkRejected):
+            network.cancel("vipps", "INV/2024/0001")
         self.assertEqual(self.peer.requests, [], "nothing was sent")
+
+    # -- cancellation ("Issuer via MPS" service) ----------------------------------------------
+
+    def submitted(self, *numbers):
+        network = self.network()
+        network.submit("efaktura", [self.document(f"move-{i}", number) for i, number in enumerate(numbers)])
+        return network
+
+    def test_submitter_address(self):
+        self.assertEqual(
+            mps.MpsConfig().submitter_address, "https://efaktura-services.nets.no/invoicing-nets-submitter/v1/"
+        )
+        self.assertEqual(
+            mps.MpsConfig(endpoint="https://proxy.example.com:8443/mps/invoicing-erp/v4/").submitter_address,
+            "https://proxy.example.com:8443/invoicing-nets-submitter/v1/",
+            "derived from the ERP endpoint's scheme and host",
+        )
+        self.assertEqual(
+            mps.MpsConfig(submitter_endpoint="https://other.example.com/submitter/").submitter_address,
+            "https://other.example.com/submitter/",
+        )
+        self.assertEqual(self.config.submitter_address, self.peer.base_url.rstrip("/") + mps.SUBMITTER_PATH)
+        self.assertTrue(os.path.isfile(mps.MpsConfig().submitter_wsdl_path), "the WSDL ships with the module")
+
+    def test_get_cancellable_invoice_and_cancel_invoice(self):
+        self.submitted("INV/2024/0001")
+        found = self.client.get_cancellable_invoice("INV/2024/0001")
+        self.assertEqual((found.invoice_number, found.status), ("INV/2024/0001", "RECEIVED"))
+        self.assertTrue(found.consignment_id)
+        request = self.peer.requests_for("getCancellableInvoice")[-1]
+        self.assertEqual(request.path, mps.SUBMITTER_PATH)
+        self.assertEqual(request.namespace, mps.SUBMITTER_NAMESPACE)
+        self.assertEqual(request.message_identifier, self.client.last_message_identifier)
+        self.assertTrue(5 <= len(request.message_identifier) <= 50)
+        self.assertEqual(
+            request.soap_action.strip('"'),
+            "https://efaktura-services.nets.no/efaktura-submitter-service/v1/getCancellableInvoice",
+        )
+        self.assertEqual(self.client.cancel_invoice("INV/2024/0001"), "DELETED")
+        self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0001")]["status"], "DELETED")
+        body = self.last_body("cancelInvoice")
+        self.assertEqual(body.findtext(f".//{{{mps.SUBMITTER_NAMESPACE}}}invoiceNumber"), "INV/2024/0001")
+        self.assertEqual(body.findtext(f".//{{{mps.SUBMITTER_NAMESPACE}}}issuerId"), ISSUER_ID)
+        self.assertEqual(self.client.get_invoice_status(["INV/2024/0001"])[0].status, "DELETED")
+
+    def test_cancellation_refusal_codes(self):
+        self.submitted("INV/2024/0001", "INV/2024/0002", "INV/2024/0003")
+        self.peer.mark_paid(ISSUER_ID, "INV/2024/0002")
+        self.client.cancel_invoice("INV/2024/0003")
+        cases = [
+            ("NOPE", "5004", "Unable to find invoice"),
+            ("INV/2024/0002", "5005", "already paid"),
+            ("INV/2024/0003", "5006", "already cancelled"),
+        ]
+        for number, code, meaning in cases:
+            for call in (self.client.get_cancellable_invoice, self.client.cancel_invoice):
+                with self.subTest(number=number, call=call.__name__), self.assertRaises(base.NetworkError) as caught:
+                    call(number)
+                self.assert_error(caught.exception, base.NetworkRejected, code, False)
+                self.assertIn(meaning, str(caught.exception))
+        self.peer.inject_fault("validationFault", "5008", "Authorization failed.")
+        with self.assertRaises(base.NetworkRejected) as caught:
+            self.client.cancel_invoice("INV/2024/0001")
+        self.assert_error(caught.exception, base.NetworkRejected, "5008", False)
+        self.peer.close_cancellation(ISSUER_ID, "INV/2024/0001")
+        self.assertIsNone(self.client.get_cancellable_invoice("INV/2024/0001"), "too late: nothing is cancellable")
+        with self.assertRaises(base.NetworkRejected):
+            self.client.cancel_invoice("INV/2024/0001")
+        self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0001")]["status"], "RECEIVED")
+
+    def test_cancellation_failures_are_unavailable(self):
+        self.submitted("INV/2024/0001")
+        self.peer.inject_fault("serverFault", "9000", "Database unavailable")
+        with self.assertRaises(base.NetworkUnavailable) as caught:
+            self.client.get_cancellable_invoice("INV/2024/0001")
+        self.assert_error(caught.exception, base.NetworkUnavailable, "9000", True)
+        self.peer.mode = MODE_HTTP_ERROR
+        self.peer.http_status = 503
+        with self.assertRaises(base.NetworkUnavailable) as caught:
+            self.client.cancel_invoice("INV/2024/0001")
+        self.assertIn(mps.SUBMITTER_PATH, str(caught.exception))
+        self.peer.mode = MODE_HANG
+        client = mps.MpsClient(mps.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=0.3))
+        with self.assertRaises(base.NetworkUnavailable) as caught:
+            client.cancel_invoice("INV/2024/0001")
+        self.assertIn("no answer within 0.3 s", str(caught.exception))
+        self.peer.mode = "normal"
+        self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0001")]["status"], "RECEIVED")
+
+    def test_network_cancel(self):
+        network = self.submitted("INV/2024/0001", "INV/2024/0002", "INV/2024/0003")
+        result = network.cancel("efaktura", "INV/2024/0001")
+        self.assertEqual((result.network_reference, result.state), ("INV/2024/0001", base.CANCELLED))
+        self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0001")]["status"], "DELETED")
+        self.assertEqual(
+            [request.operation for request in self.peer.requests[-2:]], ["getCancellableInvoice", "cancelInvoice"]
+        )
+        # Cancelled before (a retry after a crash): nothing more to do.
+        self.assertEqual(network.cancel("efaktura", "INV/2024/0001").state, base.CANCELLED)
+        self.assertEqual(len(self.peer.requests_for("cancelInvoice")), 1)
+
+        self.peer.mark_paid(ISSUER_ID, "INV/2024/0002")
+        with self.assertRaises(base.NetworkRejected) as caught:
+            network.cancel("efaktura", "INV/2024/0002")
+        self.assert_error(caught.exception, base.NetworkRejected, "5005", False)
+        self.assertIn("already paid", str(caught.exception))
+
+        self.peer.close_cancellation(ISSUER_ID, "INV/2024/0003")
+        with self.assertRaises(base.NetworkRejected) as caught:
+            network.cancel("efaktura", "INV/2024/0003")
+        self.assertIn("too late to cancel", str(caught.exception))
+        with self.assertRaises(base.NetworkRejected) as caught:
+            network.cancel("efaktura", "NOPE")
+        self.assertEqual(caught.exception.code, "5004")
+        self.assertEqual(len(self.peer.requests_for("cancelInvoice")), 1, "only cancellable invoices are cancelled")
+        self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0003")]["status"], "RECEIVED")

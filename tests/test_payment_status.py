@@ -25,9 +25,9 @@ class TestPaymentStatus(EfakturaInvoiceCase):
     def test_paid_in_odoo_stops_the_consent_follow_up(self):
         move = self.dispatch(self.make_invoice(self.ingrid))
         self.assertEqual(move.efaktura_state, "awaiting_consent")
-        self.env["account.payment.register"].with_context(
-            active_model="account.move", active_ids=move.ids
-        ).create({})._create_payments()
+        self.env["account.payment.register"].with_context(active_model="account.move", active_ids=move.ids).create(
+            {}
+        )._create_payments()
         self.assertIn(move.payment_state, ("paid", "in_payment"))
         consent = self.env["efaktura.consent"].search([("partner_id", "=", self.ingrid.id)])
         with freeze_time(consent.deadline + timedelta(minutes=1)):
