@@ -36,7 +36,6 @@ class _Run:
     """What one dispatch of one company's batch needs, computed once."""
 
     def __init__(self, chain, company, moves, dry_run=False, reminder_step=0):
-        self.chain = chain
         self.reminder_step = reminder_step
         self.env = chain.env
         self.company = company
@@ -232,9 +231,9 @@ class EfakturaChain(models.AbstractModel):
         self._walk(run, pending)
         self._flush_logs(run)
 
-    def _walk(self, run, pending):
-        """Offer the moves to each channel in order; returns the moves no channel took."""
-        for code in run.order:
+    def _walk(self, run, pending, order=None):
+        """Offer the moves to each channel in order (the company's, by default); returns the moves no channel took."""
+        for code in order or run.order:
             candidates = pending.filtered(lambda m, code=code: code not in run.exhausted[m])
             if not candidates:
                 continue
@@ -262,22 +261,9 @@ class EfakturaChain(models.AbstractModel):
         """A credit note goes by the channel its invoice took, before the usual order; returns the moves left."""
         pending = moves
         for code in NETWORK_CHANNELS:
-            candidates = moves.filtered(
-                lambda m, code=code: self._original_network_channel(m) == code and code not in run.exhausted[m]
-            )
-            if not candidates:
-                continue
-            verdicts = getattr(self, f"_applicable_{code}")(candidates, run)
-            take = candidates.filtered(lambda m, verdicts=verdicts: verdicts[m][0])
-            for move in candidates - take:
-                run.exhausted[move].add(code)
-            if not take:
-                continue
-            for move, outcome in getattr(self, f"_send_{code}")(take, run).items():
-                if outcome == NEXT:
-                    run.exhausted[move].add(code)
-                else:
-                    pending -= move
+            credit_notes = moves.filtered(lambda m, code=code: self._original_network_channel(m) == code)
+            if credit_notes:
+                pending -= credit_notes - self._walk(run, credit_notes, order=(code,))
         return pending
 
     def _drop_paid(self, moves):
@@ -307,9 +293,7 @@ class EfakturaChain(models.AbstractModel):
         for move in moves:
             for code in run.order:
                 delivery = run.delivery(move, code)
-                if not delivery or not (
-                    delivery.state in DELIVERED_STATES or (code == MANUAL and delivery.state == "pending")
-                ):
+                if not self._delivered(delivery):
                     continue
                 pending -= move
                 state = "sent" if code in NETWORK_CHANNELS else "manual" if code == MANUAL else "fallback_sent"
@@ -586,12 +570,7 @@ class EfakturaChain(models.AbstractModel):
                 run.exhausted[move].update(run.order[: run.order.index(move.efaktura_channel)])
         self.with_context(efaktura_reminder_due=fields.Date.to_string(due_date))._walk(run, moves)
         for reminder in reminders:
-            taken = [
-                code
-                for code in run.order
-                if (delivery := run.delivery(reminder.move_id, code))
-                and (delivery.state in DELIVERED_STATES or (code == MANUAL and delivery.state == "pending"))
-            ]
+            taken = [code for code in run.order if self._delivered(run.delivery(reminder.move_id, code))]
             reminder.channel = taken[0] if taken else False
             run.log(
                 reminder.move_id,
@@ -992,6 +971,13 @@ class EfakturaChain(models.AbstractModel):
         if reminder_step:
             parts.append(f"reminder:{reminder_step}")
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+    @api.model
+    def _delivered(self, delivery):
+        """Whether this delivery reached the consumer (or, for a print task, was handed to a person)."""
+        return bool(delivery) and (
+            delivery.state in DELIVERED_STATES or (delivery.channel == MANUAL and delivery.state == "pending")
+        )
 
     @api.model
     def _format_when(self, value):
