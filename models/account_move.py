@@ -93,6 +93,9 @@ class AccountMove(models.Model):
         previews = self.env["efaktura.chain"]._preview(relevant)
         for move in relevant:
             channel, reasons = previews[move]
+            if move.state == "draft":
+                reasons = [self.env._("The route is decided when the invoice is posted and sent. As it stands:")]
+                reasons += previews[move][1]
             move.efaktura_preview_channel = channel
             move.efaktura_preview_reason = "\n".join(reasons)
 

@@ -47,7 +47,8 @@ class _Run:
         self.order = [*company._efaktura_channel_order(), MANUAL]
         self.logs = {}
         self.db_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
-        self.doc_hash = {move: chain._document_hash(move, reminder_step) for move in moves}
+        # A preview sends nothing, so it needs no idempotency keys; a new or draft invoice has no number yet.
+        self.doc_hash = {} if dry_run else {move: chain._document_hash(move, reminder_step) for move in moves}
         self.deliveries = {}
         self.exhausted = {move: set() for move in moves}
         if not dry_run:
@@ -416,13 +417,21 @@ class EfakturaChain(models.AbstractModel):
                 problems[move] = self.env._("the invoice is not in NOK")
             elif move.move_type == "out_invoice" and not move.amount_residual > 0:
                 problems[move] = self.env._("nothing is left to pay")
-            elif kid_problem := (move.reversed_entry_id or move)._efaktura_kid_problem():
+            elif kid_problem := self._kid_problem(move):
                 problems[move] = kid_problem
             elif not move.invoice_date_due:
                 problems[move] = self.env._("the invoice has no due date")
             else:
                 problems[move] = ""
         return problems
+
+    def _kid_problem(self, move):
+        """Why the move's KID cannot go to a network. A draft gets its KID on posting, from its journal: only a
+        journal that builds no KID is a problem then."""
+        source = move.reversed_entry_id or move
+        if source.state == "draft" and source.journal_id.invoice_reference_model == "no":
+            return ""
+        return source._efaktura_kid_problem()
 
     def _applicable_vipps(self, moves, run):
         problems = self._network_ready(moves, run)
