@@ -8,6 +8,7 @@
     "license": "LGPL-3",
     "depends": [
         "account",
+        "account_edi_ubl_cii",
         "l10n_no",
         "sms",
         "snailmail_account",
