@@ -82,7 +82,9 @@ class AccountMove(models.Model):
             state = network[-1:].state
             move.efaktura_receipt = state if state in ("submitted", "accepted", "shown", "paid", "rejected") else False
 
-    @api.depends("partner_id", "state", "amount_total", "invoice_date_due", "payment_reference")
+    @api.depends(
+        "partner_id", "state", "amount_total", "invoice_line_ids.price_total", "invoice_date_due", "payment_reference"
+    )
     @api.depends_context("company")
     def _compute_efaktura_preview(self):
         relevant = self.filtered(lambda m: m.company_id.efaktura_enabled and m.is_sale_document(include_receipts=False))
@@ -121,15 +123,52 @@ class AccountMove(models.Model):
         return moves
 
     def action_efaktura_send(self):
-        """Send now through the chain, from the invoice form or the list."""
+        """Send now through the chain, from the invoice form or the list.
+
+        An invoice already queued (by "Send on post", or waiting for a retry) goes at once; one that waits for the
+        customer's consent, or was delivered already, is not sent again, and the user is told why.
+        """
         # The chain writes and sends with elevated rights: only those who may change the invoices may send them.
         self.check_access("write")
-        moves = self.filtered(lambda m: m.state == "posted")
+        moves = self.filtered(lambda m: m.state == "posted" and m.is_sale_document(include_receipts=False))
         if not moves:
-            raise UserError(self.env._("Only posted invoices can be sent by eFaktura B2C."))
-        queued = moves._efaktura_queue()
-        self.env["efaktura.chain"]._dispatch_locked(queued)
-        return True
+            raise UserError(self.env._("Only posted customer invoices and credit notes can be sent by eFaktura B2C."))
+        sendable = moves.filtered(lambda m: m.efaktura_state in ("none", "error", "queued"))
+        reasons = [move._efaktura_not_sendable_reason() for move in moves - sendable]
+        if not sendable:
+            raise UserError("\n".join(reasons))
+        waiting_retry = sendable.filtered(lambda m: m.efaktura_state == "queued" and m.efaktura_next_try)
+        waiting_retry._efaktura_write({"efaktura_next_try": False})
+        sendable._efaktura_queue()
+        self.env["efaktura.chain"]._dispatch_locked(sendable)
+        if not reasons:
+            return True
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "warning",
+                "title": self.env._("Some invoices were not sent again"),
+                "message": "\n".join(reasons),
+                "sticky": True,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _efaktura_not_sendable_reason(self):
+        self.ensure_one()
+        if self.efaktura_state == "awaiting_consent":
+            return self.env._(
+                "%(invoice)s waits for the customer to approve eFaktura until %(deadline)s; it goes by another "
+                "channel after that.",
+                invoice=self.name,
+                deadline=self.env["efaktura.chain"]._format_when(self.efaktura_deadline),
+            )
+        return self.env._(
+            "%(invoice)s was already delivered by %(channel)s.",
+            invoice=self.name,
+            channel=self._fields["efaktura_channel"].convert_to_export(self.efaktura_channel, self),
+        )
 
     def action_efaktura_view_deliveries(self):
         self.ensure_one()

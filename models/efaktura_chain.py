@@ -270,7 +270,13 @@ class EfakturaChain(models.AbstractModel):
     def _drop_paid(self, moves):
         """An invoice paid (or reversed) in Odoo before it went out is not sent any more."""
         paid = moves.filtered(
-            lambda m: m.move_type == "out_invoice" and m.payment_state in ("paid", "in_payment", "reversed")
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.payment_state in ("paid", "in_payment", "reversed")
+                # A zero-amount invoice claims nothing but is still a document the customer gets (by e-mail or
+                # post: the networks take payment claims only).
+                and not m.currency_id.is_zero(m.amount_total)
+            )
         )
         if paid:
             paid._efaktura_write({"efaktura_state": "none", "efaktura_next_try": False, "efaktura_deadline": False})
@@ -401,7 +407,9 @@ class EfakturaChain(models.AbstractModel):
         problems = {}
         for move in moves:
             partner = move.partner_id.with_company(company)
-            if company.efaktura_issuer_state != "active":
+            if not partner:
+                problems[move] = self.env._("the invoice has no customer yet")
+            elif company.efaktura_issuer_state != "active":
                 problems[move] = self.env._("the issuer agreement is not active")
             elif not partner.efaktura_b2c_enabled:
                 problems[move] = self.env._("the customer does not receive eDocuments by B2CNO")
@@ -415,15 +423,27 @@ class EfakturaChain(models.AbstractModel):
                 )
             elif move.currency_id.name != "NOK":
                 problems[move] = self.env._("the invoice is not in NOK")
-            elif move.move_type == "out_invoice" and not move.amount_residual > 0:
+            elif move.move_type == "out_invoice" and move.currency_id.is_zero(self._total(move)):
+                problems[move] = self.env._(
+                    "a zero-amount invoice claims no payment: it goes as a document by e-mail or post"
+                )
+            elif move.move_type == "out_invoice" and move.state == "posted" and not move.amount_residual > 0:
                 problems[move] = self.env._("nothing is left to pay")
             elif kid_problem := self._kid_problem(move):
                 problems[move] = kid_problem
-            elif not move.invoice_date_due:
+            elif not move.invoice_date_due and move.state == "posted":
+                # A draft gets its due date on posting, from its invoice date and payment terms.
                 problems[move] = self.env._("the invoice has no due date")
             else:
                 problems[move] = ""
         return problems
+
+    @api.model
+    def _total(self, move):
+        """The invoice total; on a draft being edited, from its lines (the totals follow them on saving)."""
+        if move.state == "draft":
+            return sum(move.invoice_line_ids.mapped("price_total"))
+        return move.amount_total
 
     def _kid_problem(self, move):
         """Why the move's KID cannot go to a network. A draft gets its KID on posting, from its journal: only a
@@ -488,7 +508,7 @@ class EfakturaChain(models.AbstractModel):
     def _applicable_email(self, moves, run):
         return {
             move: (True, self.env._("sent to %(email)s with the PDF", email=move.partner_id.email))
-            if move.partner_id.email
+            if move.partner_id and move.partner_id.email
             else (False, self.env._("the customer has no e-mail address"))
             for move in moves
         }
@@ -497,7 +517,7 @@ class EfakturaChain(models.AbstractModel):
         letter = self.env["snailmail.letter"]
         return {
             move: (True, self.env._("a letter to the customer's address"))
-            if letter._is_valid_address(move.partner_id)
+            if move.partner_id and letter._is_valid_address(move.partner_id)
             else (False, self.env._("the customer's postal address is incomplete"))
             for move in moves
         }

@@ -7,6 +7,7 @@ from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -159,7 +160,8 @@ class TestDispatchChain(EfakturaInvoiceCase):
         reference = move.efaktura_delivery_ids.network_reference
         # The button again, and the cron again.
         self.dispatch(move)
-        move.action_efaktura_send()
+        with self.assertRaisesRegex(UserError, "already delivered"):
+            move.action_efaktura_send()
         self.env["efaktura.chain"]._cron_dispatch()
         move.invalidate_recordset()
         self.assertEqual(len(move.efaktura_delivery_ids), 1)

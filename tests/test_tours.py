@@ -3,6 +3,8 @@ import time
 
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.account.tests import test_tour as account_test_tour
+
 from ..bankid_simulator import TEST_PERSONS
 from .common import EfakturaInvoiceCase, SelfCallsInProcess
 
@@ -87,3 +89,31 @@ class TestConsentOnPhoneTour(TourCase):
             login="admin",
             timeout=60,
         )
+
+
+@tagged("post_install", "-at_install")
+class TestNewInvoiceTour(TourCase):
+    def test_new_invoice_for_a_consumer_from_scratch(self):
+        """New, customer, line, Confirm, Send, eFaktura tab: in the browser, as a person does it."""
+        layout = self.env.ref("web.external_layout_standard")
+        self.company.write({"efaktura_send_on_post": False, "external_report_layout_id": layout.id})
+        self.env["product.product"].create({"name": "Elektrikertime", "list_price": 750.0, "taxes_id": False})
+        self.start_tour("/odoo", "l10n_no_efaktura_b2c_new_invoice", login="admin", timeout=90)
+        move = self.env["account.move"].search([("partner_id", "=", self.ola.id)], order="id desc", limit=1)
+        self.assertEqual(move.state, "posted")
+        self.assertEqual(move.efaktura_state, "sent")
+        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertTrue(self.mailbox(move))
+
+
+@tagged("post_install", "-at_install", "-post_install_l10n")
+class TestAccountToursWithEfaktura(account_test_tour.TestUi):
+    """Odoo's own Invoicing tours, with eFaktura B2C switched on for the tour's company."""
+
+    allow_inherited_tests_method = True  # run account's own tour methods as tests of this module
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.company.efaktura_enabled = True
+        cls.env.company.efaktura_send_on_post = True

@@ -105,3 +105,94 @@ tours.add("l10n_no_efaktura_b2c_delivered", {
         },
     ],
 });
+
+// A bookkeeper makes an invoice for a consumer from scratch and sends it, the way a person does it.
+tours.add("l10n_no_efaktura_b2c_new_invoice", {
+    url: "/odoo/action-account.action_move_out_invoice_type",
+    steps: () => [
+        {
+            content: "New invoice",
+            trigger: ".o_control_panel_main_buttons .o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "The eFaktura tab of a new invoice opens",
+            trigger: ".o_notebook a.nav-link[name=efaktura_b2c]",
+            run: "click",
+        },
+        {
+            content: "It says the route is decided on posting",
+            trigger: "div[name=efaktura_preview_reason]:contains(decided when the invoice is posted)",
+        },
+        {
+            content: "Back to the lines",
+            trigger: ".o_notebook a.nav-link[name=invoice_tab]",
+            run: "click",
+        },
+        {
+            content: "Customer",
+            trigger: "div.o_field_widget.o_field_res_partner_many2one[name=partner_id] div input",
+            run: "edit Ola Nordmann",
+        },
+        {
+            content: "Pick the consumer",
+            trigger: ".ui-menu-item a:contains(Ola Nordmann)",
+            run: "click",
+        },
+        {
+            content: "Add a line",
+            trigger: "div[name=invoice_line_ids] .o_field_x2many_list_row_add a:contains(Add a line)",
+            run: "click",
+        },
+        {
+            content: "Product",
+            trigger: "div[name=invoice_line_ids] .o_selected_row .o_list_many2one[name=product_id] input",
+            run: "edit Elektrikertime",
+        },
+        {
+            content: "Pick the product",
+            trigger: ".ui-menu-item-wrapper:contains(Elektrikertime)",
+            run: "click",
+        },
+        {
+            content: "The line has its price",
+            trigger: "div[name=invoice_line_ids] .o_data_row td[name=price_subtotal]:contains(750)",
+        },
+        {
+            content: "Confirm",
+            trigger: ".o_form_statusbar button[name=action_post]",
+            run: "click",
+        },
+        {
+            content: "Posted",
+            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Posted)",
+        },
+        {
+            content: "Send",
+            trigger: ".o_form_statusbar button[name=action_invoice_sent]",
+            run: "click",
+        },
+        {
+            content: "eFaktura B2C is the sending method chosen for a consumer",
+            trigger: ".modal div[name=sending_method_checkboxes] input[type=checkbox]:checked",
+        },
+        {
+            content: "Send",
+            trigger: ".modal button[name=action_send_and_print]",
+            run: "click",
+        },
+        {
+            content: "Delivered to the nettbank",
+            trigger: ".o_field_badge[name=efaktura_state]:contains(Sent)",
+        },
+        {
+            content: "Open the eFaktura tab",
+            trigger: ".o_notebook a.nav-link[name=efaktura_b2c]",
+            run: "click",
+        },
+        {
+            content: "The outbox row: eFaktura in the nettbank",
+            trigger: ".o_field_widget[name=efaktura_delivery_ids]:contains(nettbank)",
+        },
+    ],
+});
