@@ -1,7 +1,7 @@
 # l10n_no_efaktura_b2c: the two commands are `make demo` and `make test`.
 SHELL := /bin/bash
 
-.PHONY: help setup demo test lint chaos bench clean
+.PHONY: help setup demo test lint chaos bench i18n clean
 
 help:
 	@echo "make demo   Odoo with the module, demo data and the sandbox network at http://localhost:8069"
@@ -9,6 +9,7 @@ help:
 	@echo "make lint   ruff and pylint-odoo"
 	@echo "make chaos  crash, concurrency, fault-injection and fuzzing runs; writes RELIABILITY.md"
 	@echo "make bench  throughput, query counts, deadline cron, latency and scaling; writes BENCHMARKS.md"
+	@echo "make i18n   export the translation template and merge it into i18n/nb.po"
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +28,9 @@ chaos:
 
 bench:
 	@bash bench/run.sh
+
+i18n:
+	@bash scripts/i18n.sh
 
 clean:
 	rm -rf .build
