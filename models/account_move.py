@@ -92,6 +92,14 @@ class AccountMove(models.Model):
         (self - relevant).efaktura_preview_reason = False
         if not relevant:
             return
+        no_customer = relevant.filtered(lambda m: not m.partner_id)
+        no_customer.efaktura_preview_channel = False
+        no_customer.efaktura_preview_reason = self.env._(
+            "The route is decided when the invoice is posted and sent: it depends on the customer."
+        )
+        relevant -= no_customer
+        if not relevant:
+            return
         previews = self.env["efaktura.chain"]._preview(relevant)
         for move in relevant:
             channel, reasons = previews[move]

@@ -80,9 +80,10 @@ class TestInvoiceScreens(ScreensCase):
                 self.assertTrue(form.efaktura_enabled)
                 self.assertEqual(form.efaktura_state, "none")
                 # The tab says what would happen, without a number or a customer yet.
-                self.assertTrue(form.efaktura_preview_channel)
+                self.assertFalse(form.efaktura_preview_channel)
                 if lang == "en_US":
-                    self.assertIn(DRAFT_NOTE, form.efaktura_preview_reason)
+                    self.assertIn(DRAFT_NOTE[:-1], form.efaktura_preview_reason)
+                    self.assertIn("it depends on the customer", form.efaktura_preview_reason)
                 move = form.save()
                 self.assertEqual(move.move_type, "out_invoice")
                 reopened = Form(move.with_env(env), view="account.view_move_form")
