@@ -63,7 +63,6 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
             form.efaktura_mps_wsdl = base64.b64encode(
                 self_contained_wsdl(actions={"addBrandAgreementRule": own_action})
             )
-            form.efaktura_mps_wsdl_filename = "efaktura-erp-v4-from-mps.wsdl"
         config = self.company._efaktura_mps_config()
         self.assertNotEqual(config.wsdl_path, mps.WSDL_PATH)
         client = self.company._efaktura_mps_client()
