@@ -17,8 +17,9 @@ ODOO_SRC = os.environ.get("ODOO_SRC", "/opt/odoo-src")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ODOO_SRC)
 
-import odoo.addons  # noqa: E402
 import odoo.tools  # noqa: E402
+
+import odoo.addons  # noqa: E402
 
 odoo.tools.config["test_enable"] = True  # the peer lives in the test package
 
