@@ -40,7 +40,8 @@ UBL = """<?xml version="1.0" encoding="UTF-8"?>
  xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
  <cbc:ID>{number}</cbc:ID>
  <cac:AdditionalDocumentReference><cbc:ID>{number}.pdf</cbc:ID><cac:Attachment>
-  <cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="{number}.pdf">{pdf}</cbc:EmbeddedDocumentBinaryObject>
+  <cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="{number}.pdf"
+   >{pdf}</cbc:EmbeddedDocumentBinaryObject>
  </cac:Attachment></cac:AdditionalDocumentReference>
  <cac:AccountingCustomerParty><cac:Party><cac:Contact><cbc:Telephone>+4790011222</cbc:Telephone>
   </cac:Contact></cac:Party></cac:AccountingCustomerParty>
@@ -61,7 +62,10 @@ def main():
         network = maventa.MaventaNetwork(
             Issuer("123456785", "Nordlys Elektro AS", "86011117947"),
             config,
-            render=lambda d: (f"{d.invoice_number}.xml", UBL.format(number=d.invoice_number, pdf=pdf, kid=d.kid).encode()),
+            render=lambda d: (
+                f"{d.invoice_number}.xml",
+                UBL.format(number=d.invoice_number, pdf=pdf, kid=d.kid).encode(),
+            ),
         )
         today = datetime.date.today()
         documents = [
