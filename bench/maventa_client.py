@@ -3,7 +3,7 @@
 Run with the project's venv: ``python bench/maventa_client.py`` (ODOO_SRC and the addons folder from
 scripts/common.sh, or the defaults below). No database: it times the REST client and network alone (token,
 one multipart POST per invoice with a Peppol BIS 3.0 file of about 40 kB, embedded PDF included), against
-tests/maventa_peer.py over loopback HTTP, and counts the HTTP requests per invoice. Prints one JSON line.
+tests/maventa_peer.py over loopback HTTP, and counts the HTTP requests per invoice. Prints one BENCH_RESULT line.
 """
 
 import base64
@@ -92,22 +92,20 @@ def main():
         network.submit("efaktura", documents[:100])  # a re-run after a crash: 100 duplicates
         resend = time.perf_counter() - resend_started
         resend_requests = len(peer.requests) - first_requests
-        print(
-            json.dumps(
-                {
-                    "invoices": COUNT,
-                    "seconds": round(elapsed, 2),
-                    "invoices_per_s": round(COUNT / elapsed, 1),
-                    "http_requests_per_invoice": round(first_requests / COUNT, 3),
-                    "http_requests_per_resent_invoice": round(resend_requests / 100, 2),
-                    "token_requests": len(peer.requests_to("POST", maventa_contract.TOKEN_PATH)),
-                    "resend_100_seconds": round(resend, 2),
-                    "duplicates_at_peer": peer.duplicates,
-                    "invoices_at_peer": len(peer.invoices),
-                    "peer_errors": len(peer.errors),
-                }
-            )
-        )
+        result = {
+            "mode": "maventa_client",
+            "invoices": COUNT,
+            "seconds": round(elapsed, 2),
+            "invoices_per_s": round(COUNT / elapsed, 1),
+            "http_requests_per_invoice": round(first_requests / COUNT, 3),
+            "http_requests_per_resent_invoice": round(resend_requests / 100, 2),
+            "token_requests": len(peer.requests_to("POST", maventa_contract.TOKEN_PATH)),
+            "resend_100_seconds": round(resend, 2),
+            "duplicates_at_peer": peer.duplicates,
+            "invoices_at_peer": len(peer.invoices),
+            "peer_errors": len(peer.errors),
+        }
+        sys.stdout.write("BENCH_RESULT " + json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

@@ -140,8 +140,7 @@ drop_db "$DB"
 # 6. The Maventa production path, client side, against the local Maventa peer (no database).
 log "Maventa production path: 1,000 invoices through the client against the local peer"
 EFAKTURA_ADDONS="$ADDONS" "$PY" "$ROOT/bench/maventa_client.py" >"$RUN/maventa.log" 2>&1
-tail -n 1 "$RUN/maventa.log" | "$PY" -c 'import json,sys; d=json.loads(sys.stdin.read()); d["mode"]="maventa_client"; print(json.dumps(d))' \
-    >>"$RESULTS" || echo "bench: no result in $RUN/maventa.log" >&2
+collect "$RUN/maventa.log" "{}"
 
 ELAPSED=$(($(date +%s) - BENCH_STARTED))
 "$PY" "$ROOT/bench/report.py" "$RESULTS" "$ROOT/BENCHMARKS.md" "$SCALE" "$ELAPSED" "$RUN/deadline-profile.txt"
