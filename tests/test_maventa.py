@@ -140,6 +140,21 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
         self.env["efaktura.chain"]._cron_dispatch()
         self.assertEqual(len(self.peer.invoices), 1)
 
+    def test_crash_after_maventa_took_it_delivers_once(self):
+        move = self.make_invoice(self.ola)
+        move._efaktura_queue()
+        with self.assertRaisesRegex(RuntimeError, "crash"), self.env.cr.savepoint():
+            self.env["efaktura.chain"]._dispatch_locked(move)
+            self.assertEqual(len(self.peer.invoices), 1)
+            raise RuntimeError("crash: the worker dies before its transaction commits")
+        self.env.invalidate_all()
+        self.assertFalse(move.efaktura_delivery_ids, "Odoo forgot the delivery")
+        self.assertEqual(move.efaktura_state, "queued")
+        self.dispatch(move)
+        self.assertEqual((move.efaktura_state, move.efaktura_delivery_ids.state), ("sent", "submitted"))
+        self.assertEqual(len(self.peer.invoices), 1, "Maventa got it once")
+        self.assertEqual(self.peer.requests_to("POST", maventa_contract.INVOICES_PATH)[-1].status, 409)
+
     def test_reminder_goes_by_email_not_as_a_second_claim(self):
         self.company.write({"efaktura_reminder_enabled": True, "efaktura_reminder_days": "14"})
         move = self.dispatch(self.make_invoice(self.ola))
