@@ -289,6 +289,22 @@ def main():
             )
         )
 
+    maventa = (by_mode.get("maventa_client") or [None])[0]
+    if maventa:
+        rows.append(
+            (
+                "6",
+                f"Production path through Visma AutoInvoice (Maventa): {maventa['invoices']:,} invoices through "
+                "the client against the local Maventa peer (no MPS production row exists yet)",
+                f"{maventa['invoices_per_s']:,.0f} invoices/s; {maventa['http_requests_per_invoice']:.3f} HTTP "
+                f"requests per invoice ({maventa['token_requests']} token); re-sending 100: "
+                f"{maventa['http_requests_per_resent_invoice']:.0f} requests each, "
+                f"{maventa['duplicates_at_peer']} duplicates",
+                "",
+                "",
+            )
+        )
+
     table = ["| # | Measurement | Result | Target | |", "|---|---|---|---|---|"]
     table += [f"| {a} | {b_} | {c} | {d} | {e} |" for a, b_, c, d, e in rows]
     table_text = "\n".join(table)

@@ -137,5 +137,10 @@ wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=""
 drop_db "$DB"
 
+# 6. The Maventa production path, client side, against the local Maventa peer (no database).
+log "Maventa production path: 1,000 invoices through the client against the local peer"
+EFAKTURA_ADDONS="$ADDONS" "$PY" "$ROOT/bench/maventa_client.py" >"$RUN/maventa.log" 2>&1
+collect "$RUN/maventa.log" "{}"
+
 ELAPSED=$(($(date +%s) - BENCH_STARTED))
 "$PY" "$ROOT/bench/report.py" "$RESULTS" "$ROOT/BENCHMARKS.md" "$SCALE" "$ELAPSED" "$RUN/deadline-profile.txt"

@@ -1,2 +1,3 @@
 from . import main
 from . import bankid_simulator
+from . import maventa

@@ -14,3 +14,4 @@ from . import efaktura_consent
 from . import account_journal
 from . import efaktura_reminder
 from . import efaktura_rate_limit
+from . import account_edi_xml_ubl_bis3

@@ -1,3 +1,4 @@
+import logging
 import time
 
 from markupsafe import Markup
@@ -9,6 +10,8 @@ from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
 from .efaktura_delivery import DELIVERY_CHANNELS
+
+_logger = logging.getLogger(__name__)
 
 # Nettbanks show an eFaktura for 16 months, so its document link must live as long.
 DOCUMENT_LINK_TTL = 16 * 31 * 24 * 3600
@@ -316,6 +319,27 @@ class AccountMove(models.Model):
             self.env["ir.actions.report"].with_company(self.company_id)._render_qweb_pdf(report.report_name, self.ids)
         )
         return pdf, self._get_invoice_report_filename()
+
+    def _efaktura_ubl_file(self):
+        """``(filename, xml)``: the invoice or credit note as Peppol BIS 3.0 / EHF, by account_edi_ubl_cii.
+
+        Odoo's own generator writes it (PaymentMeans/PaymentID is the move's own payment reference: the KID of
+        an invoice, never the one of the invoice a credit note credits), and Odoo's Send & Print step embeds
+        the PDF as an AdditionalDocumentReference.
+        """
+        self.ensure_one()
+        builder = self.env["account.edi.xml.ubl_bis3"].with_company(self.company_id)
+        xml, errors = builder._export_invoice(self)
+        if errors:
+            _logger.info("EHF of %s has remarks: %s", self.name, "; ".join(sorted(map(str, errors))))
+        pdf, pdf_name = self._efaktura_document_pdf()
+        invoice_data = {
+            "ubl_cii_xml_attachment_values": {"raw": xml},
+            "ubl_cii_xml_options": {"builder": builder},
+            "pdf_attachment_values": {"name": pdf_name, "raw": pdf},
+        }
+        self.env["account.move.send"]._postprocess_invoice_ubl_xml(self, invoice_data)
+        return builder._export_invoice_filename(self), invoice_data["ubl_cii_xml_attachment_values"]["raw"]
 
     # ------------------------------------------------------------------
     # KID per sales journal

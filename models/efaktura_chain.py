@@ -563,15 +563,16 @@ class EfakturaChain(models.AbstractModel):
             invoice_number=f"{move.name}-P{reminder}" if reminder else move.name,
             recipient=partner.efaktura_identifier if channel == "efaktura" else partner.mobile,
             recipient_name=partner.name,
-            kid=(move.reversed_entry_id or move).payment_reference,
+            # A credit note is no payment claim: it never carries the KID of the invoice it credits.
+            kid="" if move.move_type == "out_refund" else move.payment_reference,
             amount_ore=round((move.amount_residual if move.move_type == "out_invoice" else move.amount_total) * 100),
             currency=move.currency_id.name,
             issue_date=move.invoice_date,
             due_date=self._reminder_due_date() if reminder else move.invoice_date_due,
             document_url=move._efaktura_document_url(),
             document_hash=run.doc_hash[move],
-            kind="credit_note" if move.move_type == "out_refund" else "invoice",
-            original_invoice_number=move.reversed_entry_id.name or "",
+            kind="credit_note" if move.move_type == "out_refund" else "reminder" if reminder else "invoice",
+            original_invoice_number=move.name if reminder else move.reversed_entry_id.name or "",
         )
 
     def _send_reminders(self, company, moves, step):

@@ -35,7 +35,7 @@ class EfakturaDelivery(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, ondelete="restrict", index=True)
     company_id = fields.Many2one("res.company", required=True, index=True)
     channel = fields.Selection(DELIVERY_CHANNELS, required=True)
-    network = fields.Char(help="The network that carried the document: sandbox, mps, vipps.")
+    network = fields.Char(help="The network that carried the document: sandbox, maventa, mps, vipps.")
     document_hash = fields.Char(required=True, help="SHA-256 of what was sent: amount, due date, KID, recipient.")
     idempotency_key = fields.Char(
         required=True,

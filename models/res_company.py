@@ -1,11 +1,16 @@
+import base64
+import hashlib
 import logging
+import os
+import secrets
+import tempfile
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import consteq, email_normalize
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks import mps, vipps
+from ..networks import maventa, maventa_contract, mps, vipps
 from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..networks.production import ProductionNetwork
 from ..oidc import Provider
@@ -19,6 +24,12 @@ _logger = logging.getLogger(__name__)
 # through two integrations risks a consumer being charged twice, so they cannot be combined.
 CONFLICTING_MODULE_MARKERS = ("efaktura", "avtalegiro", "avtale_giro")
 THIS_MODULE = "l10n_no_efaktura_b2c"
+# Maventa's B2C Norway agreement states and the company's record of them.
+MAVENTA_AGREEMENT_STATES = {
+    maventa_contract.AGREEMENT_PENDING: "pending",
+    maventa_contract.AGREEMENT_SIGNATURE_NEEDED: "signature_needed",
+    maventa_contract.AGREEMENT_CONFIRMED: "confirmed",
+}
 # Where the sandbox BankID simulator answers, on this Odoo server.
 BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 
@@ -108,6 +119,68 @@ class ResCompany(models.Model):
         groups="base.group_system",
         help="Path on the Odoo server of its private key, if not in the certificate file.",
     )
+    efaktura_mps_cancel_endpoint = fields.Char(
+        string="MPS cancellation address",
+        default=mps.SUBMITTER_PRODUCTION_ENDPOINT,
+        help='The "Issuer via MPS" service that takes invoices back (getCancellableInvoice, cancelInvoice). '
+        "Use the address MPS gives you at onboarding.",
+    )
+    efaktura_mps_wsdl = fields.Binary(
+        string="MPS WSDL",
+        attachment=True,
+        groups="base.group_system",
+        help="The WSDL of the ERP service v4 that MPS hands you at onboarding. When set, it replaces the module's "
+        "stand-in WSDL, which is written from the public pages and is unverified.",
+    )
+    efaktura_mps_wsdl_filename = fields.Char(string="MPS WSDL file name", groups="base.group_system")
+    efaktura_mps_soap_actions = fields.Text(
+        string="MPS SOAP actions",
+        groups="base.group_system",
+        help="One operation a line, as operation=SOAPAction, to override the SOAP action the WSDL gives it.",
+    )
+    # The production route: which network carries the eFaktura channel in production.
+    efaktura_production_route = fields.Selection(
+        [
+            ("maventa", "Visma AutoInvoice (Maventa)"),
+            ("mps", "MPS direct"),
+            ("vipps", "Vipps Invoice API"),
+        ],
+        string="Production route",
+        default="maventa",
+        required=True,
+        help="Visma AutoInvoice (recommended): one agreement with Visma reaches every bank and Vipps by eFaktura. "
+        "MPS direct: for issuers with their own agreement with Mastercard Payment Services; its contract is "
+        "unverified. Vipps Invoice API: Vipps only, with your own Vipps agreement.",
+    )
+    efaktura_maventa_environment = fields.Selection(
+        [("production", "Production"), ("staging", "Staging (test)"), ("custom", "Other address")],
+        string="Maventa environment",
+        default="production",
+        required=True,
+    )
+    efaktura_maventa_url = fields.Char(string="Maventa address", help='Only for the environment "Other address".')
+    efaktura_maventa_company_uuid = fields.Char(string="Maventa company UUID", groups="base.group_system")
+    efaktura_maventa_user_api_key = fields.Char(string="Maventa user API key", groups="base.group_system")
+    efaktura_maventa_vendor_api_key = fields.Char(string="Maventa vendor API key", groups="base.group_system")
+    efaktura_maventa_route_everything = fields.Boolean(
+        string="Let Maventa route everything",
+        help="Off (default): invoices go to Maventa forced to eFaktura (nettbank and Vipps); without eFaktura, "
+        "Odoo sends them by e-mail or post itself. On: Maventa chooses eFaktura, e-mail or print for every invoice.",
+    )
+    efaktura_maventa_agreement = fields.Selection(
+        [
+            ("none", "Not ordered"),
+            ("pending", "Pending"),
+            ("signature_needed", "Signature needed (Visma Sign)"),
+            ("confirmed", "Confirmed"),
+        ],
+        string="Maventa B2C Norway agreement",
+        default="none",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    efaktura_maventa_webhook_hash = fields.Char(groups="base.group_system", copy=False, readonly=True)
     efaktura_vipps_enabled = fields.Boolean(string="Vipps Invoice API")
     efaktura_vipps_base_url = fields.Char(string="Vipps API address", default=vipps.PRODUCTION_BASE_URL)
     efaktura_vipps_token_url = fields.Char(string="Vipps access token address", default=vipps.PRODUCTION_TOKEN_URL)
@@ -284,7 +357,101 @@ class ResCompany(models.Model):
             issuer_org_number=company.efaktura_issuer_org_number or "",
             client_cert=company.efaktura_mps_client_cert,
             client_key=company.efaktura_mps_client_key or "",
+            wsdl_path=company._efaktura_mps_wsdl_path(),
+            submitter_endpoint=company.efaktura_mps_cancel_endpoint or "",
+            soap_actions=company._efaktura_mps_soap_actions(),
         )
+
+    def _efaktura_mps_wsdl_path(self):
+        """The WSDL zeep reads: the one MPS handed the issuer when uploaded, else the module's stand-in."""
+        company = self.sudo()
+        if not company.efaktura_mps_wsdl:
+            return mps.WSDL_PATH
+        content = base64.b64decode(company.efaktura_mps_wsdl)
+        digest = hashlib.sha256(content).hexdigest()
+        path = os.path.join(tempfile.gettempdir(), f"efaktura-mps-{self.env.cr.dbname}-{digest[:16]}.wsdl")
+        if not os.path.exists(path):
+            with tempfile.NamedTemporaryFile("wb", dir=os.path.dirname(path), delete=False) as handle:
+                handle.write(content)
+            os.replace(handle.name, path)
+        return path
+
+    def _efaktura_mps_soap_actions(self):
+        """The SOAP action overrides, as ((operation, action), ...); a malformed line raises."""
+        actions = []
+        for number, line in enumerate((self.sudo().efaktura_mps_soap_actions or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            operation, sep, action = line.partition("=")
+            if not sep or not operation.strip() or not action.strip():
+                raise ValidationError(
+                    self.env._(
+                        "MPS SOAP actions, line %(line)s: %(value)s is not operation=SOAPAction.",
+                        line=number,
+                        value=line.strip(),
+                    )
+                )
+            actions.append((operation.strip(), action.strip()))
+        return tuple(actions)
+
+    @api.constrains("efaktura_mps_soap_actions")
+    def _check_efaktura_mps_soap_actions(self):
+        for company in self:
+            company._efaktura_mps_soap_actions()
+
+    def _efaktura_maventa_base_url(self):
+        self.ensure_one()
+        if self.efaktura_maventa_environment == "staging":
+            return maventa_contract.STAGING_BASE_URL
+        if self.efaktura_maventa_environment == "custom" and self.efaktura_maventa_url:
+            return self.efaktura_maventa_url
+        return maventa_contract.PRODUCTION_BASE_URL
+
+    def _efaktura_maventa_config(self):
+        company = self.sudo()
+        if not (
+            company.efaktura_maventa_company_uuid
+            and company.efaktura_maventa_user_api_key
+            and company.efaktura_maventa_vendor_api_key
+        ):
+            return None
+        return maventa.MaventaConfig(
+            company_uuid=company.efaktura_maventa_company_uuid,
+            user_api_key=company.efaktura_maventa_user_api_key,
+            vendor_api_key=company.efaktura_maventa_vendor_api_key,
+            base_url=company._efaktura_maventa_base_url(),
+            route_everything=company.efaktura_maventa_route_everything,
+        )
+
+    def _efaktura_maventa_client(self):
+        config = self._efaktura_maventa_config()
+        if not config:
+            raise UserError(
+                self.env._(
+                    "Fill in the Maventa company UUID, user API key and vendor API key in the eFaktura settings first."
+                )
+            )
+        return maventa.MaventaClient(config)
+
+    def _efaktura_maventa_render(self, document):
+        """The Peppol BIS 3.0 / EHF file of a document, made by Odoo's own generator, with the PDF embedded."""
+        self.ensure_one()
+        number = document.original_invoice_number if document.kind == "reminder" else document.invoice_number
+        move = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", self.id),
+                    ("name", "=", number),
+                    ("move_type", "in", ("out_invoice", "out_refund")),
+                ],
+                limit=1,
+            )
+        )
+        if not move:
+            raise NetworkRejected(f"No invoice {number} in {self.name}", code="UNKNOWN_INVOICE")
+        return move._efaktura_ubl_file()
 
     def _efaktura_vipps_config(self):
         company = self.sudo()
@@ -305,10 +472,23 @@ class ResCompany(models.Model):
         )
 
     def _efaktura_production_network(self):
-        """MPS for the nettbank and the Vipps Invoice API for Vipps, behind one network."""
+        """The production route's network: Maventa, or MPS (and Vipps), or Vipps alone, behind one network."""
         self.ensure_one()
         issuer = self._efaktura_issuer()
-        mps_config = self._efaktura_mps_config()
+        if self.efaktura_production_route == "maventa":
+            config = self._efaktura_maventa_config()
+            if not config:
+                raise UserError(
+                    self.env._(
+                        "%(company)s: Visma AutoInvoice (Maventa) is not configured. Fill in the Maventa keys in the "
+                        "eFaktura settings, or choose another production route.",
+                        company=self.name,
+                    )
+                )
+            return ProductionNetwork(
+                issuer, mps=maventa.MaventaNetwork(issuer, config, render=self._efaktura_maventa_render)
+            )
+        mps_config = self._efaktura_mps_config() if self.efaktura_production_route == "mps" else None
         vipps_config = self._efaktura_vipps_config()
         if not mps_config and not vipps_config:
             raise UserError(
@@ -351,6 +531,10 @@ class ResCompany(models.Model):
                 continue
             if company.efaktura_network_mode == "sandbox":
                 company._efaktura_sandbox_send_issuer_approval()
+            elif company.efaktura_production_route == "maventa":
+                company._efaktura_maventa_order_agreement()
+                if company.efaktura_issuer_state == "active":
+                    continue
             else:
                 client = company._efaktura_mps_client()
                 try:
@@ -372,6 +556,9 @@ class ResCompany(models.Model):
         """Ask MPS whether the issuer agreement is approved (production); the sandbox approves by its e-mail."""
         self.check_access("write")
         for company in self.filtered(lambda c: c.efaktura_network_mode == "production"):
+            if company.efaktura_production_route == "maventa":
+                company._efaktura_maventa_read_agreement()
+                continue
             client = company._efaktura_mps_client()
             try:
                 client.get_issuer(company.efaktura_issuer_org_number)
@@ -388,7 +575,10 @@ class ResCompany(models.Model):
     def action_efaktura_deactivate_issuer(self):
         self.check_access("write")
         for company in self:
-            if company.efaktura_network_mode == "production" and company.efaktura_issuer_state == "active":
+            if company.efaktura_network_mode == "production" and company.efaktura_production_route == "maventa":
+                # The docs show the older SOAP disable_b2c_issuer_agreement only: the agreement is closed with Visma.
+                company.efaktura_maventa_agreement = "none"
+            elif company.efaktura_network_mode == "production" and company.efaktura_issuer_state == "active":
                 try:
                     company._efaktura_mps_client().delete_issuer(company.efaktura_issuer_org_number)
                 except NetworkError as error:
@@ -397,6 +587,124 @@ class ResCompany(models.Model):
                     ) from error
             company.efaktura_issuer_state = "inactive"
         return True
+
+    # ------------------------------------------------------------------
+    # Visma AutoInvoice (Maventa): the B2C Norway agreement, webhooks, connection test
+    # ------------------------------------------------------------------
+
+    def _efaktura_maventa_apply_agreement(self, answer):
+        """Store Maventa's answer about the agreement; the issuer agreement is active once it is confirmed."""
+        self.ensure_one()
+        status = (answer or {}).get("status")
+        state = MAVENTA_AGREEMENT_STATES.get(status, "none" if answer is None else "pending")
+        self.efaktura_maventa_agreement = state
+        if state == "confirmed":
+            self.efaktura_issuer_state = "active"
+        elif self.efaktura_issuer_state == "active":
+            self.efaktura_issuer_state = "pending_approval" if answer else "inactive"
+        return state
+
+    def _efaktura_maventa_order_agreement(self):
+        """Order the B2C Norway ("main vendor") agreement. Maventa asks MPS whether another provider holds one:
+        without, it is active at once (picked up within about an hour); with, the signatory signs a transfer."""
+        self.ensure_one()
+        client = self._efaktura_maventa_client()
+        try:
+            answer = client.order_agreement(self.name, self.efaktura_contact_email or "")
+        except NetworkError as error:
+            raise UserError(self.env._("Maventa refused the B2C Norway agreement: %(error)s", error=error)) from error
+        state = self._efaktura_maventa_apply_agreement(answer)
+        if state == "signature_needed":
+            self.partner_id._message_log(
+                body=self.env._(
+                    "Another provider holds your eFaktura agreement at MPS: the person with signatory rights gets a "
+                    "transfer to sign in Visma Sign. Close the old agreement afterwards."
+                )
+            )
+        return state
+
+    def _efaktura_maventa_read_agreement(self):
+        self.ensure_one()
+        try:
+            answer = self._efaktura_maventa_client().get_agreement()
+        except NetworkError as error:
+            raise UserError(self.env._("Maventa could not be reached: %(error)s", error=error)) from error
+        return self._efaktura_maventa_apply_agreement(answer)
+
+    def action_efaktura_maventa_subscribe_webhook(self):
+        """Ask Maventa to call this database when an invoice is delivered or fails; the URL holds a fresh secret."""
+        self.check_access("write")
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for company in self:
+            token = secrets.token_urlsafe(32)  # 256 bits
+            destination = f"{base_url.rstrip('/')}/efaktura/maventa/webhook/{company.id}/{token}"
+            try:
+                company._efaktura_maventa_client().subscribe_webhook(destination)
+            except NetworkError as error:
+                raise UserError(self.env._("Maventa refused the webhook: %(error)s", error=error)) from error
+            company.sudo().efaktura_maventa_webhook_hash = hashlib.sha256(token.encode()).hexdigest()
+        return True
+
+    def _efaktura_maventa_check_webhook_token(self, token):
+        self.ensure_one()
+        stored = self.sudo().efaktura_maventa_webhook_hash
+        return bool(stored) and consteq(stored, hashlib.sha256(token.encode()).hexdigest())
+
+    def _efaktura_maventa_refresh_delivery(self, invoice_id):
+        """Read one Maventa invoice's state, as a webhook asked, and apply it to its delivery."""
+        self.ensure_one()
+        Delivery = self.env["efaktura.delivery"].sudo()
+        delivery = Delivery.search(
+            [("company_id", "=", self.id), ("network", "=", "maventa"), ("network_reference", "=", invoice_id)],
+            limit=1,
+        )
+        if not delivery or delivery.state in ("paid", "rejected", "cancelled"):
+            return False
+        try:
+            results = self._efaktura_network().status(delivery.channel, [invoice_id])
+        except (NetworkError, UserError) as error:
+            _logger.info("Maventa webhook: the state of %s could not be read: %s", invoice_id, error)
+            return False
+        self.env["efaktura.chain"].sudo()._apply_statuses(delivery, results)
+        return True
+
+    def action_efaktura_test_connection(self):
+        """Reach the production route's network with the configured keys, and say what answered."""
+        self.ensure_one()
+        self.check_access("write")
+        route = self.efaktura_production_route
+        try:
+            if route == "maventa":
+                client = self._efaktura_maventa_client()
+                client.access_token()
+                self._efaktura_maventa_apply_agreement(client.get_agreement())
+                message = self.env._(
+                    "Visma AutoInvoice answered. B2C Norway agreement: %(state)s.",
+                    state=dict(self._fields["efaktura_maventa_agreement"]._description_selection(self.env))[
+                        self.efaktura_maventa_agreement
+                    ],
+                )
+            elif route == "mps":
+                self._efaktura_mps_client().get_issuer(self.efaktura_issuer_org_number)
+                message = self.env._("MPS answered: the issuer is known (contract unverified).")
+            else:
+                config = self._efaktura_vipps_config()
+                if not config:
+                    raise UserError(self.env._("Fill in the Vipps keys in the eFaktura settings first."))
+                vipps.VippsClient(config).access_token()
+                message = self.env._("Vipps answered with an access token.")
+        except NetworkRejected as error:
+            if route == "mps" and str(error.code) == "5002":
+                message = self.env._("MPS answered: the issuer is not approved yet (contract unverified).")
+            else:
+                raise UserError(self.env._("The connection test failed: %(error)s", error=error)) from error
+        except NetworkError as error:
+            raise UserError(self.env._("The connection test failed: %(error)s", error=error)) from error
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": self.env._("Test connection"), "message": message, "type": "success", "sticky": False},
+        }
 
     def _efaktura_mps_client(self):
         config = self._efaktura_mps_config()

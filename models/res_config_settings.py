@@ -26,6 +26,20 @@ class ResConfigSettings(models.TransientModel):
     efaktura_mps_endpoint = fields.Char(related="company_id.efaktura_mps_endpoint", readonly=False)
     efaktura_mps_client_cert = fields.Char(related="company_id.efaktura_mps_client_cert", readonly=False)
     efaktura_mps_client_key = fields.Char(related="company_id.efaktura_mps_client_key", readonly=False)
+    efaktura_mps_cancel_endpoint = fields.Char(related="company_id.efaktura_mps_cancel_endpoint", readonly=False)
+    efaktura_mps_wsdl = fields.Binary(related="company_id.efaktura_mps_wsdl", readonly=False)
+    efaktura_mps_wsdl_filename = fields.Char(related="company_id.efaktura_mps_wsdl_filename", readonly=False)
+    efaktura_mps_soap_actions = fields.Text(related="company_id.efaktura_mps_soap_actions", readonly=False)
+    efaktura_production_route = fields.Selection(related="company_id.efaktura_production_route", readonly=False)
+    efaktura_maventa_environment = fields.Selection(related="company_id.efaktura_maventa_environment", readonly=False)
+    efaktura_maventa_url = fields.Char(related="company_id.efaktura_maventa_url", readonly=False)
+    efaktura_maventa_company_uuid = fields.Char(related="company_id.efaktura_maventa_company_uuid", readonly=False)
+    efaktura_maventa_user_api_key = fields.Char(related="company_id.efaktura_maventa_user_api_key", readonly=False)
+    efaktura_maventa_vendor_api_key = fields.Char(related="company_id.efaktura_maventa_vendor_api_key", readonly=False)
+    efaktura_maventa_route_everything = fields.Boolean(
+        related="company_id.efaktura_maventa_route_everything", readonly=False
+    )
+    efaktura_maventa_agreement = fields.Selection(related="company_id.efaktura_maventa_agreement")
     efaktura_vipps_enabled = fields.Boolean(related="company_id.efaktura_vipps_enabled", readonly=False)
     efaktura_vipps_base_url = fields.Char(related="company_id.efaktura_vipps_base_url", readonly=False)
     efaktura_vipps_token_url = fields.Char(related="company_id.efaktura_vipps_token_url", readonly=False)
@@ -41,6 +55,16 @@ class ResConfigSettings(models.TransientModel):
     def action_efaktura_refresh_issuer(self):
         self.ensure_one()
         return self.company_id.action_efaktura_refresh_issuer()
+
+    def action_efaktura_test_connection(self):
+        self.ensure_one()
+        self.execute()
+        return self.company_id.action_efaktura_test_connection()
+
+    def action_efaktura_maventa_subscribe_webhook(self):
+        self.ensure_one()
+        self.execute()
+        return self.company_id.action_efaktura_maventa_subscribe_webhook()
 
     def action_efaktura_deactivate_issuer(self):
         self.ensure_one()
@@ -76,7 +100,15 @@ class ResConfigSettings(models.TransientModel):
     efaktura_check_templates = fields.Boolean(compute="_compute_efaktura_checklist")
     efaktura_check_test_send = fields.Boolean(compute="_compute_efaktura_checklist")
 
-    @api.depends("company_id", "efaktura_network_mode", "efaktura_issuer_state")
+    efaktura_check_maventa_agreement = fields.Boolean(compute="_compute_efaktura_checklist")
+
+    @api.depends(
+        "company_id",
+        "efaktura_network_mode",
+        "efaktura_issuer_state",
+        "efaktura_production_route",
+        "efaktura_maventa_agreement",
+    )
     def _compute_efaktura_checklist(self):
         templates = (
             "l10n_no_efaktura_b2c.sms_template_consent_request",
@@ -88,10 +120,19 @@ class ResConfigSettings(models.TransientModel):
         for settings in self:
             company = settings.company_id
             settings.efaktura_check_issuer = settings.efaktura_issuer_state == "active"
-            settings.efaktura_check_network = settings.efaktura_network_mode == "sandbox" or bool(
-                company.sudo().efaktura_mps_endpoint
-                and company.sudo().efaktura_mps_client_cert
-                and company.sudo().efaktura_mps_client_key
-            )
+            route = company.efaktura_production_route
+            if settings.efaktura_network_mode == "sandbox":
+                settings.efaktura_check_network = True
+            elif route == "maventa":
+                settings.efaktura_check_network = bool(company._efaktura_maventa_config())
+            elif route == "vipps":
+                settings.efaktura_check_network = bool(company._efaktura_vipps_config())
+            else:
+                settings.efaktura_check_network = bool(
+                    company.sudo().efaktura_mps_endpoint
+                    and company.sudo().efaktura_mps_client_cert
+                    and company.sudo().efaktura_mps_client_key
+                )
+            settings.efaktura_check_maventa_agreement = company.efaktura_maventa_agreement == "confirmed"
             settings.efaktura_check_templates = templates_ok
             settings.efaktura_check_test_send = bool(Delivery.search_count([("company_id", "=", company.id)], limit=1))

@@ -30,3 +30,5 @@ from . import test_rate_limit
 from . import test_tours
 from . import test_dashboard
 from . import test_screens
+from . import test_maventa
+from . import test_mps_contract

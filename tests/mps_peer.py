@@ -445,6 +445,19 @@ class MpsPeer:
         _add(response, "issuerId", issuer_id)
         return response
 
+    def _op_deleteBrandAgreementRule(self, request):
+        issuer_id = self._known_issuer(request)
+        account = _text(request, "brandAgreementRule/accountNumber")
+        position = _text(request, "brandAgreementRule/customerReferencePosition")
+        rules = self.rules.setdefault(issuer_id, set())
+        if (account, position) not in rules:
+            # Choice of the stand-in contract: an unknown rule is a validation fault with the rule's own code.
+            raise Refusal("5007", f"No brand agreement rule for {account} {position or ''}".strip() + ".")
+        rules.discard((account, position))
+        response = self._response(request, "deleteBrandAgreementRuleResponse")
+        _add(response, "issuerId", issuer_id)
+        return response
+
     def _op_getEfakturaIdentifiers(self, request):
         issuer_id = self._known_issuer(request)
         response = self._response(request, "getEfakturaIdentifiersResponse")

@@ -63,6 +63,7 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
             self.company.write(
                 {
                     "efaktura_network_mode": "production",
+                    "efaktura_production_route": "mps",
                     "efaktura_mps_endpoint": peer.url,
                     "efaktura_mps_client_cert": __file__,  # plain HTTP to the local peer: no TLS is made
                 }
@@ -83,7 +84,7 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
             self.assertFalse(peer.errors, "every request matched the schema")
 
     def test_production_without_settings_says_what_is_missing(self):
-        self.company.efaktura_network_mode = "production"
+        self.company.write({"efaktura_network_mode": "production", "efaktura_production_route": "mps"})
         with self.assertRaisesRegex(UserError, "MPS endpoint and client certificate"):
             self.company.action_efaktura_submit_issuer()
         with self.assertRaisesRegex(UserError, "production networks are not configured"):

@@ -274,7 +274,7 @@ class TestSandboxModels(EfakturaCase):
         self.assertEqual(document.state, "cancelled")
         with self.assertRaisesRegex(UserError, "only a document still in the mailbox can be paid"):
             document.action_sandbox_pay()
-        credit_note = self.deliver(key="credit", kind="credit_note")
+        credit_note = self.deliver(key="credit", kind="credit_note", kid="")
         with self.assertRaisesRegex(UserError, "is a credit note"):
             credit_note.action_sandbox_pay()
 

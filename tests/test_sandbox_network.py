@@ -257,7 +257,9 @@ class TestSandboxNetworkLogic(BaseCase):
         self.assertTrue(self.submit_one(key="kid-25", kid="1" * 25).ok)
         self.assertEqual(self.submit_one(key="kid-26", kid="1" * 26).error.code, "KID")
         self.assertEqual(self.submit_one(key="negative", amount_ore=-100).error.code, "AMOUNT")
-        self.assertTrue(self.submit_one(key="credit", kind="credit_note", amount_ore=-100).ok)
+        self.assertTrue(self.submit_one(key="credit", kind="credit_note", kid="", amount_ore=-100).ok)
+        # A credit note is no payment claim: it never carries a KID.
+        self.assertEqual(self.submit_one(key="credit-kid", kind="credit_note").error.code, "KID")
 
     def test_issuer_must_have_org_number_and_account(self):
         for issuer, code in (
@@ -388,7 +390,7 @@ class TestSandboxNetworkLogic(BaseCase):
         self.assertEqual(self.network.status("efaktura", [paid])[0].state, PAID)
 
     def test_credit_notes_cannot_be_paid(self):
-        reference = self.submit_one(kind="credit_note").network_reference
+        reference = self.submit_one(kind="credit_note", kid="").network_reference
         with self.assertRaises(NetworkRejected) as caught:
             consumer_pays(self.store, reference)
         self.assertEqual(caught.exception.code, "KIND")

@@ -1,0 +1,450 @@
+"""A local Maventa (Visma AutoInvoice) for tests, built only from the contract in networks/maventa_contract.py.
+
+``MaventaPeer`` serves, on 127.0.0.1 and a free port, the endpoints the contract names:
+``POST /oauth2/token``, ``POST /v1/invoices``, ``GET /v1/invoices/{id}``, ``POST
+/v1/company/notifications`` and ``GET``/``POST`` of the B2C Norway agreement. It is strict:
+
+* a form or JSON field the contract does not name is refused (400, naming the field); a required
+  one missing is refused too; a call without a valid bearer token gets 401;
+* the invoice file must be UBL (``<Invoice>`` or ``<CreditNote>``, the root decides the type, as
+  Maventa's docs say), with an invoice number; an invoice needs a PaymentID (the KID);
+* B2C invoices are refused until the B2C Norway agreement is CONFIRMED, as the docs require;
+* a second POST with a UUID the peer has is answered 409 and creates nothing.
+
+It counts what must never happen: ``duplicates`` (a second invoice with an invoice number the
+company already sent), ``second_claims`` (a new invoice carrying a KID an earlier invoice already
+claims) and ``credit_notes_with_kid`` (a credit note whose PaymentID is the KID of an invoice).
+
+Maventa works asynchronously: new invoices are PENDING; :meth:`MaventaPeer.process` routes them.
+With the route forced to eFaktura, a consumer found in the JTTA registry (by the invoice's phone
+number or e-mail address) makes the invoice SENT, anyone else makes it ERROR; without a forced
+route the peer falls back to e-mail, then print, as Maventa's routing does.
+"""
+
+import base64
+import dataclasses
+import email.parser
+import email.policy
+import http.server
+import json
+import re
+import secrets
+import threading
+import urllib.parse
+import uuid
+
+from lxml import etree
+
+from ..networks import maventa_contract as contract
+
+UBL_NS = {
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+}
+INVOICE_PATH_RE = re.compile(r"/v1/invoices/([0-9a-fA-F-]{36})")
+FAULTS = ("500", "lose_answer")
+
+
+@dataclasses.dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+    status: int = None
+
+
+class _Refused(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """Clients that give up close their socket: nothing to report."""
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "MaventaPeer/1.0"
+
+    def log_message(self, format, *args):
+        """Keep the test log clean."""
+
+    def _serve(self):
+        self.server.peer._serve(self)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+
+class MaventaPeer:
+    def __init__(
+        self,
+        company_uuid="5b0a4c1e-8c55-4a51-9d1e-6a2f0c3b9e10",
+        user_api_key="peer-user-key",
+        vendor_api_key="peer-vendor-key",
+    ):
+        self.company_uuid = company_uuid
+        self.user_api_key = user_api_key
+        self.vendor_api_key = vendor_api_key
+        self._lock = threading.RLock()
+        self._server = None
+        self._thread = None
+        self.reset()
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self):
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.peer = self
+        self._thread = threading.Thread(target=self._server.serve_forever, name="maventa-peer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- test controls ----------------------------------------------------------------------
+
+    def reset(self):
+        with self._lock:
+            self.requests = []
+            self.errors = []  # requests the contract forbids, with the reason
+            self.internal_errors = []
+            self.tokens = {}
+            self.token_lifetime = contract.TOKEN_LIFETIME
+            self.invoices = {}  # uuid -> dict
+            self.jtta = []  # (phone, email) of consumers who said yes to all
+            self.agreement = None  # dict with status, signer_name, signer_email
+            self.mps_agreement_elsewhere = False
+            self.subscriptions = []
+            self.duplicates = 0
+            self.second_claims = 0
+            self.credit_notes_with_kid = 0
+            self.faults = []  # (fault, method, path prefix), taken in order by the first request they match
+
+    def add_jtta_consumer(self, phone="", email=""):
+        self.jtta.append((re.sub(r"\D", "", phone or "")[-8:], (email or "").strip().lower()))
+
+    def confirm_agreement(self):
+        """Maventa picked the agreement up from MPS (the docs: within about an hour)."""
+        with self._lock:
+            self.agreement["status"] = contract.AGREEMENT_CONFIRMED
+
+    def add_fault(self, fault, method=None, path=None):
+        """The next request of ``method`` to a path starting with ``path`` fails: "500", or "lose_answer" (the
+        request is carried out, but the connection closes before the answer)."""
+        assert fault in FAULTS
+        with self._lock:
+            self.faults.append((fault, method, path))
+
+    def process(self):
+        """Route every PENDING invoice, as Maventa's workers would."""
+        with self._lock:
+            for invoice in self.invoices.values():
+                if invoice["status"] != contract.STATUS_PENDING:
+                    continue
+                matched = self._jtta_match(invoice)
+                if matched:
+                    invoice.update(status=contract.STATUS_SENT, route="EFAKTURA", status_message="eFaktura")
+                elif invoice["forced_route"] == contract.ROUTE_EFAKTURA:
+                    invoice.update(
+                        status=contract.STATUS_ERROR,
+                        status_message="eFaktura: the consumer is not in the yes-to-all (JTTA) registry",
+                    )
+                elif invoice["email"]:
+                    invoice.update(status=contract.STATUS_SENT, route="EMAIL", status_message="e-mail")
+                else:
+                    invoice.update(status=contract.STATUS_SENT, route="PRINT", status_message="print")
+
+    def set_status(self, invoice_id, status):
+        with self._lock:
+            self.invoices[invoice_id]["status"] = status
+
+    def requests_to(self, method, path):
+        return [r for r in self.requests if r.method == method and r.path.startswith(path)]
+
+    def sent(self):
+        """The invoices the consumers got (or will get), by invoice number."""
+        return [i for i in self.invoices.values() if i["status"] != contract.STATUS_ERROR]
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def _serve(self, request):
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length) if length else b""
+        path = urllib.parse.urlsplit(request.path).path
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        record = Recorded(request.command, path, headers, body)
+        with self._lock:
+            self.requests.append(record)
+            fault = None
+            for index, (name, method, prefix) in enumerate(self.faults):
+                if (method is None or method == request.command) and (prefix is None or path.startswith(prefix)):
+                    fault = name
+                    del self.faults[index]
+                    break
+        if fault == "500":
+            record.status = 500
+            self._write(request, 500, {"code": "INTERNAL", "message": "internal error"})
+            return
+        try:
+            with self._lock:
+                status, answer = self._route(request.command, path, headers, body)
+        except _Refused as refused:
+            with self._lock:
+                self.errors.append(f"{request.command} {path}: {refused.message}")
+            status, answer = refused.status, {"code": refused.code, "message": refused.message}
+        except Exception as exc:  # noqa: BLE001 - a peer bug must show in the test
+            with self._lock:
+                self.internal_errors.append(f"{request.command} {path}: {exc!r}")
+            status, answer = 500, {"code": "INTERNAL", "message": repr(exc)}
+        record.status = status
+        if fault == "lose_answer":
+            # Done, but the answer never reaches the client: the connection is closed.
+            request.close_connection = True
+            return
+        self._write(request, status, answer)
+
+    @staticmethod
+    def _write(request, status, answer):
+        data = json.dumps(answer).encode() if answer is not None else b""
+        try:
+            request.send_response(status)
+            request.send_header("Content-Type", "application/json")
+            request.send_header("Content-Length", str(len(data)))
+            request.end_headers()
+            request.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def _route(self, method, path, headers, body):
+        if path == contract.TOKEN_PATH and method == "POST":
+            return self._token(headers, body)
+        self._check_bearer(headers)
+        if path == contract.INVOICES_PATH and method == "POST":
+            return self._post_invoice(headers, body)
+        match = INVOICE_PATH_RE.fullmatch(path)
+        if match and method == "GET":
+            invoice = self.invoices.get(match.group(1))
+            return (
+                (404, {"code": "NOT_FOUND", "message": "no such invoice"})
+                if invoice is None
+                else (
+                    200,
+                    self._invoice_out(invoice),
+                )
+            )
+        if path == contract.NOTIFICATIONS_PATH and method == "POST":
+            return self._subscribe(self._json_body(headers, body, contract.NOTIFICATION_FIELDS))
+        if path == contract.B2CNO_AGREEMENT_PATH and method == "GET":
+            return (
+                (404, {"code": "NOT_FOUND", "message": "no agreement"})
+                if self.agreement is None
+                else (
+                    200,
+                    dict(self.agreement),
+                )
+            )
+        if path == contract.B2CNO_AGREEMENT_PATH and method == "POST":
+            return self._order_agreement(self._json_body(headers, body, contract.AGREEMENT_FIELDS))
+        raise _Refused(404, "NOT_FOUND", f"{method} {path} is not an endpoint of the contract")
+
+    # -- checks -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _only(fields, allowed, required, where):
+        unknown = sorted(set(fields) - set(allowed))
+        if unknown:
+            raise _Refused(400, "UNKNOWN_FIELD", f"{where}: unknown field(s) {', '.join(unknown)}")
+        missing = [name for name in required if not fields.get(name)]
+        if missing:
+            raise _Refused(400, "MISSING_FIELD", f"{where}: required field(s) {', '.join(missing)} missing")
+
+    def _check_bearer(self, headers):
+        value = headers.get("authorization", "")
+        if not value.startswith("Bearer ") or value[7:] not in self.tokens:
+            raise _Refused(401, "UNAUTHORIZED", "missing or unknown bearer token")
+
+    def _json_body(self, headers, body, allowed):
+        if not headers.get("content-type", "").startswith("application/json"):
+            raise _Refused(400, "CONTENT_TYPE", "expected a JSON body")
+        try:
+            data = json.loads(body or b"null")
+        except ValueError as exc:
+            raise _Refused(400, "INVALID_JSON", "the body is not JSON") from exc
+        if not isinstance(data, dict):
+            raise _Refused(400, "INVALID_JSON", "the body is not an object")
+        self._only(data, allowed, allowed, "body")
+        return data
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def _token(self, headers, body):
+        if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raise _Refused(400, "CONTENT_TYPE", "the token request is a form")
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(), keep_blank_values=True).items()}
+        self._only(form, contract.TOKEN_FORM_FIELDS, contract.TOKEN_REQUIRED_FIELDS, "token request")
+        if form["grant_type"] != contract.GRANT_TYPE:
+            raise _Refused(400, "UNSUPPORTED_GRANT_TYPE", f"grant_type {form['grant_type']!r}")
+        if (form["client_id"], form["client_secret"], form["vendor_api_key"]) != (
+            self.company_uuid,
+            self.user_api_key,
+            self.vendor_api_key,
+        ):
+            raise _Refused(401, "INVALID_CLIENT", "unknown company UUID, API key or vendor API key")
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = form.get("scope", "")
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "scope": form.get("scope", ""),
+        }
+
+    def _multipart(self, headers, body):
+        content_type = headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise _Refused(400, "CONTENT_TYPE", "POST /v1/invoices takes multipart/form-data")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+        )
+        fields = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name in fields:
+                raise _Refused(400, "REPEATED_FIELD", f"field {name} given twice")
+            fields[name] = part.get_payload(decode=True)
+        return fields
+
+    def _post_invoice(self, headers, body):
+        fields = self._multipart(headers, body)
+        self._only(fields, contract.INVOICE_FORM_FIELDS, contract.INVOICE_REQUIRED_FIELDS, "POST /v1/invoices")
+        route = (fields.get(contract.FIELD_ROUTE) or b"").decode()
+        if route and route != contract.ROUTE_EFAKTURA:
+            raise _Refused(400, "INVALID_ROUTE", f"unknown route {route!r}")
+        if not self.agreement or self.agreement["status"] != contract.AGREEMENT_CONFIRMED:
+            raise _Refused(403, "B2CNO_AGREEMENT", "the B2C Norway agreement is not active for the company")
+        invoice_id = (fields.get(contract.FIELD_INVOICE_UUID) or b"").decode()
+        if invoice_id and not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", invoice_id):
+            raise _Refused(400, "INVALID_ID", f"id {invoice_id!r} is not a UUID")
+        if invoice_id in self.invoices:
+            return contract.HTTP_ALREADY_EXISTS, {"code": "ALREADY_EXISTS", "message": f"invoice {invoice_id} exists"}
+        parsed = self._read_ubl(fields[contract.FIELD_FILE])
+        invoice_id = invoice_id or str(uuid.uuid4())
+        earlier = [i for i in self.invoices.values() if i["invoice_nr"] == parsed["invoice_nr"]]
+        if earlier:
+            self.duplicates += 1
+        if (
+            parsed["type"] == "invoice"
+            and parsed["kid"]
+            and any(i["type"] == "invoice" and i["kid"] == parsed["kid"] for i in self.invoices.values())
+        ):
+            self.second_claims += 1
+        if (
+            parsed["type"] == "credit_note"
+            and parsed["kid"]
+            and any(i["type"] == "invoice" and i["kid"] == parsed["kid"] for i in self.invoices.values())
+        ):
+            self.credit_notes_with_kid += 1
+        invoice = {
+            "id": invoice_id,
+            "status": contract.STATUS_PENDING,
+            "forced_route": route,
+            "route": "",
+            "status_message": "",
+            **parsed,
+        }
+        self.invoices[invoice_id] = invoice
+        return 201, self._invoice_out(invoice)
+
+    @staticmethod
+    def _read_ubl(data):
+        try:
+            root = etree.fromstring(data)
+        except etree.XMLSyntaxError as exc:
+            raise _Refused(400, "INVALID_XML", f"the file is not XML: {exc}") from exc
+        localname = etree.QName(root).localname
+        if localname not in (contract.UBL_INVOICE_ROOT, contract.UBL_CREDIT_NOTE_ROOT):
+            raise _Refused(400, "UNKNOWN_FORMAT", f"root element {localname} is neither Invoice nor CreditNote")
+        number = root.findtext("cbc:ID", namespaces=UBL_NS)
+        if not number:
+            raise _Refused(400, "INVOICE_NUMBER", "the invoice has no number (cbc:ID)")
+        kid = root.findtext("cac:PaymentMeans/cbc:PaymentID", namespaces=UBL_NS) or ""
+        kind = "invoice" if localname == contract.UBL_INVOICE_ROOT else "credit_note"
+        if kind == "invoice" and not kid:
+            raise _Refused(400, "PAYMENT_ID", "an invoice to a Norwegian consumer needs a KID (PaymentID)")
+        customer = root.find("cac:AccountingCustomerParty/cac:Party", namespaces=UBL_NS)
+        phone = mail = ""
+        if customer is not None:
+            phone = customer.findtext("cac:Contact/cbc:Telephone", namespaces=UBL_NS) or ""
+            mail = customer.findtext("cac:Contact/cbc:ElectronicMail", namespaces=UBL_NS) or ""
+        pdfs = [
+            node
+            for node in root.iterfind(
+                "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", namespaces=UBL_NS
+            )
+            if node.get("mimeCode") == "application/pdf"
+        ]
+        return {
+            "type": kind,
+            "invoice_nr": number,
+            "kid": kid,
+            "billing_reference": root.findtext(
+                "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=UBL_NS
+            )
+            or "",
+            "phone": re.sub(r"\D", "", phone)[-8:],
+            "email": mail.strip().lower(),
+            "pdf": bool(pdfs) and base64.b64decode("".join(pdfs[0].text.split()))[:4] in (b"%PDF", b"<!DO", b"<htm"),
+        }
+
+    def _jtta_match(self, invoice):
+        return any(
+            (phone and phone == invoice["phone"]) or (mail and mail == invoice["email"]) for phone, mail in self.jtta
+        )
+
+    @staticmethod
+    def _invoice_out(invoice):
+        return {
+            "id": invoice["id"],
+            "status": invoice["status"],
+            "invoice_nr": invoice["invoice_nr"],
+            "status_message": invoice["status_message"],
+        }
+
+    def _subscribe(self, data):
+        if data["destination_type"] != contract.DESTINATION_TYPE_WEBHOOK:
+            raise _Refused(400, "DESTINATION_TYPE", f"destination_type {data['destination_type']!r}")
+        unknown = sorted(set(data["events"]) - set(contract.EVENTS))
+        if unknown:
+            raise _Refused(400, "EVENTS", f"unknown events {', '.join(unknown)}")
+        subscription = {"id": str(uuid.uuid4()), **data}
+        self.subscriptions.append(subscription)
+        return 201, subscription
+
+    def _order_agreement(self, data):
+        if "@" not in data["signer_email"]:
+            raise _Refused(400, "SIGNER", "signer_name or signer_email missing or invalid")
+        if self.agreement and self.agreement["status"] == contract.AGREEMENT_CONFIRMED:
+            return 200, dict(self.agreement)
+        status = contract.AGREEMENT_SIGNATURE_NEEDED if self.mps_agreement_elsewhere else contract.AGREEMENT_PENDING
+        self.agreement = {"status": status, **data}
+        return 201, dict(self.agreement)
