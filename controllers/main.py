@@ -239,7 +239,7 @@ class EfakturaController(http.Controller):
     def sandbox_issuer_approval(self, company_id, token, **kwargs):
         """The sandbox's stand-in for the operator approving an issuer agreement (sandbox mode only)."""
         company = request.env["res.company"].sudo().browse(company_id).exists()
-        if not company or company.efaktura_network_mode != "sandbox":
+        if not company or company.efaktura_mode != "test":
             raise request.not_found()
         if not token.isascii() or not consteq(token, company._efaktura_sandbox_issuer_token()):
             raise request.not_found()

@@ -30,7 +30,7 @@ _logger = logging.getLogger(__name__)
 # The simulator's RSA private key, PEM, generated on first use and kept per database.
 SIGNING_KEY_PARAM = "l10n_no_efaktura_b2c.bankid_simulator_key"
 # The companies the simulator serves, one client each.
-SANDBOX_COMPANIES = [("efaktura_network_mode", "=", "sandbox")]
+SANDBOX_COMPANIES = [("efaktura_mode", "=", "test")]
 # Token and PAR answers carry credentials (RFC 6749 section 5.1).
 NO_STORE_HEADERS = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 # The endpoints a relying party calls, by name, with the method each answers to.

@@ -19,6 +19,8 @@ _logger = logging.getLogger(__name__)
 # through two integrations risks a consumer being charged twice, so they cannot be combined.
 CONFLICTING_MODULE_MARKERS = ("efaktura", "avtalegiro", "avtale_giro")
 THIS_MODULE = "l10n_no_efaktura_b2c"
+# Like payment.provider.state: a new company sends nothing until an administrator chooses a mode.
+EFAKTURA_MODES = [("disabled", "Disabled"), ("test", "Test"), ("enabled", "Enabled (production)")]
 # Where the sandbox BankID simulator answers, on this Odoo server.
 BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 
@@ -26,17 +28,37 @@ BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 class ResCompany(models.Model):
     _inherit = "res.company"
 
+    efaktura_mode = fields.Selection(
+        EFAKTURA_MODES,
+        string="eFaktura B2C mode",
+        default="disabled",
+        required=True,
+        copy=False,
+        help="Disabled: the module sends nothing. Test: the embedded sandbox network and BankID simulator; SMS, "
+        "e-mails and letters of the module stay inside Odoo, in the test phone and inbox. Enabled (production): "
+        "the real networks and BankID, with your own agreements.",
+    )
+    # Kept for compatibility, both follow efaktura_mode (the single source of truth); writing them sets the mode.
     efaktura_enabled = fields.Boolean(
         string="eFaktura B2C",
+        compute="_compute_efaktura_mode_flags",
+        store=True,
+        readonly=False,
         help="Invoice private persons by Vipps, eFaktura in their nettbank, e-mail or post.",
     )
     efaktura_network_mode = fields.Selection(
         [("sandbox", "Sandbox"), ("production", "Production")],
         string="eFaktura network",
-        default="sandbox",
-        required=True,
-        help="Sandbox: an embedded test network and BankID simulator, no contracts needed. "
+        compute="_compute_efaktura_mode_flags",
+        store=True,
+        readonly=False,
+        help="Sandbox (Test mode): an embedded test network and BankID simulator, no contracts needed. "
         "Production: Mastercard Payment Services and Vipps, with your own agreements.",
+    )
+    efaktura_test_send_emails = fields.Boolean(
+        string="Also send real e-mails in test mode",
+        help="In Test mode the module's SMS, e-mails and letters stay in the test phone and inbox. Tick this to "
+        "send its e-mails for real (SMS and letters still stay inside Odoo).",
     )
     efaktura_issuer_org_number = fields.Char(
         string="Issuer organisation number",
@@ -133,18 +155,50 @@ class ResCompany(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        companies = super().create([self._efaktura_normalize_vals(vals) for vals in vals_list])
+        vals_list = [self._efaktura_normalize_vals(vals) for vals in vals_list]
+        for vals in vals_list:
+            if vals.pop("_efaktura_enable_only", False):
+                vals["efaktura_mode"] = "test"
+        companies = super().create(vals_list)
         companies._efaktura_ensure_channels()
         return companies
 
     def write(self, vals):
         vals = self._efaktura_normalize_vals(vals)
+        if vals.pop("_efaktura_enable_only", False):
+            # "enabled = True" alone: a disabled company starts in Test mode, the others keep their mode.
+            disabled = self.filtered(lambda c: c.efaktura_mode == "disabled")
+            if disabled:
+                super(ResCompany, disabled).write(dict(vals, efaktura_mode="test"))
+            others = self - disabled
+            return super(ResCompany, others).write(vals) if others else True
         return super().write(vals)
+
+    @api.depends("efaktura_mode")
+    def _compute_efaktura_mode_flags(self):
+        for company in self:
+            company.efaktura_enabled = company.efaktura_mode != "disabled"
+            company.efaktura_network_mode = "production" if company.efaktura_mode == "enabled" else "sandbox"
+
+    @api.model
+    def _efaktura_mode_vals(self, vals):
+        """Translate the compatibility fields efaktura_enabled and efaktura_network_mode into efaktura_mode."""
+        enabled = vals.pop("efaktura_enabled", None)
+        network_mode = vals.pop("efaktura_network_mode", None)
+        if "efaktura_mode" in vals:
+            return vals
+        if enabled is not None and not enabled:
+            vals["efaktura_mode"] = "disabled"
+        elif network_mode:
+            vals["efaktura_mode"] = "enabled" if network_mode == "production" else "test"
+        elif enabled:
+            vals["_efaktura_enable_only"] = True
+        return vals
 
     @api.model
     def _efaktura_normalize_vals(self, vals):
         """Store identifiers in their canonical form; a bad one raises a clear error."""
-        vals = dict(vals)
+        vals = self._efaktura_mode_vals(dict(vals))
         checks = {
             "efaktura_issuer_org_number": (normalize_org_number, self.env._("Issuer organisation number")),
             "efaktura_billing_account": (normalize_account_number, self.env._("Billing account number")),
@@ -210,7 +264,7 @@ class ResCompany(models.Model):
                     )
                 )
 
-    @api.constrains("efaktura_enabled")
+    @api.constrains("efaktura_mode")
     def _check_efaktura_enabled(self):
         if not any(self.mapped("efaktura_enabled")):
             return
@@ -269,9 +323,11 @@ class ResCompany(models.Model):
         )
 
     def _efaktura_network(self):
-        """The network that carries this company's invoices, by its network mode."""
+        """The network that carries this company's invoices: the sandbox in Test mode, else production."""
         self.ensure_one()
-        if self.efaktura_network_mode == "sandbox":
+        if self.efaktura_mode == "disabled":
+            raise UserError(self.env._("%(company)s: eFaktura B2C is disabled.", company=self.name))
+        if self.efaktura_mode == "test":
             return self.env["efaktura.sandbox.document"]._sandbox_network(self)
         return self._efaktura_production_network()
 
@@ -420,7 +476,7 @@ class ResCompany(models.Model):
 
     def _efaktura_sandbox_approve_issuer(self, token):
         self.ensure_one()
-        if self.efaktura_network_mode != "sandbox" or not consteq(token or "", self._efaktura_sandbox_issuer_token()):
+        if self.efaktura_mode != "test" or not consteq(token or "", self._efaktura_sandbox_issuer_token()):
             return False
         if self.efaktura_issuer_state == "pending_approval":
             self.efaktura_issuer_state = "active"
@@ -501,8 +557,7 @@ class ResCompany(models.Model):
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
         company.write(
             {
-                "efaktura_enabled": True,
-                "efaktura_network_mode": "sandbox",
+                "efaktura_mode": "test",
                 "efaktura_issuer_org_number": company._efaktura_default_org_number() or "123456785",
                 "efaktura_billing_account": "86011117947",
                 "efaktura_contact_email": company.email or "faktura@example.com",

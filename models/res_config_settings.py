@@ -5,8 +5,10 @@ from odoo.tools import email_normalize
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled", readonly=False)
-    efaktura_network_mode = fields.Selection(related="company_id.efaktura_network_mode", readonly=False)
+    efaktura_mode = fields.Selection(related="company_id.efaktura_mode", readonly=False)
+    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled")
+    efaktura_network_mode = fields.Selection(related="company_id.efaktura_network_mode")
+    efaktura_test_send_emails = fields.Boolean(related="company_id.efaktura_test_send_emails", readonly=False)
     efaktura_issuer_org_number = fields.Char(related="company_id.efaktura_issuer_org_number", readonly=False)
     efaktura_billing_account = fields.Char(related="company_id.efaktura_billing_account", readonly=False)
     efaktura_contact_email = fields.Char(related="company_id.efaktura_contact_email", readonly=False)
@@ -76,7 +78,7 @@ class ResConfigSettings(models.TransientModel):
     efaktura_check_templates = fields.Boolean(compute="_compute_efaktura_checklist")
     efaktura_check_test_send = fields.Boolean(compute="_compute_efaktura_checklist")
 
-    @api.depends("company_id", "efaktura_network_mode", "efaktura_issuer_state")
+    @api.depends("company_id", "efaktura_mode", "efaktura_issuer_state")
     def _compute_efaktura_checklist(self):
         templates = (
             "l10n_no_efaktura_b2c.sms_template_consent_request",
@@ -88,7 +90,7 @@ class ResConfigSettings(models.TransientModel):
         for settings in self:
             company = settings.company_id
             settings.efaktura_check_issuer = settings.efaktura_issuer_state == "active"
-            settings.efaktura_check_network = settings.efaktura_network_mode == "sandbox" or bool(
+            settings.efaktura_check_network = settings.efaktura_mode == "test" or bool(
                 company.sudo().efaktura_mps_endpoint
                 and company.sudo().efaktura_mps_client_cert
                 and company.sudo().efaktura_mps_client_key

@@ -366,7 +366,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
                     self.assertNotIn("openid", response.text)
 
     def test_client_of_a_production_company_is_unknown(self):
-        other = self.env["res.company"].create({"name": "Fjord Sandkasse AS"})
+        other = self.env["res.company"].create({"name": "Fjord Sandkasse AS", "efaktura_mode": "test"})
         self.assertEqual(other.efaktura_network_mode, "sandbox")
         self.switch_to_production(self.env["res.company"].sudo().search([("id", "!=", other.id)]))
         self.assertTrue(self.env["efaktura.bankid.simulator.entry"]._simulator_enabled())

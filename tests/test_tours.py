@@ -46,6 +46,7 @@ class TestSettingsTour(TourCase):
         )
         self.start_tour("/odoo", "l10n_no_efaktura_b2c_settings", login="admin", timeout=60)
         self.assertTrue(self.company.efaktura_enabled)
+        self.assertEqual(self.company.efaktura_mode, "test")
         self.assertEqual(self.company.efaktura_consent_days, 5)
         self.assertEqual(self.company.efaktura_issuer_org_number, "123456785")
 

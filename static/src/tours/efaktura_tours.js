@@ -7,8 +7,8 @@ tours.add("l10n_no_efaktura_b2c_settings", {
     url: "/odoo/settings#account",
     steps: () => [
         {
-            content: "Switch eFaktura B2C on",
-            trigger: "#efaktura_b2c_enable input[type=checkbox]:not(:checked)",
+            content: "Switch eFaktura B2C on, in Test mode",
+            trigger: "#efaktura_b2c_enable div[name=efaktura_mode] input[data-value=test]:not(:checked)",
             run: "click",
         },
         {

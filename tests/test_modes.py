@@ -1,0 +1,121 @@
+"""eFaktura B2C modes, as Odoo's payment providers have them: Disabled, Test, Enabled (production)."""
+
+from odoo.modules import neutralize
+from odoo.tests import HttpCase, tagged
+
+from .common import EfakturaInvoiceCase
+
+MODULE = "l10n_no_efaktura_b2c"
+
+
+@tagged("post_install", "-at_install")
+class TestFreshInstall(EfakturaInvoiceCase, HttpCase):
+    """The database the tests run in is a fresh install without demo data."""
+
+    def test_fresh_install_without_demo_sends_nothing_anywhere(self):
+        if self.env["ir.module.module"].search([("name", "=", "base")]).demo:
+            self.skipTest("this database has demo data; the demo company is in Test mode on purpose")
+        existing = self.env["res.company"].search([("id", "!=", self.company.id)])
+        self.assertTrue(existing)
+        self.assertEqual(set(existing.mapped("efaktura_mode")), {"disabled"}, "a new database starts Disabled")
+        main = self.env.ref("base.main_company")
+        self.assertFalse(main.efaktura_enabled)
+        # A consumer who would take every channel, and an invoice to her from the main company.
+        partner = self.env["res.partner"].create(
+            {
+                "name": "Kari Nordmann",
+                "mobile": "412 34 567",
+                "email": "kari@example.com",
+                "street": "Storgata 1",
+                "zip": "0155",
+                "city": "Oslo",
+                "country_id": self.env.ref("base.no").id,
+                "efaktura_receive_edocuments": True,
+                "efaktura_access_point": "b2cno",
+            }
+        )
+        # The test company of this class is disabled too: a fresh company, nothing configured.
+        self.company.efaktura_mode = "disabled"
+        counts = self._outgoing_counts()
+        move = self.make_invoice(partner)
+        move._efaktura_queue()
+        for cron in self.env["ir.cron"].search([("ir_actions_server_id.model_id.model", "like", "efaktura.%")]):
+            cron.method_direct_trigger()
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "none", "a disabled company queues nothing")
+        self.assertFalse(move.efaktura_delivery_ids)
+        self.assertEqual(self._outgoing_counts(), counts, "no SMS, e-mail, letter, document or consent request")
+        # The public BankID simulator does not answer on a fresh install.
+        self.assertEqual(self.url_open("/efaktura/bankid-sim/.well-known/openid-configuration").status_code, 404)
+
+    def _outgoing_counts(self):
+        models = (
+            "sms.sms",
+            "mail.mail",
+            "snailmail.letter",
+            "efaktura.delivery",
+            "efaktura.consent",
+            "efaktura.sandbox.document",
+        )
+        return {model: self.env[model].sudo().search_count([]) for model in models}
+
+
+@tagged("post_install", "-at_install")
+class TestNeutralize(EfakturaInvoiceCase):
+    def test_neutralized_database_is_in_test_mode_without_production_credentials(self):
+        production = {
+            "efaktura_mode": "enabled",
+            "efaktura_mps_endpoint": "https://mps.example.com/erp",
+            "efaktura_mps_client_cert": "/etc/odoo/mps/client.pem",
+            "efaktura_mps_client_key": "/etc/odoo/mps/client.key",
+            "efaktura_vipps_enabled": True,
+            "efaktura_vipps_client_id": "vipps-client",
+            "efaktura_vipps_client_secret": "vipps-secret",
+            "efaktura_vipps_subscription_key": "vipps-key",
+            "efaktura_bankid_client_id": "bankid-client",
+            "efaktura_bankid_client_secret": "bankid-secret",
+            "efaktura_test_send_emails": True,
+        }
+        self.company.write(production)
+        self.assertEqual(self.company.efaktura_network_mode, "production")
+        disabled = self.env["res.company"].create({"name": "Av AS"})
+        self.env.flush_all()
+        # As `odoo-bin neutralize` does: every installed module's data/neutralize.sql.
+        queries = list(neutralize.get_neutralization_queries([MODULE]))
+        self.assertEqual(len(queries), 1, "the module ships data/neutralize.sql")
+        for query in neutralize.get_neutralization_queries(neutralize.get_installed_modules(self.env.cr)):
+            self.env.cr.execute(query)
+        self.env.invalidate_all()
+        company = self.company.sudo()
+        self.assertEqual(company.efaktura_mode, "test")
+        self.assertEqual(company.efaktura_network_mode, "sandbox")
+        self.assertTrue(company.efaktura_enabled)
+        self.assertFalse(company.efaktura_test_send_emails)
+        for fname in (
+            "efaktura_mps_client_cert",
+            "efaktura_mps_client_key",
+            "efaktura_vipps_enabled",
+            "efaktura_vipps_client_secret",
+            "efaktura_vipps_subscription_key",
+            "efaktura_bankid_client_secret",
+        ):
+            self.assertFalse(company[fname], fname)
+        self.assertEqual(company._efaktura_network().name, "sandbox")
+        self.assertFalse(company._efaktura_mps_config())
+        self.assertFalse(company._efaktura_vipps_config())
+        self.assertEqual(disabled.efaktura_mode, "disabled", "a disabled company stays disabled")
+        # The stored compatibility flags agree with the mode, as the ORM would compute them.
+        company._compute_efaktura_mode_flags()
+        self.assertEqual((company.efaktura_enabled, company.efaktura_network_mode), (True, "sandbox"))
+
+    def test_compatibility_flags_follow_the_mode(self):
+        company = self.env["res.company"].create({"name": "Kompat AS"})
+        self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
+        company.efaktura_enabled = True
+        self.assertEqual((company.efaktura_mode, company.efaktura_network_mode), ("test", "sandbox"))
+        company.efaktura_network_mode = "production"
+        self.assertEqual(company.efaktura_mode, "enabled")
+        company.efaktura_enabled = True
+        self.assertEqual(company.efaktura_mode, "enabled", "enabling again keeps production")
+        company.efaktura_enabled = False
+        self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
