@@ -21,6 +21,7 @@
         "security/efaktura_security.xml",
         "data/ir_default_data.xml",
         "data/efaktura_cron.xml",
+        "data/efaktura_consent_cron.xml",
         "data/efaktura_consent_templates.xml",
         "data/efaktura_issuer_templates.xml",
         "data/efaktura_reminder_templates.xml",

@@ -14,3 +14,5 @@ UPDATE res_company
        efaktura_vipps_client_secret = NULL,
        efaktura_vipps_subscription_key = NULL,
        efaktura_bankid_client_secret = NULL;
+UPDATE res_company
+   SET efaktura_bankid_private_key = NULL;

@@ -8,7 +8,7 @@ from odoo.tools.misc import hmac as hmac_sign
 from ..networks import mps, vipps
 from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..networks.production import ProductionNetwork
-from ..oidc import Provider
+from ..oidc import OidcError, Provider, configuration_problems, discover
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
 from .validation_messages import rule_text
@@ -111,10 +111,40 @@ class ResCompany(models.Model):
     efaktura_bankid_use_par = fields.Boolean(
         string="Pushed authorization requests", help="Send the login parameters to the provider first (PAR)."
     )
+    efaktura_bankid_problem = fields.Char(
+        string="BankID configuration problem",
+        readonly=True,
+        copy=False,
+        help="Why the last BankID login could not start, or what the configuration check found; empty when fine.",
+    )
     efaktura_bankid_national_id = fields.Boolean(
         string="Ask for the national identity number",
-        help="Only for clients the provider entitles to it. It makes the eFaktura lookup exact; it is stored "
-        "only as a keyed hash.",
+        help="No longer a choice: eFaktura 2.0 looks consumers up by the national identity number BankID "
+        "verified, so it is always asked for. It is kept only until the consumer is found, or the deadline.",
+    )
+    efaktura_bankid_min_assurance = fields.Selection(
+        [("high", "High"), ("substantial", "Substantial")],
+        string="Minimum level of assurance",
+        default="high",
+        required=True,
+        help="High: BankID with code device or app (LOA 4). Substantial also accepts BankID with biometrics "
+        "(LOA 3). A weaker login, or a broker's other e-ID, is refused.",
+    )
+    efaktura_bankid_client_auth = fields.Selection(
+        [("client_secret_basic", "Client secret"), ("private_key_jwt", "Private key (private_key_jwt)")],
+        string="Client authentication",
+        default="client_secret_basic",
+        required=True,
+        help="How Odoo proves to the provider that it is your client: the shared secret, or a JWT signed with "
+        "your private key whose public key the provider holds.",
+    )
+    efaktura_bankid_private_key = fields.Text(
+        string="BankID client private key",
+        groups="base.group_system",
+        help="PEM private key (RSA or EC P-256) for private_key_jwt.",
+    )
+    efaktura_bankid_key_id = fields.Char(
+        string="BankID client key ID", help="The kid under which the provider knows your public key."
     )
     # Production networks.
     efaktura_mps_endpoint = fields.Char(
@@ -502,9 +532,14 @@ class ResCompany(models.Model):
         return f"{self.get_base_url()}/efaktura/bankid/callback"
 
     def _efaktura_oidc_provider(self):
-        """The OpenID provider consumers log in with: the simulator in sandbox mode, else the configured one."""
+        """The OpenID provider consumers log in with: the simulator in Test mode, else the configured one.
+
+        The national identity number is always asked for (the eFaktura lookup needs it), the company's minimum
+        level of assurance is asked for and checked, and in production the issuer must be https.
+        """
         self.ensure_one()
-        if self.efaktura_network_mode == "sandbox":
+        company = self.sudo()
+        if self.efaktura_mode == "test":
             return Provider(
                 issuer=self._efaktura_bankid_sandbox_issuer(),
                 client_id=self._efaktura_bankid_sandbox_client_id(),
@@ -512,29 +547,52 @@ class ResCompany(models.Model):
                 scopes=("openid", "profile", "nnin_altsub"),
                 claim_mapping="bankid",
                 use_par=self.efaktura_bankid_use_par,
+                min_assurance=self.efaktura_bankid_min_assurance,
             )
-        company = self.sudo()
-        if not (company.efaktura_bankid_issuer and company.efaktura_bankid_client_id):
+        configured = company.efaktura_bankid_issuer and company.efaktura_bankid_client_id
+        if self.efaktura_mode != "enabled" or not configured:
             raise UserError(
                 self.env._(
                     "%(company)s: BankID is not configured. Fill in the issuer URL and client ID in the eFaktura "
-                    "settings, or switch the eFaktura network to Sandbox.",
+                    "settings, or switch eFaktura B2C to Test mode.",
                     company=self.name,
                 )
             )
         national_id_scope = {"bankid": "nnin_altsub", "signicat": "nin", "idura": "ssn"}[
             company.efaktura_bankid_provider
         ]
-        scopes = ["openid", "profile"] + ([national_id_scope] if company.efaktura_bankid_national_id else [])
         return Provider(
             issuer=company.efaktura_bankid_issuer.rstrip("/"),
             client_id=company.efaktura_bankid_client_id,
             client_secret=company.efaktura_bankid_client_secret or "",
-            scopes=tuple(scopes),
-            acr_values=("urn:grn:authn:no:bankid",) if company.efaktura_bankid_provider == "idura" else (),
+            scopes=("openid", "profile", national_id_scope),
             claim_mapping=company.efaktura_bankid_provider,
             use_par=company.efaktura_bankid_use_par,
+            min_assurance=company.efaktura_bankid_min_assurance,
+            token_endpoint_auth=company.efaktura_bankid_client_auth,
+            client_private_key=company.efaktura_bankid_private_key or "",
+            client_key_id=company.efaktura_bankid_key_id or "",
+            require_https=True,
         )
+
+    def action_efaktura_check_bankid(self):
+        """Read the provider's discovery document and say what in the BankID settings cannot work with it."""
+        self.check_access("write")
+        for company in self:
+            try:
+                provider = company._efaktura_oidc_provider()
+                problems = configuration_problems(provider, discover(provider.issuer, timeout=provider.timeout))
+            except (OidcError, UserError) as error:
+                problems = [str(error)]
+            company._efaktura_bankid_record_problem(" ".join(problems))
+        return True
+
+    def _efaktura_bankid_record_problem(self, problem):
+        """Remember (or clear) why BankID logins cannot start, for the settings page."""
+        self.ensure_one()
+        problem = (problem or "")[:500] or False
+        if self.sudo().efaktura_bankid_problem != problem:
+            self.sudo().efaktura_bankid_problem = problem
 
     def _efaktura_default_org_number(self):
         """The organisation number Odoo already knows for the company, if any."""

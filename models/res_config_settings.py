@@ -24,7 +24,13 @@ class ResConfigSettings(models.TransientModel):
     efaktura_bankid_client_id = fields.Char(related="company_id.efaktura_bankid_client_id", readonly=False)
     efaktura_bankid_client_secret = fields.Char(related="company_id.efaktura_bankid_client_secret", readonly=False)
     efaktura_bankid_use_par = fields.Boolean(related="company_id.efaktura_bankid_use_par", readonly=False)
-    efaktura_bankid_national_id = fields.Boolean(related="company_id.efaktura_bankid_national_id", readonly=False)
+    efaktura_bankid_min_assurance = fields.Selection(
+        related="company_id.efaktura_bankid_min_assurance", readonly=False
+    )
+    efaktura_bankid_client_auth = fields.Selection(related="company_id.efaktura_bankid_client_auth", readonly=False)
+    efaktura_bankid_private_key = fields.Text(related="company_id.efaktura_bankid_private_key", readonly=False)
+    efaktura_bankid_key_id = fields.Char(related="company_id.efaktura_bankid_key_id", readonly=False)
+    efaktura_bankid_problem = fields.Char(related="company_id.efaktura_bankid_problem")
     efaktura_mps_endpoint = fields.Char(related="company_id.efaktura_mps_endpoint", readonly=False)
     efaktura_mps_client_cert = fields.Char(related="company_id.efaktura_mps_client_cert", readonly=False)
     efaktura_mps_client_key = fields.Char(related="company_id.efaktura_mps_client_key", readonly=False)
@@ -39,6 +45,11 @@ class ResConfigSettings(models.TransientModel):
         self.ensure_one()
         self.execute()
         return self.company_id.action_efaktura_submit_issuer()
+
+    def action_efaktura_check_bankid(self):
+        self.ensure_one()
+        self.execute()
+        return self.company_id.action_efaktura_check_bankid()
 
     def action_efaktura_refresh_issuer(self):
         self.ensure_one()

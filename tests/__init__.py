@@ -30,3 +30,5 @@ from . import test_rate_limit
 from . import test_tours
 from . import test_dashboard
 from . import test_modes
+from . import test_consent_production
+from . import test_oidc_brokers

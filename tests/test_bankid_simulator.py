@@ -155,7 +155,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         for person in TEST_PERSONS:
             self.assertIn(person.name, page)
             self.assertIn(f"{person.nnin[:6]} *****", page)
-        self.assertEqual(page.count('type="radio"'), len(TEST_PERSONS))
+        self.assertEqual(page.count('name="person"'), len(TEST_PERSONS))
         self.assertIn('value="approve"', page)
         self.assertIn('value="cancel"', page)
 
@@ -394,7 +394,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         provider = other._efaktura_oidc_provider()
         metadata = oidc.discover(provider.issuer, session=self.opener)
         auth = oidc.start_authentication(provider, metadata, other._efaktura_bankid_redirect_uri(), session=self.opener)
-        self.assertEqual(self.open_login(auth.url)[0].count('type="radio"'), len(TEST_PERSONS))
+        self.assertEqual(self.open_login(auth.url)[0].count('name="person"'), len(TEST_PERSONS))
 
     # ------------------------------------------------------------------
     # Garbage in, a clear 4xx out
