@@ -35,6 +35,7 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/efaktura_sandbox_views.xml",
+        "views/efaktura_test_message_views.xml",
         "views/bankid_simulator_templates.xml",
         "data/efaktura_sandbox_cron.xml",
         "data/efaktura_bankid_simulator_cron.xml",

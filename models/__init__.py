@@ -14,3 +14,7 @@ from . import efaktura_consent
 from . import account_journal
 from . import efaktura_reminder
 from . import efaktura_rate_limit
+from . import efaktura_test_message
+from . import mail_mail
+from . import sms_sms
+from . import snailmail_letter

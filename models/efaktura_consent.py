@@ -222,11 +222,13 @@ class EfakturaConsent(models.Model):
                     {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
                 )
             if consent.partner_id.email:
-                mail_template.with_context(efaktura_consent_url=url, lang=lang).send_mail(
-                    consent.id, email_layout_xmlid="mail.mail_notification_light"
-                )
+                mail_template.with_context(
+                    efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
+                ).send_mail(consent.id, email_layout_xmlid="mail.mail_notification_light")
         if sms_values:
-            self.env["sms.sms"].sudo().create(sms_values)
+            # In Test mode the SMS stay in the test phone (one company per request batch).
+            outbox = self.company_id[:1]._efaktura_test_outbox() if len(self.company_id) == 1 else {}
+            self.env["sms.sms"].sudo().with_context(**outbox).create(sms_values)
             self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
         self.write({"state": "sent"})
 
@@ -440,7 +442,9 @@ class EfakturaConsent(models.Model):
             token = self._new_token()
             consent.withdraw_token_hash = _hash_token(token)
             if consent.partner_id.email:
-                template.with_context(efaktura_withdraw_url=consent._withdraw_url(token)).send_mail(
+                template.with_context(
+                    efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
+                ).send_mail(
                     consent.id, email_layout_xmlid="mail.mail_notification_light"
                 )
 

@@ -501,7 +501,7 @@ class ResCompany(models.Model):
         self.ensure_one()
         url = f"{self.get_base_url()}/efaktura/sandbox/issuer/{self.id}/{self._efaktura_sandbox_issuer_token()}"
         self.env.ref("l10n_no_efaktura_b2c.mail_template_sandbox_issuer_approval").with_context(
-            efaktura_approval_url=url
+            efaktura_approval_url=url, **self._efaktura_test_outbox()
         ).send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
 
     def _efaktura_sandbox_approve_issuer(self, token):
@@ -586,6 +586,17 @@ class ResCompany(models.Model):
                 problems = [str(error)]
             company._efaktura_bankid_record_problem(" ".join(problems))
         return True
+
+    def _efaktura_test_outbox(self):
+        """The context that keeps the module's SMS, letters and (unless real e-mails are allowed) e-mails of this
+        company inside Odoo, in the test phone and inbox, when it is in Test mode; empty otherwise."""
+        self.ensure_one()
+        if self.efaktura_mode != "test":
+            return {}
+        kinds = {"sms": self.id, "letter": self.id}
+        if not self.efaktura_test_send_emails:
+            kinds["email"] = self.id
+        return {"efaktura_test_outbox": kinds}
 
     def _efaktura_bankid_record_problem(self, problem):
         """Remember (or clear) why BankID logins cannot start, for the settings page."""

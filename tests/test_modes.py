@@ -1,9 +1,14 @@
 """eFaktura B2C modes, as Odoo's payment providers have them: Disabled, Test, Enabled (production)."""
 
+from datetime import timedelta
+
+from freezegun import freeze_time
+
 from odoo.modules import neutralize
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import EfakturaInvoiceCase
+from .test_consent import ConsentCase
 
 MODULE = "l10n_no_efaktura_b2c"
 
@@ -119,3 +124,86 @@ class TestNeutralize(EfakturaInvoiceCase):
         self.assertEqual(company.efaktura_mode, "enabled", "enabling again keeps production")
         company.efaktura_enabled = False
         self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
+
+
+@tagged("post_install", "-at_install")
+class TestTestMode(ConsentCase):
+    """Test mode: nothing reaches a real person; the module's SMS, e-mails and letters stay inside Odoo."""
+
+    def kept(self, kind, **domain):
+        return self.env["efaktura.test.message"].search(
+            [("kind", "=", kind), *[(field, "=", value) for field, value in domain.items()]]
+        )
+
+    def test_consent_sms_and_email_stay_in_the_test_phone_and_inbox(self):
+        self.assertEqual(self.company.efaktura_mode, "test")
+        self.request_consent()
+        consent = self.consent_of(self.ingrid)
+        sms = self.sms_to(self.ingrid)
+        self.assertEqual(sms.state, "efaktura_test")
+        mail = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("res_id", "=", consent.id)])
+        self.assertEqual(mail.state, "efaktura_test")
+        # Odoo's own queues never send them.
+        self.env["sms.sms"].sudo()._process_queue()
+        self.env["mail.mail"].sudo().process_email_queue()
+        self.assertEqual((sms.exists().state, mail.exists().state), ("efaktura_test", "efaktura_test"))
+        # A billing user reads them from the eFaktura menu, without developer mode.
+        billing = new_test_user(
+            self.env,
+            login="efaktura_test_billing",
+            groups="account.group_account_invoice",
+            company_id=self.company.id,
+            company_ids=[self.company.id],
+        )
+        menu = self.env.ref("l10n_no_efaktura_b2c.menu_efaktura_test_message")
+        self.assertIn(menu.id, self.env["ir.ui.menu"].with_user(billing)._visible_menu_ids())
+        self.assertFalse(menu.groups_id - billing.groups_id, "no developer mode needed")
+        kept = self.env["efaktura.test.message"].with_user(billing).search([("partner_id", "=", self.ingrid.id)])
+        self.assertEqual(sorted(kept.mapped("kind")), ["email", "sms"])
+        phone = kept.filtered(lambda m: m.kind == "sms")
+        self.assertEqual(phone.recipient, "+4791345678")
+        self.assertIn("/efaktura/consent/", phone.body_text)
+        inbox = kept.filtered(lambda m: m.kind == "email")
+        self.assertIn("/efaktura/consent/", inbox.body)
+        # The consent page wears the TEST badge.
+        page = self.url_open(f"/efaktura/consent/{self.token_from_sms(self.ingrid)}")
+        self.assertIn('id="efaktura_test_badge"', page.text)
+
+    def test_invoice_email_and_letter_stay_inside_odoo(self):
+        move = self.request_consent()
+        per_move = self.request_consent(self.per)
+        consent = self.consent_of(self.ingrid)
+        with freeze_time(consent.deadline + timedelta(minutes=1)):
+            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
+        (move | per_move).invalidate_recordset()
+        self.assertEqual((move.efaktura_channel, per_move.efaktura_channel), ("email", "post"))
+        invoice_mails = self.env["mail.mail"].sudo().search([("model", "=", "account.move"), ("res_id", "=", move.id)])
+        self.assertTrue(invoice_mails)
+        self.assertEqual(set(invoice_mails.mapped("state")), {"efaktura_test"})
+        self.assertTrue(self.kept("email", res_model="account.move", res_id=move.id))
+        letter = per_move.efaktura_delivery_ids.snailmail_letter_id
+        self.assertEqual(letter.state, "efaktura_test")
+        self.assertTrue(self.kept("letter", res_model="account.move", res_id=per_move.id))
+        # The invoice and the outbox show the TEST badge.
+        self.assertEqual(move.efaktura_company_mode, "test")
+        self.assertIn('name="efaktura_test_badge"', self.env["account.move"].get_view(view_type="form")["arch"])
+        delivery_form = self.env["efaktura.delivery"].get_view(view_type="form")["arch"]
+        self.assertIn('name="efaktura_test_badge"', delivery_form)
+        self.assertIn("efaktura_company_mode", self.env["efaktura.delivery"].get_view(view_type="list")["arch"])
+        self.assertEqual(move.efaktura_delivery_ids.efaktura_company_mode, "test")
+
+    def test_real_emails_in_test_mode_only_when_ticked(self):
+        self.company.efaktura_test_send_emails = True
+        self.request_consent()
+        consent = self.consent_of(self.ingrid)
+        mail = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("res_id", "=", consent.id)])
+        self.assertEqual(mail.state, "outgoing", "the admin asked for real e-mails")
+        self.assertEqual(self.sms_to(self.ingrid).state, "efaktura_test", "SMS still stay in the test phone")
+
+    def test_production_sends_for_real(self):
+        self.company.write({"efaktura_mode": "enabled", "efaktura_mps_client_cert": __file__})
+        self.assertEqual(self.company._efaktura_test_outbox(), {})
+        consent = self.env["efaktura.consent"]._request(self.ingrid, self.env["account.move"], self.company)
+        self.assertEqual(self.sms_to(self.ingrid).state, "outgoing")
+        self.assertFalse(self.kept("sms", partner_id=self.ingrid.id))
+        self.assertTrue(consent)
