@@ -259,6 +259,31 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         self.assert_json_error(response, 400, "invalid_grant")
         self.assertIn("no-store", response.headers["Cache-Control"])
 
+    def test_a_company_finishes_only_its_own_logins(self):
+        other = self.env["res.company"].create({"name": "Fjord Test AS", "efaktura_mode": "test"})
+        provider, metadata, auth, params = self.login()
+        other_provider = other._efaktura_oidc_provider()
+        self.assertNotEqual(other_provider.client_id, provider.client_id)
+        with self.assertRaises(oidc.OidcHttpError) as caught:
+            oidc.finish_authentication(other_provider, metadata, auth, params, self.redirect_uri, session=self.opener)
+        self.assertEqual((caught.exception.status, caught.exception.error), (400, "invalid_grant"))
+        self.assertIn("another client", caught.exception.description)
+
+    def test_weaker_login_method_is_refused_by_the_relying_party(self):
+        provider, metadata, auth = self.start()
+        page, fields = self.open_login(auth.url)
+        self.assertIn('value="substantial"', page, "the simulator offers the weaker BankID with biometrics")
+        response = self.opener.post(
+            self.sim_url("/authorize"),
+            data=dict(fields, action="approve", person=KARI.nnin, method="substantial"),
+            allow_redirects=False,
+            timeout=30,
+        )
+        params = self.callback_params(response)
+        with self.assertRaises(oidc.OidcAssuranceError) as caught:
+            oidc.finish_authentication(provider, metadata, auth, params, self.redirect_uri, session=self.opener)
+        self.assertEqual(caught.exception.acr, "urn:bankid:bis;LOA=3")
+
     def test_wrong_client_secret_is_refused(self):
         provider, metadata, auth, params = self.login()
         wrong = dataclasses.replace(provider, client_secret="not-the-secret")

@@ -81,6 +81,22 @@ tours.add("l10n_no_efaktura_b2c_consent_phone", {
             expectUnloadPage: true,
         },
         {
+            content: "No eFaktura yet: the page tells her how to switch it on (eFaktura 2.0)",
+            trigger: ".o_efaktura_consent h1:contains(Slå på eFaktura)",
+        },
+    ],
+});
+
+// Later, with eFaktura switched on in her nettbank, she opens the link again and says so.
+tours.add("l10n_no_efaktura_b2c_consent_done", {
+    steps: () => [
+        {
+            content: "I have done it",
+            trigger: ".o_efaktura_consent button[name=check]",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
             content: "Thank you",
             trigger: ".o_efaktura_consent h1:contains(Thank you)",
         },
