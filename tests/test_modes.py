@@ -1,6 +1,8 @@
 """eFaktura B2C modes, as Odoo's payment providers have them: Disabled, Test, Enabled (production)."""
 
+import importlib.util
 from datetime import timedelta
+from pathlib import Path
 
 from freezegun import freeze_time
 
@@ -207,3 +209,30 @@ class TestTestMode(ConsentCase):
         self.assertEqual(self.sms_to(self.ingrid).state, "outgoing")
         self.assertFalse(self.kept("sms", partner_id=self.ingrid.id))
         self.assertTrue(consent)
+
+
+@tagged("post_install", "-at_install")
+class TestModeMigration(EfakturaInvoiceCase):
+    def test_existing_companies_keep_their_mode(self):
+        """18.0.1.0.1: efaktura_enabled and efaktura_network_mode of an existing database become efaktura_mode."""
+        path = Path(__file__).parent.parent / "migrations" / "18.0.1.0.1" / "pre-migration.py"
+        spec = importlib.util.spec_from_file_location("efaktura_pre_migration", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        other = self.env["res.company"].create({"name": "Prod AS", "efaktura_mode": "enabled"})
+        off = self.env["res.company"].create({"name": "Av AS"})
+        self.env.flush_all()
+        cr = self.env.cr
+        with cr.savepoint(flush=False) as savepoint:
+            # The database as the previous version left it: no mode, the two old columns.
+            cr.execute("ALTER TABLE res_company DROP COLUMN efaktura_mode")
+            migration.migrate(cr, "18.0.1.0.0")
+            cr.execute(
+                "SELECT id, efaktura_mode FROM res_company WHERE id IN %s", [(self.company.id, other.id, off.id)]
+            )
+            modes = dict(cr.fetchall())
+            migration.migrate(cr, "18.0.1.0.0")  # a second run changes nothing
+            cr.execute("SELECT count(*) FROM res_company WHERE efaktura_mode IS NULL")
+            self.assertEqual(cr.fetchone()[0], 0)
+            savepoint.rollback()  # the column as the ORM made it
+        self.assertEqual(modes, {self.company.id: "test", other.id: "enabled", off.id: "disabled"})
