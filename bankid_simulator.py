@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ENDPOINT_PATHS = {
     "discovery": "/.well-known/openid-configuration",
@@ -39,6 +39,7 @@ ENDPOINT_PATHS = {
     "token": "/token",
     "jwks": "/jwks",
     "par": "/par",
+    "userinfo": "/userinfo",
 }
 
 DEFAULT_ACR = "urn:bankid:bis;LOA=3"
@@ -49,7 +50,12 @@ AMR_BY_ACR = {
     "urn:bankid:bim;LOA=4": "BIM",
     "urn:bankid:bis;LOA=3": "BIS",
 }
+# What the login page offers: BankID with code device or app (high), or with biometrics (substantial, weaker).
+METHODS = {"high": "urn:bankid:bid;LOA=4", "substantial": DEFAULT_ACR}
 SCOPES = ("openid", "profile", "nnin_altsub")
+SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256")
+# The claims a client with "claims_at_userinfo" only gets from the userinfo endpoint.
+USERINFO_ONLY_CLAIMS = ("name", "given_name", "family_name", "birthdate", "nnin_altsub", "nin")
 PAR_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 PENDING_TTL = 900  # seconds a person has to finish the login
 PAR_TTL = 90  # seconds a pushed request_uri stays usable
@@ -171,6 +177,14 @@ def generate_rsa_key_pem(key_size=2048):
     ).decode("ascii")
 
 
+def generate_ec_key_pem():
+    """A new EC P-256 private key (for ES256) as unencrypted PKCS#8 PEM text."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
 def _b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -193,27 +207,54 @@ class Simulator:
     returns the current epoch time (tests may pass their own).
     """
 
-    def __init__(self, issuer, signing_key_pem, clients, code_ttl=60, token_ttl=300, store=None, clock=time.time):
+    def __init__(
+        self,
+        issuer,
+        signing_key_pem,
+        clients,
+        code_ttl=60,
+        token_ttl=300,
+        store=None,
+        clock=time.time,
+        signing_alg="RS256",
+    ):
         self.issuer = issuer.rstrip("/")
-        if isinstance(signing_key_pem, str):
-            signing_key_pem = signing_key_pem.encode("ascii")
-        self._key = serialization.load_pem_private_key(signing_key_pem, password=None)
-        if not isinstance(self._key, rsa.RSAPrivateKey):
-            raise ValueError("the simulator signs with RS256 and needs an RSA private key")
-        public_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
-        self._public_jwk = {"kty": "RSA", "n": public_jwk["n"], "e": public_jwk["e"]}
-        # RFC 7638 thumbprint: stable for the key, new for a new key.
-        thumbprint_input = json.dumps(
-            {"e": public_jwk["e"], "kty": "RSA", "n": public_jwk["n"]}, separators=(",", ":"), sort_keys=True
-        )
-        self.kid = _b64url(hashlib.sha256(thumbprint_input.encode("ascii")).digest())
-        # Derives pairwise-stable subjects from the key, so a person keeps one sub per database.
-        self._sub_secret = hashlib.sha256(b"sub:" + signing_key_pem).digest()
+        if signing_alg not in SIGNING_ALGORITHMS:
+            raise ValueError(f"the simulator signs with {', '.join(SIGNING_ALGORITHMS)}, not {signing_alg!r}")
+        self.signing_alg = signing_alg
+        self._set_key(signing_key_pem)
+        # Derives pairwise-stable subjects from the first key, so a person keeps one sub per database.
+        self._sub_secret = hashlib.sha256(b"sub:" + self._key_pem).digest()
         self.clients = {client_id: dict(config) for client_id, config in clients.items()}
         self.code_ttl = code_ttl
         self.token_ttl = token_ttl
         self.store = store if store is not None else MemoryStore(clock)
         self.clock = clock
+
+    def _set_key(self, signing_key_pem):
+        if isinstance(signing_key_pem, str):
+            signing_key_pem = signing_key_pem.encode("ascii")
+        key = serialization.load_pem_private_key(signing_key_pem, password=None)
+        if self.signing_alg == "ES256":
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError("the simulator signs with ES256 and needs an EC P-256 private key")
+            public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+            members = {"crv": public_jwk["crv"], "kty": "EC", "x": public_jwk["x"], "y": public_jwk["y"]}
+        else:
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise ValueError(f"the simulator signs with {self.signing_alg} and needs an RSA private key")
+            public_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            members = {"e": public_jwk["e"], "kty": "RSA", "n": public_jwk["n"]}
+        self._key = key
+        self._key_pem = getattr(self, "_key_pem", None) or signing_key_pem
+        self._public_jwk = dict(members)
+        # RFC 7638 thumbprint: stable for the key, new for a new key.
+        thumbprint_input = json.dumps(members, separators=(",", ":"), sort_keys=True)
+        self.kid = _b64url(hashlib.sha256(thumbprint_input.encode("ascii")).digest())
+
+    def rotate_key(self, signing_key_pem):
+        """Sign with a new key (new ``kid``) from now on, as a provider rotating its keys does."""
+        self._set_key(signing_key_pem)
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -228,13 +269,15 @@ class Simulator:
             "token_endpoint": self.endpoint("token"),
             "jwks_uri": self.endpoint("jwks"),
             "pushed_authorization_request_endpoint": self.endpoint("par"),
+            "userinfo_endpoint": self.endpoint("userinfo"),
             "require_pushed_authorization_requests": False,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "id_token_signing_alg_values_supported": [self.signing_alg],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": list(SCOPES),
             "acr_values_supported": list(ACR_VALUES),
@@ -254,17 +297,18 @@ class Simulator:
                 "family_name",
                 "birthdate",
                 "nnin_altsub",
+                "bankid_altsub",
             ],
             "authorization_response_iss_parameter_supported": True,
         }
 
     def jwks(self):
         """The public signing key as a JWK set."""
-        return {"keys": [dict(self._public_jwk, kid=self.kid, use="sig", alg="RS256")]}
+        return {"keys": [dict(self._public_jwk, kid=self.kid, use="sig", alg=self.signing_alg)]}
 
     def sign(self, claims, headers=None):
-        """Sign claims as an RS256 JWT with this provider's key and ``kid``."""
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid, **(headers or {})})
+        """Sign claims as a JWT with this provider's key, algorithm and ``kid``."""
+        return jwt.encode(claims, self._key, algorithm=self.signing_alg, headers={"kid": self.kid, **(headers or {})})
 
     # -- client authentication --------------------------------------------------------------
 
@@ -274,11 +318,56 @@ class Simulator:
             raise SimulatorError("invalid_client", f"unknown client {client_id!r}", status=status)
         return client
 
-    def authenticate_client(self, params, client_auth):
-        """Return the client_id authenticated by the Authorization header or the posted secret.
+    def _authenticate_assertion(self, params, client_auth, audiences):
+        """private_key_jwt (RFC 7523): the assertion is signed with the key the client registered, names the
+        client as ``iss`` and ``sub`` and this provider (or the endpoint) as ``aud``, and is used once."""
+        if client_auth or "client_secret" in params:
+            raise SimulatorError("invalid_request", "use one client authentication method, not two")
+        if params.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            raise SimulatorError("invalid_client", "unsupported client_assertion_type", status=401)
+        assertion = params.get("client_assertion") or ""
+        try:
+            unverified = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise SimulatorError("invalid_client", "the client assertion cannot be decoded", status=401) from None
+        client_id = unverified.get("iss")
+        client = self._client(client_id)
+        if params.get("client_id") not in (None, client_id):
+            raise SimulatorError("invalid_client", "client_id in the body differs from the assertion's issuer", 401)
+        if client.get("auth") != "private_key_jwt" or not client.get("jwks"):
+            raise SimulatorError("invalid_client", f"client {client_id!r} has no registered key", status=401)
+        try:
+            keys = jwt.PyJWKSet.from_dict(client["jwks"]).keys
+            kid = jwt.get_unverified_header(assertion).get("kid")
+            key = next((k for k in keys if kid in (None, k.key_id)), None)
+            if key is None:
+                raise SimulatorError("invalid_client", f"no registered key with kid {kid!r}", status=401)
+            claims = jwt.decode(
+                assertion,
+                key.key,
+                algorithms=list(SIGNING_ALGORITHMS),
+                audience=list(audiences),
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise SimulatorError("invalid_client", f"the client assertion is not valid: {exc}", status=401) from None
+        if claims["sub"] != client_id:
+            raise SimulatorError("invalid_client", "the client assertion's sub is not its iss", status=401)
+        if self.store.get("jti:" + _digest(claims["jti"])) is not None:
+            raise SimulatorError("invalid_client", "the client assertion was already used", status=401)
+        self.store.set("jti:" + _digest(claims["jti"]), {"client_id": client_id}, 600)
+        return client_id
 
-        ``client_auth`` is the request's ``Authorization`` header value (or None).
+    def authenticate_client(self, params, client_auth, endpoint=None):
+        """Return the client_id authenticated by the Authorization header, the posted secret or a signed
+        client assertion (private_key_jwt).
+
+        ``client_auth`` is the request's ``Authorization`` header value (or None); ``endpoint`` the name of
+        the endpoint posted to (an audience a client assertion may name, beside the issuer).
         """
+        if "client_assertion" in params or "client_assertion_type" in params:
+            audiences = [self.issuer] + ([self.endpoint(endpoint)] if endpoint else [])
+            return self._authenticate_assertion(params, client_auth, audiences)
         if client_auth:
             scheme, _, encoded = client_auth.partition(" ")
             if scheme.lower() != "basic":
@@ -302,6 +391,8 @@ class Simulator:
         else:
             raise SimulatorError("invalid_client", "client authentication is required", status=401)
         client = self._client(client_id)
+        if client.get("auth") == "private_key_jwt":
+            raise SimulatorError("invalid_client", f"client {client_id!r} must authenticate with private_key_jwt", 401)
         expected = client.get("secret") or ""
         if not expected or not hmac.compare_digest(str(secret).encode("utf-8"), expected.encode("utf-8")):
             raise SimulatorError("invalid_client", f"wrong secret for client {client_id!r}", status=401)
@@ -389,9 +480,11 @@ class Simulator:
             raise SimulatorError("invalid_request", "the login request is unknown, expired or already finished")
         return request
 
-    def approve(self, request_id, person):
+    def approve(self, request_id, person, method=None):
         """Log ``person`` in (a :class:`Person`, a dict with the same keys, or a test national id).
 
+        ``method`` plays how the person logged in: a key of :data:`METHODS` ("substantial" is BankID with
+        biometrics, weaker than the code device or app), or an acr value; by default what the client asked.
         Returns the redirect URL back to the client, carrying a fresh code and the state.
         """
         if isinstance(person, str):
@@ -404,9 +497,13 @@ class Simulator:
         missing = [key for key in ("nnin", "given_name", "family_name", "birthdate") if not person.get(key)]
         if missing:
             raise SimulatorError("invalid_request", f"the person lacks {', '.join(missing)}")
+        if method and METHODS.get(method, method) not in ACR_VALUES:
+            raise SimulatorError("invalid_request", f"unknown login method {method!r}")
         request = self._take_pending(request_id)
         code = secrets.token_urlsafe(32)
         now = self.clock()
+        if method:
+            request = dict(request, acr=METHODS.get(method, method))
         grant = dict(request, person=dict(person), auth_time=int(now), expires_at=now + self.code_ttl)
         self.store.set("code:" + _digest(code), grant, self.code_ttl)
         return _add_query(request["redirect_uri"], {"code": code, "state": request["state"], "iss": self.issuer})
@@ -422,8 +519,9 @@ class Simulator:
     def par(self, params, client_auth):
         """A pushed authorization request (RFC 9126). Returns the JSON body of the 201 answer."""
         params = dict(params)
-        client_id = self.authenticate_client(params, client_auth)
-        params.pop("client_secret", None)
+        client_id = self.authenticate_client(params, client_auth, endpoint="par")
+        for name in ("client_secret", "client_assertion", "client_assertion_type"):
+            params.pop(name, None)
         params.setdefault("client_id", client_id)
         if "request_uri" in params:
             raise SimulatorError("invalid_request", "request_uri is not allowed in a pushed authorization request")
@@ -445,7 +543,7 @@ class Simulator:
     def token(self, params, client_auth):
         """Redeem an authorization code. Returns the JSON body of the token response."""
         params = dict(params)
-        client_id = self.authenticate_client(params, client_auth)
+        client_id = self.authenticate_client(params, client_auth, endpoint="token")
         if params.get("grant_type") != "authorization_code":
             raise SimulatorError("unsupported_grant_type", f"grant_type {params.get('grant_type')!r} is not supported")
         code = params.get("code")
@@ -472,12 +570,31 @@ class Simulator:
         challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
         if not hmac.compare_digest(challenge.encode("ascii"), grant["code_challenge"].encode("ascii")):
             raise SimulatorError("invalid_grant", "code_verifier does not match the code_challenge")
+        claims = self.id_token_claims(grant, now)
+        id_token_claims = claims
+        if self.clients[client_id].get("claims_at_userinfo"):
+            # As Signicat by default: the name and national id only at the userinfo endpoint.
+            id_token_claims = {key: value for key, value in claims.items() if key not in USERINFO_ONLY_CLAIMS}
+        access_token = secrets.token_urlsafe(32)
+        # Only a client that gets its claims at userinfo leaves them in the store; the others get the sub there.
+        userinfo = {key: value for key, value in claims.items() if key == "sub" or key in USERINFO_ONLY_CLAIMS}
+        if not self.clients[client_id].get("claims_at_userinfo"):
+            userinfo = {"sub": claims["sub"]}
+        self.store.set("at:" + _digest(access_token), userinfo, self.token_ttl)
         return {
-            "access_token": secrets.token_urlsafe(32),
-            "id_token": self.sign(self.id_token_claims(grant, now)),
+            "access_token": access_token,
+            "id_token": self.sign(id_token_claims),
             "token_type": "Bearer",
             "expires_in": self.token_ttl,
         }
+
+    def userinfo(self, authorization):
+        """The userinfo answer (OpenID Connect Core 5.3) for a Bearer access token."""
+        scheme, _, token = (authorization or "").partition(" ")
+        claims = self.store.get("at:" + _digest(token.strip())) if scheme.lower() == "bearer" and token else None
+        if claims is None:
+            raise SimulatorError("invalid_token", "the access token is unknown or expired", status=401)
+        return claims
 
     def id_token_claims(self, grant, now):
         """The ID token claims for a redeemed grant."""
@@ -505,4 +622,6 @@ class Simulator:
             )
         if "nnin_altsub" in scopes:
             claims["nnin_altsub"] = person["nnin"]
+        # BankID's stable identifier of the person, recommended over sub.
+        claims["bankid_altsub"] = "altsub-" + self.subject(person["nnin"])
         return claims

@@ -30,9 +30,13 @@ from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 
+# The scopes that release the national identity number, per provider.
+NATIONAL_ID_SCOPES = ("nnin_altsub", "nin", "ssn")
 # The claim that carries the national identity number, per provider, in order of preference.
 CLAIM_MAPPINGS = {
     "bankid": ("nnin_altsub", "nnin"),
@@ -44,7 +48,34 @@ CLAIM_MAPPINGS = {
 # an HMAC "signature" made with a public key or the client secret proves nothing about the provider.
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
-TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# Signing algorithms accepted by default, when the provider's discovery document advertises them too.
+DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
+
+TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+# Levels of assurance (eIDAS), weakest first, and the acr values that prove each level, per provider:
+# BankID OIDC in ``acr``; Idura (Criipto) in ``acr``; Signicat passes BankID's own acr in ``nbid_acr``.
+ASSURANCE_LEVELS = ("substantial", "high")
+_BANKID_ACR = {
+    "high": ("urn:bankid:bid;LOA=4", "urn:bankid:bim;LOA=4"),
+    "substantial": ("urn:bankid:bis;LOA=3",),
+}
+ASSURANCE_PROFILES = {
+    "bankid": {"claim": "acr", "levels": _BANKID_ACR},
+    "idura": {
+        "claim": "acr",
+        "levels": {
+            "high": ("urn:grn:authn:no:bankid:high",),
+            "substantial": ("urn:grn:authn:no:bankid:substantial",),
+        },
+    },
+    # Signicat picks the e-ID by acr_values ("idp:nbid": Norwegian BankID) and reports BankID's level in nbid_acr.
+    "signicat": {"claim": "nbid_acr", "levels": _BANKID_ACR, "acr_values": ("idp:nbid",)},
+}
+
+# Hosts on which an http issuer is tolerated even when https is required: nothing real answers there.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 # Claims PyJWT must find in every ID token.
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "nonce")
@@ -100,6 +131,18 @@ class OidcTokenInvalid(OidcError):
         super().__init__(f"ID token rejected ({reason}): {message}")
 
 
+class OidcAssuranceError(OidcError):
+    """The login was made with a method or level of assurance below the one required.
+
+    ``acr`` is what the provider reported, ``required`` the required level.
+    """
+
+    def __init__(self, acr, required):
+        self.acr = acr
+        self.required = required
+        super().__init__(f"the login's level of assurance {acr!r} is below the required level {required!r}")
+
+
 class OidcHttpError(OidcError):
     """An HTTP call to the provider failed: network error, bad status or unreadable answer.
 
@@ -143,20 +186,54 @@ class Provider:
     client_secret: str = dataclasses.field(default="", repr=False)
     scopes: tuple = ("openid", "profile")
     acr_values: tuple = ()
-    allowed_algorithms: tuple = ("RS256",)
+    allowed_algorithms: tuple = DEFAULT_ALGORITHMS
     claim_mapping: str = "bankid"
     use_par: bool = False
     token_endpoint_auth: str = "client_secret_basic"
     leeway: int = 60
     timeout: float = 10
     request_ttl: int = 900
+    #: The minimum level of assurance (:data:`ASSURANCE_LEVELS`), checked on the verified claims; "" checks none.
+    min_assurance: str = "high"
+    #: Which acr values prove which level (:data:`ASSURANCE_PROFILES`); by default the claim mapping's.
+    assurance_profile: str = ""
+    #: For ``private_key_jwt``: the client's private key (PEM) and the ``kid`` the provider knows it by.
+    client_private_key: str = dataclasses.field(default="", repr=False)
+    client_key_id: str = ""
+    #: Refuse an issuer that is not https (loopback addresses excepted: nothing real answers there).
+    require_https: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "scopes", _as_tuple(self.scopes))
-        object.__setattr__(self, "acr_values", _as_tuple(self.acr_values))
         object.__setattr__(self, "allowed_algorithms", _as_tuple(self.allowed_algorithms))
+        if self.claim_mapping not in CLAIM_MAPPINGS:
+            raise OidcConfigError(
+                f"unknown claim mapping {self.claim_mapping!r}; known: {', '.join(sorted(CLAIM_MAPPINGS))}"
+            )
+        if not self.assurance_profile:
+            object.__setattr__(self, "assurance_profile", self.claim_mapping)
+        if self.assurance_profile not in ASSURANCE_PROFILES:
+            raise OidcConfigError(
+                f"unknown assurance profile {self.assurance_profile!r}; known: {', '.join(sorted(ASSURANCE_PROFILES))}"
+            )
+        if self.min_assurance and self.min_assurance not in ASSURANCE_LEVELS:
+            raise OidcConfigError(
+                f"unknown level of assurance {self.min_assurance!r}; known: {', '.join(ASSURANCE_LEVELS)}"
+            )
+        acr_values = _as_tuple(self.acr_values) or required_acr_values(self.assurance_profile, self.min_assurance)
+        object.__setattr__(self, "acr_values", acr_values)
         if not self.issuer:
             raise OidcConfigError("the provider needs an issuer URL")
+        issuer_url = urlsplit(self.issuer)
+        if self.require_https and issuer_url.scheme != "https" and issuer_url.hostname not in LOOPBACK_HOSTS:
+            raise OidcConfigError(f"the issuer {self.issuer!r} is not an https address: refused in production")
+        if self.token_endpoint_auth == "private_key_jwt":
+            if not self.client_private_key:
+                raise OidcConfigError("private_key_jwt needs the client's private key")
+            try:
+                _load_private_key(self.client_private_key)
+            except ValueError as exc:
+                raise OidcConfigError(f"the client's private key cannot be read: {exc}") from exc
         if not self.client_id:
             raise OidcConfigError("the provider needs a client_id")
         if "openid" not in self.scopes:
@@ -173,10 +250,6 @@ class Provider:
                 )
             if alg not in ASYMMETRIC_ALGORITHMS:
                 raise OidcConfigError(f"unknown signing algorithm {alg!r}; allowed: {', '.join(ASYMMETRIC_ALGORITHMS)}")
-        if self.claim_mapping not in CLAIM_MAPPINGS:
-            raise OidcConfigError(
-                f"unknown claim mapping {self.claim_mapping!r}; known: {', '.join(sorted(CLAIM_MAPPINGS))}"
-            )
         if self.token_endpoint_auth not in TOKEN_ENDPOINT_AUTH_METHODS:
             raise OidcConfigError(
                 f"unknown token endpoint authentication {self.token_endpoint_auth!r}; "
@@ -188,6 +261,42 @@ class Provider:
             raise OidcConfigError(f"the HTTP timeout must be positive (got {self.timeout})")
         if self.request_ttl <= 0:
             raise OidcConfigError(f"request_ttl must be positive (got {self.request_ttl})")
+
+
+def required_acr_values(profile, min_assurance):
+    """The ``acr_values`` that ask the provider for at least ``min_assurance``: the values of that level and
+    every stronger one (and the e-ID selector of brokers that need one)."""
+    config = ASSURANCE_PROFILES[profile]
+    if "acr_values" in config:
+        return tuple(config["acr_values"])
+    if not min_assurance:
+        return ()
+    levels = ASSURANCE_LEVELS[ASSURANCE_LEVELS.index(min_assurance) :]
+    return tuple(value for level in reversed(levels) for value in config["levels"][level])
+
+
+def assurance_level(profile, claims):
+    """The level of assurance the claims prove for ``profile``: a name from :data:`ASSURANCE_LEVELS`, or ""."""
+    config = ASSURANCE_PROFILES[profile]
+    value = claims.get(config["claim"])
+    for level, values in config["levels"].items():
+        if value in values:
+            return level
+    return ""
+
+
+def check_assurance(provider, claims):
+    """Raise :class:`OidcAssuranceError` when the claims prove less than ``provider.min_assurance``."""
+    if not provider.min_assurance:
+        return
+    level = assurance_level(provider.assurance_profile, claims)
+    if not level or ASSURANCE_LEVELS.index(level) < ASSURANCE_LEVELS.index(provider.min_assurance):
+        claim = ASSURANCE_PROFILES[provider.assurance_profile]["claim"]
+        raise OidcAssuranceError(claims.get(claim) or "", provider.min_assurance)
+
+
+def _load_private_key(pem):
+    return serialization.load_pem_private_key(pem.encode("ascii") if isinstance(pem, str) else pem, password=None)
 
 
 def _http(session, method, url, timeout, **kwargs):
@@ -258,6 +367,40 @@ def _check_metadata(provider, metadata):
         )
 
 
+def signing_algorithms(provider, metadata):
+    """The algorithms an ID token may be signed with: the provider's allowlist, as far as discovery advertises
+    them (OpenID Connect Discovery: RS256 when the document says nothing)."""
+    advertised = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+    return tuple(alg for alg in provider.allowed_algorithms if alg in advertised)
+
+
+def configuration_problems(provider, metadata):
+    """What in the configuration cannot work with this provider, as sentences; empty when all is well."""
+    problems = []
+    try:
+        _check_metadata(provider, metadata)
+    except OidcConfigError as exc:
+        problems.append(str(exc))
+    if provider.use_par and not metadata.get("pushed_authorization_request_endpoint"):
+        problems.append(
+            "Pushed authorization requests (PAR) are ticked, but the provider does not advertise a PAR endpoint "
+            "(pushed_authorization_request_endpoint): untick PAR or ask the provider to enable it."
+        )
+    if not signing_algorithms(provider, metadata):
+        advertised = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        problems.append(
+            f"The provider signs ID tokens with {', '.join(advertised)}; none is in the allowlist "
+            f"{', '.join(provider.allowed_algorithms)}."
+        )
+    methods = metadata.get("token_endpoint_auth_methods_supported")
+    if methods is not None and provider.token_endpoint_auth not in methods:
+        problems.append(
+            f"The provider does not accept the client authentication {provider.token_endpoint_auth} "
+            f"(it accepts {', '.join(methods)})."
+        )
+    return problems
+
+
 def _b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -267,11 +410,33 @@ def pkce_challenge(code_verifier):
     return _b64url(hashlib.sha256(code_verifier.encode("ascii")).digest())
 
 
-def _client_auth(provider, data):
-    """Add client authentication to a form post; returns (data, headers)."""
+def client_assertion(provider, audience, now=None):
+    """A private_key_jwt client assertion (RFC 7523): signed with the client's key, for one use at ``audience``."""
+    key = _load_private_key(provider.client_private_key)
+    alg = "ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256"
+    now = int(time.time() if now is None else now)
+    claims = {
+        "iss": provider.client_id,
+        "sub": provider.client_id,
+        "aud": audience,
+        "jti": secrets.token_urlsafe(32),
+        "iat": now,
+        "exp": now + 60,
+    }
+    headers = {"kid": provider.client_key_id} if provider.client_key_id else None
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+
+def _client_auth(provider, data, audience=None):
+    """Add client authentication to a form post; returns (data, headers). ``audience`` is the endpoint posted to
+    (the audience of a private_key_jwt assertion)."""
     data = dict(data)
     headers = {"Accept": "application/json"}
-    if provider.token_endpoint_auth == "client_secret_basic":
+    if provider.token_endpoint_auth == "private_key_jwt":
+        data["client_id"] = provider.client_id
+        data["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+        data["client_assertion"] = client_assertion(provider, audience or provider.issuer)
+    elif provider.token_endpoint_auth == "client_secret_basic":
         # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
         pair = f"{quote_plus(provider.client_id)}:{quote_plus(provider.client_secret)}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
@@ -333,8 +498,14 @@ def start_authentication(provider, metadata, redirect_uri, session=None):
     if provider.acr_values:
         params["acr_values"] = " ".join(provider.acr_values)
     par_endpoint = metadata.get("pushed_authorization_request_endpoint")
+    if (provider.use_par or metadata.get("require_pushed_authorization_requests")) and not par_endpoint:
+        # Never a silent fallback to a plain authorization request: the configuration is wrong.
+        raise OidcConfigError(
+            "Pushed authorization requests (PAR) are required, but the provider does not advertise a PAR endpoint"
+        )
     if par_endpoint and (provider.use_par or metadata.get("require_pushed_authorization_requests")):
-        data, headers = _client_auth(provider, params)
+        # RFC 9126 section 2: the issuer identifier is a valid audience of the client assertion.
+        data, headers = _client_auth(provider, params, audience=provider.issuer)
         pushed = _http(session, "POST", par_endpoint, provider.timeout, data=data, headers=headers)
         request_uri = pushed.get("request_uri")
         if not request_uri or not isinstance(request_uri, str):
@@ -376,6 +547,10 @@ class VerifiedIdentity:
     amr: tuple
     issuer: str
     claims: dict = dataclasses.field(repr=False)
+    #: BankID's ``bankid_altsub``: the stable identifier BankID recommends over ``sub``; "" when absent.
+    altsub: str = ""
+    #: The level of assurance the login proved (:data:`ASSURANCE_LEVELS`), "" when unknown.
+    assurance: str = ""
 
 
 def finish_authentication(provider, metadata, auth_request, callback_params, redirect_uri, session=None, now=None):
@@ -416,27 +591,88 @@ def finish_authentication(provider, metadata, auth_request, callback_params, red
             "redirect_uri": redirect_uri,
             "code_verifier": auth_request.code_verifier,
         },
+        audience=metadata["token_endpoint"],
     )
     tokens = _http(session, "POST", metadata["token_endpoint"], provider.timeout, data=data, headers=headers)
     id_token = tokens.get("id_token")
     if not id_token or not isinstance(id_token, str):
         raise OidcTokenInvalid("no_id_token", "the token response carries no id_token")
     claims = validate_id_token(provider, metadata, id_token, auth_request.nonce, session=session)
+    if _lacks_claims(provider, claims):
+        claims = _with_userinfo(provider, metadata, claims, tokens.get("access_token"), session)
+    check_assurance(provider, claims)
     return map_identity(provider, claims)
 
 
-class _RequestsJWKClient(jwt.PyJWKClient):
-    """PyJWKClient fetching the key set with requests (session and timeout of the caller)."""
+def _lacks_claims(provider, claims):
+    """Whether the ID token lacks the name or, when asked for, the national identity number (Signicat, by
+    default, releases them at its userinfo endpoint only)."""
+    has_name = bool(_text(claims.get("name")) or (_text(claims.get("given_name")) and _text(claims.get("family_name"))))
+    national_id_asked = any(scope in provider.scopes for scope in NATIONAL_ID_SCOPES)
+    has_national_id = any(claims.get(claim) for claim in CLAIM_MAPPINGS[provider.claim_mapping])
+    return not has_name or (national_id_asked and not has_national_id)
 
-    def __init__(self, uri, session, timeout):
-        super().__init__(uri, cache_jwk_set=False, timeout=timeout)
-        self._session = session
 
-    def fetch_data(self):
+def _with_userinfo(provider, metadata, claims, access_token, session):
+    """The ID token's claims completed from the userinfo endpoint, whose ``sub`` must be the ID token's."""
+    endpoint = metadata.get("userinfo_endpoint")
+    if not endpoint or not access_token or not isinstance(access_token, str):
+        return claims
+    userinfo = _http(
+        session,
+        "GET",
+        endpoint,
+        provider.timeout,
+        headers={"Accept": "application/json", "Authorization": f"Bearer {access_token}"},
+    )
+    if not _same_secret(userinfo.get("sub"), claims["sub"]):
+        # OpenID Connect Core 5.3.2: the userinfo answer may be for another person (token substitution).
+        raise OidcTokenInvalid("userinfo_sub", "the userinfo sub is not the sub of the ID token")
+    # The signed ID token wins where both speak.
+    return {**userinfo, **claims}
+
+
+class JwksCache:
+    """The providers' signing keys, by JWKS address, kept for ``ttl`` seconds; fetched again once when an ID
+    token names a ``kid`` the cached set does not hold (the provider rotated its keys)."""
+
+    def __init__(self, ttl=3600):
+        self.ttl = ttl
+        self._entries = {}
+
+    def clear(self):
+        self._entries.clear()
+
+    def _fetch(self, uri, session, timeout):
+        data = _http(session, "GET", uri, timeout, headers={"Accept": "application/json"})
         try:
-            return _http(self._session, "GET", self.uri, self.timeout, headers={"Accept": "application/json"})
-        except OidcHttpError as exc:
-            raise jwt.PyJWKClientConnectionError(str(exc)) from exc
+            keys = jwt.PyJWKSet.from_dict(data).keys
+        except (jwt.PyJWKSetError, jwt.PyJWKError) as exc:
+            raise OidcTokenInvalid("key", f"the provider's JWKS holds no usable key ({exc})") from exc
+        self._entries[uri] = (time.monotonic() + self.ttl, keys)
+        return keys
+
+    @staticmethod
+    def _match(keys, kid):
+        signing = [key for key in keys if key.public_key_use in (None, "sig")]
+        if kid is None:
+            return signing[0] if len(signing) == 1 else None
+        return next((key for key in signing if key.key_id == kid), None)
+
+    def signing_key(self, uri, kid, session=None, timeout=10):
+        entry = self._entries.get(uri)
+        fetched = entry is None or entry[0] <= time.monotonic()
+        keys = self._fetch(uri, session, timeout) if fetched else entry[1]
+        key = self._match(keys, kid)
+        if key is None and not fetched:
+            key = self._match(self._fetch(uri, session, timeout), kid)
+        if key is None:
+            raise OidcTokenInvalid("key", f"no signing key for kid {kid!r} in the provider's JWKS")
+        return key
+
+
+#: The process-wide cache of signing keys.
+JWKS_CACHE = JwksCache()
 
 
 _PYJWT_ERRORS = (
@@ -452,34 +688,32 @@ _PYJWT_ERRORS = (
 )
 
 
-def validate_id_token(provider, metadata, id_token, expected_nonce, session=None):
+def validate_id_token(provider, metadata, id_token, expected_nonce, session=None, jwks_cache=None):
     """Verify an ID token and return its claims; raises :class:`OidcTokenInvalid`.
 
-    The JWKS is fetched for each validation (one request per login, no cache shared between
-    logins), so a rotated provider key is used at once.
+    The algorithm must be in the provider's allowlist and advertised by its discovery document. The
+    signing keys come from ``jwks_cache`` (default :data:`JWKS_CACHE`), fetched again once on an
+    unknown ``kid``, so a rotated provider key is used at once.
     """
     try:
         header = jwt.get_unverified_header(id_token)
     except jwt.InvalidTokenError as exc:
         raise OidcTokenInvalid("malformed", f"the token header cannot be read ({exc})") from exc
     alg = header.get("alg")
-    if alg not in provider.allowed_algorithms:
+    algorithms = signing_algorithms(provider, metadata)
+    if alg not in algorithms:
         raise OidcTokenInvalid(
-            "alg", f"signing algorithm {alg!r} is not in the allowlist {', '.join(provider.allowed_algorithms)}"
+            "alg",
+            f"signing algorithm {alg!r} is not in the allowlist {', '.join(provider.allowed_algorithms)} "
+            "as far as the provider advertises it",
         )
-    jwks_client = _RequestsJWKClient(metadata["jwks_uri"], session, provider.timeout)
-    try:
-        signing_key = jwks_client.get_signing_key_from_jwt(id_token)
-    except jwt.PyJWKClientConnectionError as exc:
-        raise OidcHttpError(metadata["jwks_uri"], f"cannot fetch the signing keys: {exc}") from exc
-    except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
-        kid = header.get("kid")
-        raise OidcTokenInvalid("key", f"no signing key for kid {kid!r} in the provider's JWKS ({exc})") from exc
+    cache = jwks_cache if jwks_cache is not None else JWKS_CACHE
+    signing_key = cache.signing_key(metadata["jwks_uri"], header.get("kid"), session, provider.timeout)
     try:
         claims = jwt.decode(
             id_token,
             signing_key.key,
-            algorithms=list(provider.allowed_algorithms),
+            algorithms=[alg],
             audience=provider.client_id,
             issuer=provider.issuer,
             leeway=provider.leeway,
@@ -524,14 +758,17 @@ def map_identity(provider, claims):
     name = _text(claims.get("name")) or " ".join(part for part in (given_name, family_name) if part)
     amr = claims.get("amr") or ()
     amr = (amr,) if isinstance(amr, str) else tuple(str(item) for item in amr)
+    acr_claim = ASSURANCE_PROFILES[provider.assurance_profile]["claim"]
     return VerifiedIdentity(
+        altsub=_text(claims.get("bankid_altsub")),
+        assurance=assurance_level(provider.assurance_profile, claims),
         sub=claims["sub"],
         name=name,
         given_name=given_name,
         family_name=family_name,
         birthdate=_text(claims.get("birthdate")),
         national_id=national_id,
-        acr=_text(claims.get("acr")),
+        acr=_text(claims.get(acr_claim)) or _text(claims.get("acr")),
         amr=amr,
         issuer=claims["iss"],
         claims=dict(claims),

@@ -12,12 +12,27 @@ import sys
 import time
 
 from psycopg2 import errors
+from stdnum.no import fodselsnummer
 
 from odoo.exceptions import UserError
 
 from odoo.addons.l10n_no_efaktura_b2c.oidc import VerifiedIdentity
 
 env = globals()["env"]  # provided by odoo-bin shell
+
+
+def _national_id(index):
+    """A made-up national identity number that passes the checks (born 1990), distinct per index."""
+    day = 1 + index % 28
+    for individual in range(index % 500, 500):
+        base = f"{day:02d}0190{individual:03d}"
+        first = fodselsnummer.calc_check_digit1(base)
+        number = base + first + fodselsnummer.calc_check_digit2(base + first)
+        if fodselsnummer.is_valid(number):
+            return number
+    raise ValueError(f"no national id for index {index}")
+
+
 role = os.environ["CHAOS_ROLE"]
 edge = float(os.environ["CHAOS_DEADLINE"])
 deadline = datetime.datetime.fromtimestamp(edge, datetime.UTC).replace(tzinfo=None)
@@ -62,16 +77,19 @@ else:
             given_name=" ".join(partner.name.split()[:-1]),
             family_name=partner.name.split()[-1],
             birthdate="1990-01-01",
-            national_id=f"{10_000_000_000 + index:011d}",
+            national_id=_national_id(index),
             acr="urn:bankid:bis;LOA=3",
             amr=["BIS"],
             issuer="https://bankid.chaos.example",
             claims={},
         )
         try:
-            consent._accept(identity, ip_address="127.0.0.1", user_agent="chaos")
+            # eFaktura 2.0: accepted only when the lookup by national id finds the consumer; otherwise the request
+            # stays open (looked up again) until the deadline cron expires it.
+            outcome = consent._accept(identity, ip_address="127.0.0.1", user_agent="chaos")
             env.cr.commit()  # pylint: disable=invalid-commit
-            accepted += 1
+            accepted += outcome == "accepted"
+            refused += outcome != "accepted"
         except (UserError, *retryable):
             env.cr.rollback()
             env.invalidate_all()

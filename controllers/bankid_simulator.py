@@ -116,6 +116,10 @@ class BankidSimulatorController(http.Controller):
             "request_id": request_id,
             "client_name": client.get("name") or pending["client_id"],
             "shares_national_id": "nnin_altsub" in pending["scope"].split(),
+            "methods": [
+                ("high", request.env._("BankID app or code device (high)")),
+                ("substantial", request.env._("BankID with biometrics (substantial: weaker)")),
+            ],
             "persons": persons,
             "form_action": _path("authorization"),
             "error": error,
@@ -177,7 +181,7 @@ class BankidSimulatorController(http.Controller):
                         error=request.env._("Choose a test person to log in as, or cancel."),
                         status=400,
                     )
-                location = simulator.approve(request_id, form["person"])
+                location = simulator.approve(request_id, form["person"], form.get("method") or None)
             else:
                 raise SimulatorError("invalid_request", f"unknown action {action!r}; expected approve or cancel")
         except SimulatorError as exc:
@@ -195,3 +199,7 @@ class BankidSimulatorController(http.Controller):
     @http.route(_path("token"), csrf=False, **ROUTE_OPTIONS)
     def bankid_simulator_token(self, **kwargs):
         return self._machine("token")
+
+    @http.route(_path("userinfo"), csrf=False, **ROUTE_OPTIONS)
+    def bankid_simulator_userinfo(self, **kwargs):
+        return self._machine("userinfo")

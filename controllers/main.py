@@ -1,7 +1,10 @@
+import hashlib
 import logging
+import secrets
 import time
 
 from odoo import fields, http
+from odoo.exceptions import UserError
 from odoo.http import request
 from odoo.tools import consteq
 
@@ -13,6 +16,9 @@ _logger = logging.getLogger(__name__)
 # Provider metadata rarely changes: keep each discovery document for an hour per issuer.
 _DISCOVERY_CACHE = {}
 DISCOVERY_TTL = 3600
+# Binds a BankID login to the browser that started it: the callback must come with this cookie.
+BROWSER_COOKIE = "efaktura_bankid"
+CALLBACK_PATH = "/efaktura/bankid/callback"
 
 
 def _discover(provider):
@@ -130,8 +136,62 @@ class EfakturaController(http.Controller):
         consent, error_page = self._open_consent(token)
         if error_page:
             return error_page
+        if consent.lookup_state:
+            # Confirmed with BankID already: what is left is switching eFaktura on in the nettbank or Vipps.
+            return self._enable_efaktura_page(consent, f"/efaktura/consent/{token}/check", consent.lookup_state)
         values = {"company": consent.company_id, "token": token, "days": consent.company_id.efaktura_consent_days}
         return self._render("l10n_no_efaktura_b2c.consent_page", values, lang=consent.partner_id.lang)
+
+    def _enable_efaktura_page(self, consent, check_action, kind, status=200):
+        """How to switch on eFaktura in the nettbank or in Vipps, with the "I have done it" button."""
+        values = {
+            "company": consent.company_id,
+            "consent": consent,
+            "kind": kind,
+            "check_action": check_action,
+            "deadline": consent.deadline,
+        }
+        return self._render(
+            "l10n_no_efaktura_b2c.consent_enable_efaktura", values, status=status, lang=consent.partner_id.lang
+        )
+
+    def _lookup_outcome_page(self, consent, outcome, check_action=None):
+        lang = consent.partner_id.lang
+        company = consent.company_id
+        if outcome == "accepted":
+            return self._message("accepted", company=company, lang=lang)
+        if outcome in ("not_found", "error", "still_not_found"):
+            if check_action is None:
+                check_action = f"/efaktura/consent/{consent._issue_check_token()}/check"
+            return self._enable_efaktura_page(consent, check_action, outcome)
+        if outcome == "name_mismatch":
+            return self._message("name_mismatch", status=403, company=company, lang=lang)
+        if outcome == "no_national_id":
+            return self._message("no_national_id", status=400, company=company, lang=lang)
+        return self._message("expired", status=410, company=company, lang=lang)
+
+    @http.route(
+        "/efaktura/consent/<string:token>/check", type="http", auth="public", methods=["POST"], sitemap=False
+    )
+    def consent_check(self, token, **kwargs):
+        """ "I have done it": look the consumer up again at once, after they switched eFaktura on."""
+        if limited := self._rate_limited("check", token):
+            return limited
+        Consent = request.env["efaktura.consent"].sudo()
+        consent = Consent._find_by_token(token) or Consent._find_by_token(token, field="check_token_hash")
+        if not consent:
+            return self._message("not_found", status=404)
+        lang = consent.partner_id.lang
+        if consent.state == "accepted":
+            return self._message("accepted", company=consent.company_id, lang=lang)
+        if consent.state not in ("draft", "sent") or consent.deadline <= fields.Datetime.now():
+            return self._message("expired", status=410, company=consent.company_id, lang=lang)
+        if not consent.lookup_state:
+            return self._message("not_found", status=404)
+        outcome = consent._efaktura_lookup()
+        if outcome == "not_found":
+            outcome = "still_not_found"
+        return self._lookup_outcome_page(consent, outcome, check_action=f"/efaktura/consent/{token}/check")
 
     @http.route("/efaktura/consent/<string:token>/bankid", type="http", auth="public", methods=["POST"], sitemap=False)
     def consent_bankid(self, token, **kwargs):
@@ -140,22 +200,43 @@ class EfakturaController(http.Controller):
         if error_page:
             return error_page
         company = consent.company_id
+        if consent.lookup_state:
+            return self._enable_efaktura_page(consent, f"/efaktura/consent/{token}/check", consent.lookup_state)
         try:
             provider = company._efaktura_oidc_provider()
             metadata = _discover(provider)
             auth = oidc.start_authentication(provider, metadata, company._efaktura_bankid_redirect_uri())
+        except (oidc.OidcConfigError, UserError) as error:
+            # The company's BankID set-up is wrong (PAR not offered, http issuer...): the settings show it.
+            _logger.warning("BankID login could not start for consent %s: %s", consent.id, error)
+            company._efaktura_bankid_record_problem(str(error))
+            return self._message("bankid_misconfigured", status=503, company=company, lang=consent.partner_id.lang)
         except Exception as error:  # noqa: BLE001 - the customer sees a clear page, never a trace
             _logger.warning("BankID login could not start for consent %s: %s", consent.id, error)
             return self._message("bankid_unavailable", status=503, company=company, lang=consent.partner_id.lang)
+        company._efaktura_bankid_record_problem(False)
+        browser_key = secrets.token_urlsafe(32)
         consent.write(
             {
                 "oidc_state_hash": consent._hash_token_value(auth.state),
+                "oidc_browser_hash": consent._hash_token_value(browser_key),
                 "oidc_nonce": auth.nonce,
                 "oidc_code_verifier": auth.code_verifier,
                 "oidc_started_at": fields.Datetime.now(),
             }
         )
-        return request.redirect(auth.url, code=303, local=False)
+        response = request.redirect(auth.url, code=303, local=False)
+        # Lax: sent on the top-level redirect back from the provider, not on cross-site subrequests.
+        response.set_cookie(
+            BROWSER_COOKIE,
+            browser_key,
+            max_age=provider.request_ttl,
+            path=CALLBACK_PATH,
+            secure=request.httprequest.scheme == "https",
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
 
     @http.route("/efaktura/bankid/callback", type="http", auth="public", methods=["GET"], sitemap=False, csrf=False)
     def bankid_callback(self, **params):
@@ -167,6 +248,12 @@ class EfakturaController(http.Controller):
             return self._message("invalid", status=400)
         lang = consent.partner_id.lang
         company = consent.company_id
+        # The state must come back to the browser that started the login, not to any browser holding the URL.
+        browser_key = request.httprequest.cookies.get(BROWSER_COOKIE) or ""
+        expected = consent.oidc_browser_hash or ""
+        if not expected or not consteq(hashlib.sha256(browser_key.encode()).hexdigest(), expected):
+            _logger.warning("BankID callback for consent %s came from another browser: refused", consent.id)
+            return self._message("invalid", status=400, company=company, lang=lang)
         auth_request = oidc.AuthRequest(
             url="",
             state=params.get("state"),
@@ -175,7 +262,9 @@ class EfakturaController(http.Controller):
             created_at=consent.oidc_started_at.timestamp() if consent.oidc_started_at else 0,
         )
         # A login is used once: a replayed callback finds nothing.
-        consent.write({"oidc_state_hash": False, "oidc_nonce": False, "oidc_code_verifier": False})
+        consent.write(
+            {"oidc_state_hash": False, "oidc_browser_hash": False, "oidc_nonce": False, "oidc_code_verifier": False}
+        )
         try:
             provider = company._efaktura_oidc_provider()
             identity = oidc.finish_authentication(
@@ -186,18 +275,22 @@ class EfakturaController(http.Controller):
                 return self._message("cancelled", company=company, lang=lang)
             _logger.info("BankID login failed for consent %s: %s", consent.id, error)
             return self._message("invalid", status=400, company=company, lang=lang)
+        except oidc.OidcAssuranceError as error:
+            _logger.info("BankID login too weak for consent %s: %s", consent.id, error)
+            return self._message("weak_login", status=403, company=company, lang=lang)
         except oidc.OidcError as error:
             _logger.warning("BankID answer rejected for consent %s: %s", consent.id, error)
             return self._message("invalid", status=400, company=company, lang=lang)
+        except UserError as error:
+            _logger.warning("BankID is not configured for consent %s: %s", consent.id, error)
+            return self._message("bankid_misconfigured", status=503, company=company, lang=lang)
         ip_address, user_agent = self._client()
         try:
-            accepted = consent._accept(identity, ip_address=ip_address, user_agent=user_agent)
-        except Exception as error:  # noqa: BLE001 - expired or answered meanwhile: say so, never a trace
+            outcome = consent._accept(identity, ip_address=ip_address, user_agent=user_agent)
+        except UserError as error:  # expired or answered meanwhile: say so, never a trace
             _logger.info("Consent %s could not be accepted: %s", consent.id, error)
             return self._message("expired", status=410, company=company, lang=lang)
-        if not accepted:
-            return self._message("name_mismatch", status=403, company=company, lang=lang)
-        return self._message("accepted", company=company, lang=lang)
+        return self._lookup_outcome_page(consent, outcome)
 
     @http.route("/efaktura/consent/<string:token>/decline", type="http", auth="public", methods=["POST"], sitemap=False)
     def consent_decline(self, token, **kwargs):
@@ -239,7 +332,7 @@ class EfakturaController(http.Controller):
     def sandbox_issuer_approval(self, company_id, token, **kwargs):
         """The sandbox's stand-in for the operator approving an issuer agreement (sandbox mode only)."""
         company = request.env["res.company"].sudo().browse(company_id).exists()
-        if not company or company.efaktura_network_mode != "sandbox":
+        if not company or company.efaktura_mode != "test":
             raise request.not_found()
         if not token.isascii() or not consteq(token, company._efaktura_sandbox_issuer_token()):
             raise request.not_found()

@@ -15,3 +15,7 @@ from . import account_journal
 from . import efaktura_reminder
 from . import efaktura_rate_limit
 from . import account_edi_xml_ubl_bis3
+from . import efaktura_test_message
+from . import mail_mail
+from . import sms_sms
+from . import snailmail_letter

@@ -68,6 +68,7 @@ class AccountMove(models.Model):
     )
     efaktura_preview_reason = fields.Text(string="Why", compute="_compute_efaktura_preview")
     efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled", string="eFaktura B2C enabled")
+    efaktura_company_mode = fields.Selection(related="company_id.efaktura_mode", string="eFaktura B2C mode")
 
     def _compute_efaktura_delivery_count(self):
         counts = dict(

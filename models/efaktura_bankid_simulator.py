@@ -30,11 +30,11 @@ _logger = logging.getLogger(__name__)
 # The simulator's RSA private key, PEM, generated on first use and kept per database.
 SIGNING_KEY_PARAM = "l10n_no_efaktura_b2c.bankid_simulator_key"
 # The companies the simulator serves, one client each.
-SANDBOX_COMPANIES = [("efaktura_network_mode", "=", "sandbox")]
+SANDBOX_COMPANIES = [("efaktura_mode", "=", "test")]
 # Token and PAR answers carry credentials (RFC 6749 section 5.1).
 NO_STORE_HEADERS = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 # The endpoints a relying party calls, by name, with the method each answers to.
-MACHINE_ENDPOINTS = {"discovery": "GET", "jwks": "GET", "par": "POST", "token": "POST"}
+MACHINE_ENDPOINTS = {"discovery": "GET", "jwks": "GET", "par": "POST", "token": "POST", "userinfo": "GET"}
 
 
 def _utc_from_epoch(epoch):
@@ -68,6 +68,8 @@ def answer_machine_request(simulator, endpoint, pairs=(), authorization=None):
             return 201, simulator.par(single_values(pairs), authorization), list(NO_STORE_HEADERS)
         if endpoint == "token":
             return 200, simulator.token(single_values(pairs), authorization), list(NO_STORE_HEADERS)
+        if endpoint == "userinfo":
+            return 200, simulator.userinfo(authorization), list(NO_STORE_HEADERS)
         raise ValueError(f"{endpoint!r} is not a machine endpoint of the simulator")
     except SimulatorError as exc:
         _logger.info("BankID simulator: %s request refused: %s", endpoint, exc)

@@ -812,8 +812,10 @@ class EfakturaChain(models.AbstractModel):
                     if run.reminder_step
                     else {}
                 )
-                sender._generate_and_send_invoices(
-                    moves,
+                # In Test mode the e-mails stay in the test inbox, unless real e-mails are allowed.
+                outbox = run.company._efaktura_test_outbox()
+                sender.with_context(**outbox)._generate_and_send_invoices(
+                    moves.with_context(**outbox),
                     from_cron=True,
                     allow_raising=False,
                     sending_methods={"email"},
@@ -847,6 +849,7 @@ class EfakturaChain(models.AbstractModel):
         letters = (
             self.env["snailmail.letter"]
             .sudo()
+            .with_context(**run.company._efaktura_test_outbox())  # Test mode: never printed or posted
             .create(
                 [
                     {

@@ -1,6 +1,9 @@
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
+
+from stdnum.no import fodselsnummer
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -9,6 +12,8 @@ from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError, Recipient
 from ..oidc import name_matches
+
+_logger = logging.getLogger(__name__)
 
 CONSENT_STATES = [
     ("draft", "Draft"),
@@ -20,6 +25,10 @@ CONSENT_STATES = [
 ]
 OPEN_STATES = ("draft", "sent")
 TOKEN_BYTES = 32  # 256 bits
+# After BankID, a consumer not found in the eFaktura register is looked up again once a day until the deadline;
+# after a lookup outage, sooner.
+LOOKUP_AGAIN_NOT_FOUND = timedelta(days=1)
+LOOKUP_AGAIN_ERROR = timedelta(minutes=30)
 
 
 def _hash_token(token):
@@ -67,8 +76,29 @@ class EfakturaConsent(models.Model):
         readonly=True, help="The name in BankID does not match the customer card closely enough."
     )
     withdrawn_at = fields.Datetime(readonly=True)
+    bankid_altsub = fields.Char(
+        string="BankID stable identifier",
+        readonly=True,
+        help="BankID's bankid_altsub, which BankID recommends over sub as the stable identifier of the person.",
+    )
+    # eFaktura 2.0: BankID proves who the consumer is; the agreement itself is the consumer's "yes to all"
+    # in the nettbank or Vipps, which the module can only look up.
+    lookup_state = fields.Selection(
+        [("not_found", "eFaktura not switched on yet"), ("error", "Lookup failed, tried again")],
+        string="eFaktura lookup",
+        readonly=True,
+        copy=False,
+        help="After the BankID login: the consumer is looked up by national identity number until found or the "
+        "deadline.",
+    )
+    next_lookup_at = fields.Datetime(string="Next lookup", readonly=True, copy=False)
+    lookup_count = fields.Integer(string="Lookups", readonly=True, copy=False)
+    # Kept only while the lookups need it (until found, or the deadline), then erased; never shown or logged.
+    lookup_national_id = fields.Char(readonly=True, copy=False, groups="base.group_system", prefetch=False)
+    check_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
     # The BankID login in progress (cleared when its callback arrives).
     oidc_state_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    oidc_browser_hash = fields.Char(readonly=True, copy=False, groups="base.group_system")
     oidc_nonce = fields.Char(readonly=True, copy=False, groups="base.group_system")
     oidc_code_verifier = fields.Char(readonly=True, copy=False, groups="base.group_system")
     oidc_started_at = fields.Datetime(readonly=True, copy=False, groups="base.group_system")
@@ -192,11 +222,13 @@ class EfakturaConsent(models.Model):
                     {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
                 )
             if consent.partner_id.email:
-                mail_template.with_context(efaktura_consent_url=url, lang=lang).send_mail(
-                    consent.id, email_layout_xmlid="mail.mail_notification_light"
-                )
+                mail_template.with_context(
+                    efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
+                ).send_mail(consent.id, email_layout_xmlid="mail.mail_notification_light")
         if sms_values:
-            self.env["sms.sms"].sudo().create(sms_values)
+            # In Test mode the SMS stay in the test phone (one company per request batch).
+            outbox = self.company_id[:1]._efaktura_test_outbox() if len(self.company_id) == 1 else {}
+            self.env["sms.sms"].sudo().with_context(**outbox).create(sms_values)
             self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
         self.write({"state": "sent"})
 
@@ -225,21 +257,33 @@ class EfakturaConsent(models.Model):
             raise UserError(self.env._("This request has expired."))
 
     def _accept(self, identity, ip_address=None, user_agent=None):
-        """BankID verified the person: record the evidence, find the eFaktura identifier, send the waiting invoices.
+        """BankID verified the person: record the evidence, then look the consumer up by the verified national
+        identity number (eFaktura 2.0: the consumer switches eFaktura on for all issuers in the nettbank or in
+        Vipps; an issuer can only look that up).
 
-        ``identity`` is an ``oidc.VerifiedIdentity``. Returns True when accepted, False when the name in BankID
-        does not match the customer card (recorded, not accepted).
+        ``identity`` is an ``oidc.VerifiedIdentity``. Returns what happened:
+
+        * ``"accepted"``: found, the consent is accepted with the identifier and the waiting invoices go out;
+        * ``"not_found"``: no eFaktura yet; looked up again daily, and when the consumer says it is done;
+        * ``"error"``: the lookup failed; tried again soon, never accepted without an identifier;
+        * ``"name_mismatch"``: the name in BankID is not the customer's (recorded, not accepted);
+        * ``"no_national_id"``: BankID gave no valid national identity number (nothing recorded).
         """
         self.ensure_one()
         self._check_open()
+        national_id = (identity.national_id or "").strip()
+        if not national_id or not fodselsnummer.is_valid(national_id):
+            return "no_national_id"
+        national_id = fodselsnummer.compact(national_id)
         match = name_matches(self.partner_id.name or "", identity.given_name, identity.family_name, identity.name)
         evidence = {
             **self._evidence(ip_address, user_agent),
             "bankid_sub": identity.sub,
+            "bankid_altsub": getattr(identity, "altsub", "") or False,
             "bankid_name": identity.name,
             "bankid_birthdate": identity.birthdate or False,
             "bankid_issuer": identity.issuer,
-            "national_id_hash": self._hash_national_id(identity.national_id) if identity.national_id else False,
+            "national_id_hash": self._hash_national_id(national_id),
             "acr": identity.acr or False,
             "amr": " ".join(identity.amr) if isinstance(identity.amr, list | tuple) else (identity.amr or False),
             "name_match_score": match.score,
@@ -255,44 +299,112 @@ class EfakturaConsent(models.Model):
                     card=self.partner_id.name,
                 )
             )
-            return False
-        self.write({**evidence, "state": "accepted"})
-        partner = self.partner_id.with_company(self.company_id)
-        partner._efaktura_set_state(
-            "active", note=self.env._("Approved eFaktura with BankID (%(name)s).", name=identity.name)
+            return "name_mismatch"
+        self.write(evidence)
+        self.sudo().lookup_national_id = national_id
+        self.partner_id._message_log(
+            body=self.env._(
+                "Confirmed with BankID (%(name)s); eFaktura is looked up in the register.", name=identity.name
+            )
         )
-        self._lookup_identifier(identity)
-        self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
-        self._send_confirmation()
-        return True
+        return self._efaktura_lookup()
 
-    def _lookup_identifier(self, identity):
-        """The verified identity makes the network lookup exact; the national id is used in memory only."""
+    def _efaktura_lookup(self):
+        """Look the BankID-verified consumer up by national identity number; see :meth:`_accept`."""
+        self.ensure_one()
+        consent = self.sudo()
+        national_id = consent.lookup_national_id
+        if self.state not in OPEN_STATES or not national_id:
+            return "accepted" if self.state == "accepted" else "expired"
+        now = fields.Datetime.now()
         partner = self.partner_id.with_company(self.company_id)
         recipient = Recipient(
             ref=str(partner.id),
-            name=identity.name or partner.name,
+            name=self.bankid_name or partner.name,
             mobile=partner.mobile or "",
             email=partner.email or "",
-            national_id=identity.national_id or "",
-            birthdate=identity.birthdate or "",
+            national_id=national_id,
+            birthdate=fields.Date.to_string(self.bankid_birthdate) if self.bankid_birthdate else "",
         )
+        consent.lookup_count += 1
         try:
-            result = self.company_id._efaktura_network().lookup([recipient]).get(str(partner.id))
+            network = self.company_id._efaktura_network()
+            result = network.lookup([recipient]).get(recipient.ref)
+            # MPS is the side that knows eFaktura identifiers: its failure is an outage, whatever Vipps said.
+            mps_error = getattr(network, "lookup_errors", {}).get("efaktura")
+            if mps_error is not None:
+                raise mps_error
         except (NetworkError, UserError) as error:
-            partner._message_log(
-                body=self.env._("The eFaktura lookup after consent failed (%(error)s); it is tried again.", error=error)
+            # The error text is not logged: a network may echo the query, national id included.
+            _logger.warning("eFaktura lookup after BankID failed for consent %s (%s)", self.id, type(error).__name__)
+            consent.write({"lookup_state": "error", "next_lookup_at": self._next_lookup(now + LOOKUP_AGAIN_ERROR)})
+            return "error"
+        if not (result and result.efaktura_identifier):
+            consent.write(
+                {"lookup_state": "not_found", "next_lookup_at": self._next_lookup(now + LOOKUP_AGAIN_NOT_FOUND)}
             )
-            return
-        if result and (result.efaktura_identifier or result.vipps):
-            partner.sudo().write(
-                {"efaktura_identifier": result.efaktura_identifier or False, "efaktura_vipps": result.vipps}
-            )
+            return "not_found"
+        self._lock()
+        if self.state not in OPEN_STATES:
+            return "expired"
+        partner.sudo().write({"efaktura_identifier": result.efaktura_identifier, "efaktura_vipps": result.vipps})
+        consent.write(
+            {
+                "state": "accepted",
+                "decided_at": now,
+                "lookup_state": False,
+                "next_lookup_at": False,
+                "lookup_national_id": False,
+                "check_token_hash": False,
+            }
+        )
+        partner._efaktura_set_state(
+            "active",
+            note=self.env._(
+                "Approved eFaktura with BankID (%(name)s); found in the eFaktura register.", name=self.bankid_name
+            ),
+        )
+        self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
+        self._send_confirmation()
+        return "accepted"
+
+    def _next_lookup(self, when):
+        """The next lookup, never after the deadline: the last one is made at the deadline's hour."""
+        return min(when, self.deadline - timedelta(minutes=1)) if self.deadline else when
+
+    def _issue_check_token(self):
+        """A fresh token for the "I have done it" button of the page shown right after BankID."""
+        self.ensure_one()
+        token = self._new_token()
+        self.sudo().check_token_hash = _hash_token(token)
+        return token
+
+    @api.model
+    def _cron_lookup(self, batch_size=200):
+        """Look again for consumers who approved with BankID but had no eFaktura yet, or whose lookup failed."""
+        now = fields.Datetime.now()
+        consents = self.sudo().search(
+            [
+                ("state", "in", OPEN_STATES),
+                ("lookup_state", "!=", False),
+                ("next_lookup_at", "<=", now),
+                ("deadline", ">", now),
+            ],
+            limit=batch_size,
+            order="next_lookup_at, id",
+        )
+        Chain = self.env["efaktura.chain"]
+        for consent in consents:
+            consent._efaktura_lookup()
+            if Chain._can_commit():
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # one consumer per transaction
+        return len(consents)
 
     def _decline(self, ip_address=None, user_agent=None):
         self.ensure_one()
         self._check_open()
         self.write({**self._evidence(ip_address, user_agent), "state": "declined"})
+        self.sudo().write({"lookup_national_id": False, "lookup_state": False, "next_lookup_at": False})
         self.partner_id.with_company(self.company_id)._efaktura_set_state(
             "declined", note=self.env._("Said no thanks to eFaktura.")
         )
@@ -300,6 +412,8 @@ class EfakturaConsent(models.Model):
 
     def _expire(self):
         self.write({"state": "expired"})
+        # The lookups are over: the national identity number is erased.
+        self.sudo().write({"lookup_national_id": False, "next_lookup_at": False, "check_token_hash": False})
         for company, consents in self.grouped("company_id").items():
             consents.partner_id.with_company(company)._efaktura_set_state(
                 "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
@@ -328,7 +442,9 @@ class EfakturaConsent(models.Model):
             token = self._new_token()
             consent.withdraw_token_hash = _hash_token(token)
             if consent.partner_id.email:
-                template.with_context(efaktura_withdraw_url=consent._withdraw_url(token)).send_mail(
+                template.with_context(
+                    efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
+                ).send_mail(
                     consent.id, email_layout_xmlid="mail.mail_notification_light"
                 )
 

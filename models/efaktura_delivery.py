@@ -34,6 +34,7 @@ class EfakturaDelivery(models.Model):
     )
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, ondelete="restrict", index=True)
     company_id = fields.Many2one("res.company", required=True, index=True)
+    efaktura_company_mode = fields.Selection(related="company_id.efaktura_mode", string="Mode")
     channel = fields.Selection(DELIVERY_CHANNELS, required=True)
     network = fields.Char(help="The network that carried the document: sandbox, maventa, mps, vipps.")
     document_hash = fields.Char(required=True, help="SHA-256 of what was sent: amount, due date, KID, recipient.")

@@ -13,7 +13,7 @@ from odoo.tools.misc import hmac as hmac_sign
 from ..networks import maventa, maventa_contract, mps, vipps
 from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..networks.production import ProductionNetwork
-from ..oidc import Provider
+from ..oidc import OidcError, Provider, configuration_problems, discover
 from ..validation import InvalidValue, normalize_account_number, normalize_org_number
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
 from .validation_messages import rule_text
@@ -30,6 +30,8 @@ MAVENTA_AGREEMENT_STATES = {
     maventa_contract.AGREEMENT_SIGNATURE_NEEDED: "signature_needed",
     maventa_contract.AGREEMENT_CONFIRMED: "confirmed",
 }
+# Like payment.provider.state: a new company sends nothing until an administrator chooses a mode.
+EFAKTURA_MODES = [("disabled", "Disabled"), ("test", "Test"), ("enabled", "Enabled (production)")]
 # Where the sandbox BankID simulator answers, on this Odoo server.
 BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 
@@ -37,17 +39,37 @@ BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 class ResCompany(models.Model):
     _inherit = "res.company"
 
+    efaktura_mode = fields.Selection(
+        EFAKTURA_MODES,
+        string="eFaktura B2C mode",
+        default="disabled",
+        required=True,
+        copy=False,
+        help="Disabled: the module sends nothing. Test: the embedded sandbox network and BankID simulator; SMS, "
+        "e-mails and letters of the module stay inside Odoo, in the test phone and inbox. Enabled (production): "
+        "the real networks and BankID, with your own agreements.",
+    )
+    # Kept for compatibility, both follow efaktura_mode (the single source of truth); writing them sets the mode.
     efaktura_enabled = fields.Boolean(
         string="eFaktura B2C",
+        compute="_compute_efaktura_mode_flags",
+        store=True,
+        readonly=False,
         help="Invoice private persons by Vipps, eFaktura in their nettbank, e-mail or post.",
     )
     efaktura_network_mode = fields.Selection(
         [("sandbox", "Sandbox"), ("production", "Production")],
         string="eFaktura network",
-        default="sandbox",
-        required=True,
-        help="Sandbox: an embedded test network and BankID simulator, no contracts needed. "
+        compute="_compute_efaktura_mode_flags",
+        store=True,
+        readonly=False,
+        help="Sandbox (Test mode): an embedded test network and BankID simulator, no contracts needed. "
         "Production: Mastercard Payment Services and Vipps, with your own agreements.",
+    )
+    efaktura_test_send_emails = fields.Boolean(
+        string="Also send real e-mails in test mode",
+        help="In Test mode the module's SMS, e-mails and letters stay in the test phone and inbox. Tick this to "
+        "send its e-mails for real (SMS and letters still stay inside Odoo).",
     )
     efaktura_issuer_org_number = fields.Char(
         string="Issuer organisation number",
@@ -100,10 +122,40 @@ class ResCompany(models.Model):
     efaktura_bankid_use_par = fields.Boolean(
         string="Pushed authorization requests", help="Send the login parameters to the provider first (PAR)."
     )
+    efaktura_bankid_problem = fields.Char(
+        string="BankID configuration problem",
+        readonly=True,
+        copy=False,
+        help="Why the last BankID login could not start, or what the configuration check found; empty when fine.",
+    )
     efaktura_bankid_national_id = fields.Boolean(
         string="Ask for the national identity number",
-        help="Only for clients the provider entitles to it. It makes the eFaktura lookup exact; it is stored "
-        "only as a keyed hash.",
+        help="No longer a choice: eFaktura 2.0 looks consumers up by the national identity number BankID "
+        "verified, so it is always asked for. It is kept only until the consumer is found, or the deadline.",
+    )
+    efaktura_bankid_min_assurance = fields.Selection(
+        [("high", "High"), ("substantial", "Substantial")],
+        string="Minimum level of assurance",
+        default="high",
+        required=True,
+        help="High: BankID with code device or app (LOA 4). Substantial also accepts BankID with biometrics "
+        "(LOA 3). A weaker login, or a broker's other e-ID, is refused.",
+    )
+    efaktura_bankid_client_auth = fields.Selection(
+        [("client_secret_basic", "Client secret"), ("private_key_jwt", "Private key (private_key_jwt)")],
+        string="Client authentication",
+        default="client_secret_basic",
+        required=True,
+        help="How Odoo proves to the provider that it is your client: the shared secret, or a JWT signed with "
+        "your private key whose public key the provider holds.",
+    )
+    efaktura_bankid_private_key = fields.Text(
+        string="BankID client private key",
+        groups="base.group_system",
+        help="PEM private key (RSA or EC P-256) for private_key_jwt.",
+    )
+    efaktura_bankid_key_id = fields.Char(
+        string="BankID client key ID", help="The kid under which the provider knows your public key."
     )
     # Production networks.
     efaktura_mps_endpoint = fields.Char(
@@ -206,18 +258,50 @@ class ResCompany(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        companies = super().create([self._efaktura_normalize_vals(vals) for vals in vals_list])
+        vals_list = [self._efaktura_normalize_vals(vals) for vals in vals_list]
+        for vals in vals_list:
+            if vals.pop("_efaktura_enable_only", False):
+                vals["efaktura_mode"] = "test"
+        companies = super().create(vals_list)
         companies._efaktura_ensure_channels()
         return companies
 
     def write(self, vals):
         vals = self._efaktura_normalize_vals(vals)
+        if vals.pop("_efaktura_enable_only", False):
+            # "enabled = True" alone: a disabled company starts in Test mode, the others keep their mode.
+            disabled = self.filtered(lambda c: c.efaktura_mode == "disabled")
+            if disabled:
+                super(ResCompany, disabled).write(dict(vals, efaktura_mode="test"))
+            others = self - disabled
+            return super(ResCompany, others).write(vals) if others else True
         return super().write(vals)
+
+    @api.depends("efaktura_mode")
+    def _compute_efaktura_mode_flags(self):
+        for company in self:
+            company.efaktura_enabled = company.efaktura_mode != "disabled"
+            company.efaktura_network_mode = "production" if company.efaktura_mode == "enabled" else "sandbox"
+
+    @api.model
+    def _efaktura_mode_vals(self, vals):
+        """Translate the compatibility fields efaktura_enabled and efaktura_network_mode into efaktura_mode."""
+        enabled = vals.pop("efaktura_enabled", None)
+        network_mode = vals.pop("efaktura_network_mode", None)
+        if "efaktura_mode" in vals:
+            return vals
+        if enabled is not None and not enabled:
+            vals["efaktura_mode"] = "disabled"
+        elif network_mode:
+            vals["efaktura_mode"] = "enabled" if network_mode == "production" else "test"
+        elif enabled:
+            vals["_efaktura_enable_only"] = True
+        return vals
 
     @api.model
     def _efaktura_normalize_vals(self, vals):
         """Store identifiers in their canonical form; a bad one raises a clear error."""
-        vals = dict(vals)
+        vals = self._efaktura_mode_vals(dict(vals))
         checks = {
             "efaktura_issuer_org_number": (normalize_org_number, self.env._("Issuer organisation number")),
             "efaktura_billing_account": (normalize_account_number, self.env._("Billing account number")),
@@ -283,7 +367,7 @@ class ResCompany(models.Model):
                     )
                 )
 
-    @api.constrains("efaktura_enabled")
+    @api.constrains("efaktura_mode")
     def _check_efaktura_enabled(self):
         if not any(self.mapped("efaktura_enabled")):
             return
@@ -342,9 +426,11 @@ class ResCompany(models.Model):
         )
 
     def _efaktura_network(self):
-        """The network that carries this company's invoices, by its network mode."""
+        """The network that carries this company's invoices: the sandbox in Test mode, else production."""
         self.ensure_one()
-        if self.efaktura_network_mode == "sandbox":
+        if self.efaktura_mode == "disabled":
+            raise UserError(self.env._("%(company)s: eFaktura B2C is disabled.", company=self.name))
+        if self.efaktura_mode == "test":
             return self.env["efaktura.sandbox.document"]._sandbox_network(self)
         return self._efaktura_production_network()
 
@@ -723,12 +809,12 @@ class ResCompany(models.Model):
         self.ensure_one()
         url = f"{self.get_base_url()}/efaktura/sandbox/issuer/{self.id}/{self._efaktura_sandbox_issuer_token()}"
         self.env.ref("l10n_no_efaktura_b2c.mail_template_sandbox_issuer_approval").with_context(
-            efaktura_approval_url=url
+            efaktura_approval_url=url, **self._efaktura_test_outbox()
         ).send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
 
     def _efaktura_sandbox_approve_issuer(self, token):
         self.ensure_one()
-        if self.efaktura_network_mode != "sandbox" or not consteq(token or "", self._efaktura_sandbox_issuer_token()):
+        if self.efaktura_mode != "test" or not consteq(token or "", self._efaktura_sandbox_issuer_token()):
             return False
         if self.efaktura_issuer_state == "pending_approval":
             self.efaktura_issuer_state = "active"
@@ -754,9 +840,14 @@ class ResCompany(models.Model):
         return f"{self.get_base_url()}/efaktura/bankid/callback"
 
     def _efaktura_oidc_provider(self):
-        """The OpenID provider consumers log in with: the simulator in sandbox mode, else the configured one."""
+        """The OpenID provider consumers log in with: the simulator in Test mode, else the configured one.
+
+        The national identity number is always asked for (the eFaktura lookup needs it), the company's minimum
+        level of assurance is asked for and checked, and in production the issuer must be https.
+        """
         self.ensure_one()
-        if self.efaktura_network_mode == "sandbox":
+        company = self.sudo()
+        if self.efaktura_mode == "test":
             return Provider(
                 issuer=self._efaktura_bankid_sandbox_issuer(),
                 client_id=self._efaktura_bankid_sandbox_client_id(),
@@ -764,29 +855,63 @@ class ResCompany(models.Model):
                 scopes=("openid", "profile", "nnin_altsub"),
                 claim_mapping="bankid",
                 use_par=self.efaktura_bankid_use_par,
+                min_assurance=self.efaktura_bankid_min_assurance,
             )
-        company = self.sudo()
-        if not (company.efaktura_bankid_issuer and company.efaktura_bankid_client_id):
+        configured = company.efaktura_bankid_issuer and company.efaktura_bankid_client_id
+        if self.efaktura_mode != "enabled" or not configured:
             raise UserError(
                 self.env._(
                     "%(company)s: BankID is not configured. Fill in the issuer URL and client ID in the eFaktura "
-                    "settings, or switch the eFaktura network to Sandbox.",
+                    "settings, or switch eFaktura B2C to Test mode.",
                     company=self.name,
                 )
             )
         national_id_scope = {"bankid": "nnin_altsub", "signicat": "nin", "idura": "ssn"}[
             company.efaktura_bankid_provider
         ]
-        scopes = ["openid", "profile"] + ([national_id_scope] if company.efaktura_bankid_national_id else [])
         return Provider(
             issuer=company.efaktura_bankid_issuer.rstrip("/"),
             client_id=company.efaktura_bankid_client_id,
             client_secret=company.efaktura_bankid_client_secret or "",
-            scopes=tuple(scopes),
-            acr_values=("urn:grn:authn:no:bankid",) if company.efaktura_bankid_provider == "idura" else (),
+            scopes=("openid", "profile", national_id_scope),
             claim_mapping=company.efaktura_bankid_provider,
             use_par=company.efaktura_bankid_use_par,
+            min_assurance=company.efaktura_bankid_min_assurance,
+            token_endpoint_auth=company.efaktura_bankid_client_auth,
+            client_private_key=company.efaktura_bankid_private_key or "",
+            client_key_id=company.efaktura_bankid_key_id or "",
+            require_https=True,
         )
+
+    def action_efaktura_check_bankid(self):
+        """Read the provider's discovery document and say what in the BankID settings cannot work with it."""
+        self.check_access("write")
+        for company in self:
+            try:
+                provider = company._efaktura_oidc_provider()
+                problems = configuration_problems(provider, discover(provider.issuer, timeout=provider.timeout))
+            except (OidcError, UserError) as error:
+                problems = [str(error)]
+            company._efaktura_bankid_record_problem(" ".join(problems))
+        return True
+
+    def _efaktura_test_outbox(self):
+        """The context that keeps the module's SMS, letters and (unless real e-mails are allowed) e-mails of this
+        company inside Odoo, in the test phone and inbox, when it is in Test mode; empty otherwise."""
+        self.ensure_one()
+        if self.efaktura_mode != "test":
+            return {}
+        kinds = {"sms": self.id, "letter": self.id}
+        if not self.efaktura_test_send_emails:
+            kinds["email"] = self.id
+        return {"efaktura_test_outbox": kinds}
+
+    def _efaktura_bankid_record_problem(self, problem):
+        """Remember (or clear) why BankID logins cannot start, for the settings page."""
+        self.ensure_one()
+        problem = (problem or "")[:500] or False
+        if self.sudo().efaktura_bankid_problem != problem:
+            self.sudo().efaktura_bankid_problem = problem
 
     def _efaktura_default_org_number(self):
         """The organisation number Odoo already knows for the company, if any."""
@@ -809,8 +934,7 @@ class ResCompany(models.Model):
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
         company.write(
             {
-                "efaktura_enabled": True,
-                "efaktura_network_mode": "sandbox",
+                "efaktura_mode": "test",
                 "efaktura_issuer_org_number": company._efaktura_default_org_number() or "123456785",
                 "efaktura_billing_account": "86011117947",
                 "efaktura_contact_email": company.email or "faktura@example.com",

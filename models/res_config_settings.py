@@ -5,8 +5,10 @@ from odoo.tools import email_normalize
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled", readonly=False)
-    efaktura_network_mode = fields.Selection(related="company_id.efaktura_network_mode", readonly=False)
+    efaktura_mode = fields.Selection(related="company_id.efaktura_mode", readonly=False)
+    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled")
+    efaktura_network_mode = fields.Selection(related="company_id.efaktura_network_mode")
+    efaktura_test_send_emails = fields.Boolean(related="company_id.efaktura_test_send_emails", readonly=False)
     efaktura_issuer_org_number = fields.Char(related="company_id.efaktura_issuer_org_number", readonly=False)
     efaktura_billing_account = fields.Char(related="company_id.efaktura_billing_account", readonly=False)
     efaktura_contact_email = fields.Char(related="company_id.efaktura_contact_email", readonly=False)
@@ -22,7 +24,13 @@ class ResConfigSettings(models.TransientModel):
     efaktura_bankid_client_id = fields.Char(related="company_id.efaktura_bankid_client_id", readonly=False)
     efaktura_bankid_client_secret = fields.Char(related="company_id.efaktura_bankid_client_secret", readonly=False)
     efaktura_bankid_use_par = fields.Boolean(related="company_id.efaktura_bankid_use_par", readonly=False)
-    efaktura_bankid_national_id = fields.Boolean(related="company_id.efaktura_bankid_national_id", readonly=False)
+    efaktura_bankid_min_assurance = fields.Selection(
+        related="company_id.efaktura_bankid_min_assurance", readonly=False
+    )
+    efaktura_bankid_client_auth = fields.Selection(related="company_id.efaktura_bankid_client_auth", readonly=False)
+    efaktura_bankid_private_key = fields.Text(related="company_id.efaktura_bankid_private_key", readonly=False)
+    efaktura_bankid_key_id = fields.Char(related="company_id.efaktura_bankid_key_id", readonly=False)
+    efaktura_bankid_problem = fields.Char(related="company_id.efaktura_bankid_problem")
     efaktura_mps_endpoint = fields.Char(related="company_id.efaktura_mps_endpoint", readonly=False)
     efaktura_mps_client_cert = fields.Char(related="company_id.efaktura_mps_client_cert", readonly=False)
     efaktura_mps_client_key = fields.Char(related="company_id.efaktura_mps_client_key", readonly=False)
@@ -51,6 +59,11 @@ class ResConfigSettings(models.TransientModel):
         self.ensure_one()
         self.execute()
         return self.company_id.action_efaktura_submit_issuer()
+
+    def action_efaktura_check_bankid(self):
+        self.ensure_one()
+        self.execute()
+        return self.company_id.action_efaktura_check_bankid()
 
     def action_efaktura_refresh_issuer(self):
         self.ensure_one()
@@ -104,7 +117,7 @@ class ResConfigSettings(models.TransientModel):
 
     @api.depends(
         "company_id",
-        "efaktura_network_mode",
+        "efaktura_mode",
         "efaktura_issuer_state",
         "efaktura_production_route",
         "efaktura_maventa_agreement",
@@ -121,7 +134,7 @@ class ResConfigSettings(models.TransientModel):
             company = settings.company_id
             settings.efaktura_check_issuer = settings.efaktura_issuer_state == "active"
             route = company.efaktura_production_route
-            if settings.efaktura_network_mode == "sandbox":
+            if settings.efaktura_mode == "test":
                 settings.efaktura_check_network = True
             elif route == "maventa":
                 settings.efaktura_check_network = bool(company._efaktura_maventa_config())

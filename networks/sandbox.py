@@ -288,10 +288,9 @@ class SandboxNetwork(Network):
         results = {}
         for recipient, national_id, mobile, email in wanted:
             consumer = self._match(candidates, recipient.name, hashes.get(national_id), mobile, email)
-            # A lookup by national id follows the consumer's BankID-verified consent to this issuer, so it
-            # finds consumers who have eFaktura but did not say yes to all issuers.
-            consented = bool(consumer and national_id and consumer.national_id_hash == hashes.get(national_id))
-            results[recipient.ref] = self._lookup_result(recipient.ref, consumer, consented)
+            # eFaktura 2.0: whatever the query (national id or not), only a consumer who said yes to all issuers
+            # has an identifier an issuer may send to. A BankID login at the issuer creates no agreement.
+            results[recipient.ref] = self._lookup_result(recipient.ref, consumer)
         return results
 
     @staticmethod
@@ -313,12 +312,12 @@ class SandboxNetwork(Network):
         return None
 
     @staticmethod
-    def _lookup_result(ref, consumer, consented=False):
+    def _lookup_result(ref, consumer):
         if consumer is None:
             return LookupResult(ref=ref)
         return LookupResult(
             ref=ref,
-            efaktura_identifier=consumer.identifier if consumer.jtta or consented else "",
+            efaktura_identifier=consumer.identifier if consumer.jtta else "",
             vipps=bool(consumer.vipps and consumer.mobile),
             vipps_recipient=consumer.mobile if consumer.vipps else "",
         )

@@ -6,7 +6,10 @@ It answers the standard endpoints (discovery, ``/authorize``, ``/token``, ``/jwk
 with the redirect back to the client.
 
 Tests can count the calls per endpoint (``hits``), replace the ID token the token endpoint returns
-(``id_token_rewriter``) and change the discovery document (``metadata_overrides``).
+(``id_token_rewriter``) and change the discovery document (``metadata_overrides``; a value of None
+removes the entry, as a provider without PAR has no ``pushed_authorization_request_endpoint``).
+It also answers ``/userinfo`` for the access tokens it issued, and checks ``private_key_jwt`` client
+assertions of clients registered with ``{"auth": "private_key_jwt", "jwks": {...}}``.
 """
 
 import collections
@@ -58,13 +61,20 @@ class _Handler(BaseHTTPRequestHandler):
         route = (method, url.path)
         try:
             if route == ("GET", ENDPOINT_PATHS["discovery"]):
-                return self._send(200, dict(simulator.metadata(), **peer.metadata_overrides))
+                metadata = dict(simulator.metadata(), **peer.metadata_overrides)
+                return self._send(200, {key: value for key, value in metadata.items() if value is not None})
             if route == ("GET", ENDPOINT_PATHS["jwks"]):
                 return self._send(200, simulator.jwks())
             if route == ("GET", ENDPOINT_PATHS["authorization"]):
                 return self._send(200, {"request_id": simulator.authorize(query)})
+            if route == ("GET", ENDPOINT_PATHS["userinfo"]):
+                body = simulator.userinfo(self.headers.get("Authorization"))
+                if peer.userinfo_rewriter is not None:
+                    body = peer.userinfo_rewriter(dict(body))
+                return self._send(200, body, headers={"Cache-Control": "no-store"})
             if route == ("GET", "/approve"):
-                return self._send(302, location=simulator.approve(query.get("request_id"), query.get("person")))
+                location = simulator.approve(query.get("request_id"), query.get("person"), query.get("method"))
+                return self._send(302, location=location)
             if route == ("GET", "/cancel"):
                 return self._send(302, location=simulator.cancel(query.get("request_id")))
             if route == ("POST", ENDPOINT_PATHS["par"]):
@@ -81,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
             if exc.redirect_url and method == "GET":
                 return self._send(302, location=exc.redirect_url)
             headers = {"WWW-Authenticate": 'Basic realm="oidc-peer"'} if exc.status == 401 else None
+            if exc.error == "invalid_token":
+                headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             return self._send(exc.status, exc.as_dict(), headers=headers)
         except Exception as exc:  # noqa: BLE001 - answered as a 500 so that the client sees it
             peer.failures.append(exc)
@@ -109,6 +121,7 @@ class OidcPeer:
         self.hits = collections.Counter()
         self.failures = []
         self.id_token_rewriter = None
+        self.userinfo_rewriter = None
         self.metadata_overrides = {}
 
     @property
@@ -139,6 +152,7 @@ class OidcPeer:
         self.hits.clear()
         self.failures.clear()
         self.id_token_rewriter = None
+        self.userinfo_rewriter = None
         self.metadata_overrides = {}
 
     def _redirect_params(self, response):
@@ -153,12 +167,13 @@ class OidcPeer:
             raise AssertionError(f"authorization refused with HTTP {response.status_code}: {response.text}")
         return response.json()["request_id"]
 
-    def login(self, authorization_url, person_nnin):
-        """Log a test person in; returns the query parameters of the redirect back to the client."""
+    def login(self, authorization_url, person_nnin, method=None):
+        """Log a test person in (``method``: "high" or "substantial", see ``bankid_simulator.METHODS``); returns
+        the query parameters of the redirect back to the client."""
         request_id = self.open_login(authorization_url)
         response = requests.get(
             self.issuer + "/approve",
-            params={"request_id": request_id, "person": person_nnin},
+            params={"request_id": request_id, "person": person_nnin, **({"method": method} if method else {})},
             allow_redirects=False,
             timeout=10,
         )

@@ -155,7 +155,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         for person in TEST_PERSONS:
             self.assertIn(person.name, page)
             self.assertIn(f"{person.nnin[:6]} *****", page)
-        self.assertEqual(page.count('type="radio"'), len(TEST_PERSONS))
+        self.assertEqual(page.count('name="person"'), len(TEST_PERSONS))
         self.assertIn('value="approve"', page)
         self.assertIn('value="cancel"', page)
 
@@ -258,6 +258,31 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         )
         self.assert_json_error(response, 400, "invalid_grant")
         self.assertIn("no-store", response.headers["Cache-Control"])
+
+    def test_a_company_finishes_only_its_own_logins(self):
+        other = self.env["res.company"].create({"name": "Fjord Test AS", "efaktura_mode": "test"})
+        provider, metadata, auth, params = self.login()
+        other_provider = other._efaktura_oidc_provider()
+        self.assertNotEqual(other_provider.client_id, provider.client_id)
+        with self.assertRaises(oidc.OidcHttpError) as caught:
+            oidc.finish_authentication(other_provider, metadata, auth, params, self.redirect_uri, session=self.opener)
+        self.assertEqual((caught.exception.status, caught.exception.error), (400, "invalid_grant"))
+        self.assertIn("another client", caught.exception.description)
+
+    def test_weaker_login_method_is_refused_by_the_relying_party(self):
+        provider, metadata, auth = self.start()
+        page, fields = self.open_login(auth.url)
+        self.assertIn('value="substantial"', page, "the simulator offers the weaker BankID with biometrics")
+        response = self.opener.post(
+            self.sim_url("/authorize"),
+            data=dict(fields, action="approve", person=KARI.nnin, method="substantial"),
+            allow_redirects=False,
+            timeout=30,
+        )
+        params = self.callback_params(response)
+        with self.assertRaises(oidc.OidcAssuranceError) as caught:
+            oidc.finish_authentication(provider, metadata, auth, params, self.redirect_uri, session=self.opener)
+        self.assertEqual(caught.exception.acr, "urn:bankid:bis;LOA=3")
 
     def test_wrong_client_secret_is_refused(self):
         provider, metadata, auth, params = self.login()
@@ -366,7 +391,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
                     self.assertNotIn("openid", response.text)
 
     def test_client_of_a_production_company_is_unknown(self):
-        other = self.env["res.company"].create({"name": "Fjord Sandkasse AS"})
+        other = self.env["res.company"].create({"name": "Fjord Sandkasse AS", "efaktura_mode": "test"})
         self.assertEqual(other.efaktura_network_mode, "sandbox")
         self.switch_to_production(self.env["res.company"].sudo().search([("id", "!=", other.id)]))
         self.assertTrue(self.env["efaktura.bankid.simulator.entry"]._simulator_enabled())
@@ -394,7 +419,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         provider = other._efaktura_oidc_provider()
         metadata = oidc.discover(provider.issuer, session=self.opener)
         auth = oidc.start_authentication(provider, metadata, other._efaktura_bankid_redirect_uri(), session=self.opener)
-        self.assertEqual(self.open_login(auth.url)[0].count('type="radio"'), len(TEST_PERSONS))
+        self.assertEqual(self.open_login(auth.url)[0].count('name="person"'), len(TEST_PERSONS))
 
     # ------------------------------------------------------------------
     # Garbage in, a clear 4xx out

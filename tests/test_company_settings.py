@@ -11,6 +11,7 @@ from .common import EfakturaCase
 class TestCompanySettings(EfakturaCase):
     def test_defaults(self):
         company = self.env["res.company"].create({"name": "Fersk AS"})
+        self.assertEqual(company.efaktura_mode, "disabled", "a new company sends nothing until a mode is chosen")
         self.assertFalse(company.efaktura_enabled)
         self.assertEqual(company.efaktura_network_mode, "sandbox")
         self.assertEqual(company.efaktura_issuer_state, "inactive")
@@ -93,8 +94,7 @@ class TestCompanySettings(EfakturaCase):
         )
         settings_env = self.env(context=dict(self.env.context, allowed_company_ids=[company.id]))
         with Form(settings_env["res.config.settings"]) as form:
-            form.efaktura_enabled = True
-            form.efaktura_network_mode = "production"
+            form.efaktura_mode = "enabled"
             form.efaktura_consent_days = 5
             form.efaktura_billing_account = "86011117947"
         form.record.execute()

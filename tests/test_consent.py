@@ -24,7 +24,7 @@ class ConsentCase(SelfCallsInProcess, EfakturaInvoiceCase, HttpCase):
         super().setUpClass()
         cls.env["ir.config_parameter"].sudo().set_param("web.base.url", cls.base_url())
         # Ingrid has eFaktura in her bank but did not say yes to all issuers.
-        registry = cls.env["efaktura.sandbox.consumer"].create(
+        cls.ingrid_registry = registry = cls.env["efaktura.sandbox.consumer"].create(
             {"name": "Ingrid Hansen", "mobile": "+4791345678", "jtta": False, "vipps": False}
         )
         registry.national_id = INGRID_NNIN
@@ -63,6 +63,23 @@ class ConsentCase(SelfCallsInProcess, EfakturaInvoiceCase, HttpCase):
 
     def url(self, path):
         return self.base_url() + path
+
+    def find_text_in_database(self, needle):
+        """Every text column of every table that holds the value: a SQL search of the whole database."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT table_name, column_name FROM information_schema.columns
+                WHERE table_schema = 'public' AND data_type IN ('character varying', 'text', 'jsonb')"""
+        )
+        hits = []
+        for table, column in self.env.cr.fetchall():
+            self.env.cr.execute(
+                f'SELECT 1 FROM "{table}" WHERE "{column}"::text LIKE %s LIMIT 1',
+                [f"%{needle}%"],
+            )
+            if self.env.cr.fetchone():
+                hits.append(f"{table}.{column}")
+        return hits
 
     def bankid_login(self, token, nnin, action="approve"):
         """Open the consent page, start BankID, pick a test person in the simulator; returns the callback URL."""
@@ -139,13 +156,38 @@ class TestConsentFlow(ConsentCase):
             self.assertNotIn(secret, page.text, "the consent page shows no invoice data")
         callback = self.bankid_login(token, INGRID_NNIN)
         self.assertTrue(callback.startswith(self.url("/efaktura/bankid/callback")))
-        done = self.opener.get(callback, timeout=60)
+        guidance = self.opener.get(callback, timeout=60)
+        self.assertEqual(guidance.status_code, 200, guidance.text[:500])
+        # eFaktura 2.0: BankID proves who she is, but she has not said yes to all issuers in her bank, and a
+        # lookup by national id does not change that. The page tells her how, in Norwegian.
+        self.assertIn("Ja takk til alle", guidance.text)
+        self.assertIn("Jeg har gjort det", guidance.text)
+        self.assertNotIn("Thank you", guidance.text)
+        consent = self.consent_of(self.ingrid)
+        consent.invalidate_recordset()
+        self.assertEqual((consent.state, consent.lookup_state), ("sent", "not_found"))
+        self.assertEqual(self.ingrid.with_company(self.company).efaktura_state, "consent_requested")
+        self.assertFalse(self.ingrid.with_company(self.company).efaktura_identifier)
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        self.assertEqual(
+            self.find_text_in_database(INGRID_NNIN),
+            ["efaktura_consent.lookup_national_id"],
+            "while the lookups need it, the national id is kept in one system-only field",
+        )
+        # "I have done it" before she did: still not found.
+        action, values = self.form(guidance, "/check")
+        again = self.post(action, values)
+        self.assertIn("fortsatt ikke", again.text)
+        # She switches eFaktura on for all issuers in her nettbank, and says so.
+        self.ingrid_registry.jtta = True
+        done = self.post(action, values)
         self.assertEqual(done.status_code, 200, done.text[:500])
         self.assertIn("Thank you", done.text)
-        consent = self.consent_of(self.ingrid)
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "accepted")
+        self.assertEqual(consent.lookup_count, 3)
+        self.assertTrue(consent.bankid_altsub, "BankID's stable identifier is recorded")
         self.assertEqual(consent.bankid_name, "Ingrid Hansen")
         self.assertTrue(consent.bankid_sub)
         self.assertTrue(consent.ip_address)
@@ -178,23 +220,6 @@ class TestConsentFlow(ConsentCase):
         self.assertEqual(later.efaktura_channel, "efaktura")
         self.assertEqual(later.efaktura_state, "sent")
         self.assertEqual(len(self.sms_to(self.ingrid)), sms_count)
-
-    def find_text_in_database(self, needle):
-        """Every text column of every table that holds the value: a SQL search of the whole database."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            """SELECT table_name, column_name FROM information_schema.columns
-                WHERE table_schema = 'public' AND data_type IN ('character varying', 'text', 'jsonb')"""
-        )
-        hits = []
-        for table, column in self.env.cr.fetchall():
-            self.env.cr.execute(
-                f'SELECT 1 FROM "{table}" WHERE "{column}"::text LIKE %s LIMIT 1',
-                [f"%{needle}%"],
-            )
-            if self.env.cr.fetchone():
-                hits.append(f"{table}.{column}")
-        return hits
 
     def test_decline_falls_back_at_once(self):
         move = self.request_consent()
@@ -297,6 +322,7 @@ class TestConsentFlow(ConsentCase):
 
     def test_withdrawal_link_and_partner_button(self):
         move = self.request_consent()
+        self.ingrid_registry.jtta = True  # she said yes to all in her nettbank meanwhile
         token = self.token_from_sms(self.ingrid)
         self.opener.get(self.bankid_login(token, INGRID_NNIN), timeout=60)
         consent = self.consent_of(self.ingrid)

@@ -18,6 +18,7 @@ class TestDemoData(EfakturaCase):
             kind="demo",
         )
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
+        self.assertEqual(company.efaktura_mode, "test", "demo data sets Test mode")
         self.assertTrue(company.efaktura_enabled)
         self.assertEqual(company.efaktura_network_mode, "sandbox")
         self.assertEqual(company.efaktura_billing_account, "86011117947")

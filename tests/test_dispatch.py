@@ -101,7 +101,9 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.assertEqual(self.env["snailmail.letter"].search_count([]), letters_before + 1)
         self.assertEqual((letter.model, letter.res_id, letter.partner_id), ("account.move", move.id, self.per))
         self.assertEqual(letter.report_template, self.env.ref("account.account_invoices"))
-        self.assertEqual(letter.state, "pending")
+        self.assertEqual(letter.state, "efaktura_test", "Test mode: the letter is kept, never printed or posted")
+        kept = self.env["efaktura.test.message"].search([("kind", "=", "letter"), ("res_id", "=", move.id)])
+        self.assertEqual(kept.partner_id, self.per)
 
     def test_manual_path(self):
         move = self.make_invoice(self.siri)

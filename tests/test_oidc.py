@@ -31,6 +31,7 @@ CLIENT_SECRET = "s3cret with spaces & symbols:+/="
 REDIRECT_URI = "https://odoo.example.com/efaktura/bankid/callback"
 PAR_ONLY_CLIENT = "par-only"
 
+HIGH_ACR = "urn:bankid:bid;LOA=4"
 KARI = find_test_person("14038541286")
 OLA = find_test_person("02118341344")
 
@@ -69,6 +70,7 @@ class TestOidcRelyingParty(BaseCase):
     def setUp(self):
         super().setUp()
         self.peer.reset()
+        oidc.JWKS_CACHE.clear()
         self.addCleanup(self._check_peer)
 
     def _check_peer(self):
@@ -82,7 +84,6 @@ class TestOidcRelyingParty(BaseCase):
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "scopes": ("openid", "profile", "nnin_altsub"),
-            "acr_values": (DEFAULT_ACR,),
             **values,
         }
         return oidc.Provider(**values)
@@ -169,7 +170,7 @@ class TestOidcRelyingParty(BaseCase):
         )
         self.assertEqual(query["state"], [auth.state])
         self.assertEqual(query["nonce"], [auth.nonce])
-        self.assertEqual(query["acr_values"], [DEFAULT_ACR])
+        self.assertEqual(query["acr_values"], ["urn:bankid:bid;LOA=4 urn:bankid:bim;LOA=4"], "high by default")
         self.assertNotIn("client_secret", query)
         for value in (auth.state, auth.nonce, auth.code_verifier):
             self.assertGreaterEqual(len(value), 43, "at least 256 bits of randomness, base64url")
@@ -189,8 +190,10 @@ class TestOidcRelyingParty(BaseCase):
         self.assertEqual(identity.family_name, "Nordmann")
         self.assertEqual(identity.birthdate, "1985-03-14")
         self.assertEqual(identity.sub, self.simulator.subject(KARI.nnin))
-        self.assertEqual(identity.acr, DEFAULT_ACR)
-        self.assertEqual(identity.amr, ("BIS",))
+        self.assertEqual(identity.acr, HIGH_ACR)
+        self.assertEqual(identity.assurance, "high")
+        self.assertEqual(identity.amr, ("BID",))
+        self.assertEqual(identity.altsub, "altsub-" + self.simulator.subject(KARI.nnin))
         self.assertEqual(identity.issuer, self.peer.issuer)
         self.assertEqual(self.peer.hits[("POST", "/token")], 1)
         self.assertEqual(self.peer.hits[("GET", "/jwks")], 1)
@@ -387,7 +390,7 @@ class TestOidcRelyingParty(BaseCase):
         self.assertEqual(identity.national_id, KARI.nnin, "nnin_altsub comes first")
 
     def test_claim_mapping_signicat(self):
-        provider = self.provider(claim_mapping="signicat")
+        provider = self.provider(claim_mapping="signicat", assurance_profile="bankid")
         identity = self.login_with_rewritten_token(self.resign(nnin_altsub=None, nin=KARI.nnin), provider)
         self.assertEqual(identity.national_id, KARI.nnin)
         self.peer.reset()
@@ -395,7 +398,7 @@ class TestOidcRelyingParty(BaseCase):
         self.assertEqual(identity.national_id, "", "Signicat's mapping does not read BankID's claim")
 
     def test_claim_mapping_idura(self):
-        provider = self.provider(claim_mapping="idura")
+        provider = self.provider(claim_mapping="idura", assurance_profile="bankid")
         identity = self.login_with_rewritten_token(self.resign(nnin_altsub=None, ssn=KARI.nnin), provider)
         self.assertEqual(identity.national_id, KARI.nnin)
         self.peer.reset()
@@ -474,13 +477,16 @@ class TestOidcRelyingParty(BaseCase):
             with self.subTest(algorithms=algorithms), self.assertRaisesRegex(oidc.OidcConfigError, message):
                 self.provider(allowed_algorithms=algorithms)
         self.assertEqual(self.provider(allowed_algorithms=("RS256", "PS256")).allowed_algorithms, ("RS256", "PS256"))
-        self.assertEqual(self.provider().allowed_algorithms, ("RS256",))
+        self.assertEqual(self.provider().allowed_algorithms, ("RS256", "PS256", "ES256"))
 
     def test_provider_refuses_other_bad_settings(self):
         for values, message in (
             ({"scopes": ("profile",)}, "openid"),
             ({"claim_mapping": "keycloak"}, "claim mapping"),
-            ({"token_endpoint_auth": "private_key_jwt"}, "token endpoint authentication"),
+            ({"token_endpoint_auth": "client_secret_jwt"}, "token endpoint authentication"),
+            ({"token_endpoint_auth": "private_key_jwt"}, "private_key_jwt needs the client's private key"),
+            ({"token_endpoint_auth": "private_key_jwt", "client_private_key": "not a key"}, "cannot be read"),
+            ({"min_assurance": "low"}, "level of assurance"),
             ({"client_id": ""}, "client_id"),
             ({"leeway": -1}, "leeway"),
         ):

@@ -73,6 +73,7 @@ class TestRateLimit(ConsentCase):
 
     def test_used_login_state_cannot_be_replayed(self):
         self.request_consent()
+        self.ingrid_registry.jtta = True  # she said yes to all in her nettbank meanwhile
         token = self.token_from_sms(self.ingrid)
         callback = self.bankid_login(token, INGRID_NNIN)
         self.assertEqual(self.opener.get(callback, timeout=60).status_code, 200)

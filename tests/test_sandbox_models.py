@@ -287,6 +287,7 @@ class TestSandboxModels(EfakturaCase):
         other_company = self.env["res.company"].create(
             {
                 "name": "Annen AS",
+                "efaktura_mode": "test",
                 "country_id": self.env.ref("base.no").id,
                 "efaktura_issuer_org_number": "974760673",
                 "efaktura_billing_account": "86011117947",

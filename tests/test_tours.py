@@ -21,7 +21,7 @@ class TourCase(SelfCallsInProcess, EfakturaInvoiceCase, HttpCase):
         cls.env["ir.config_parameter"].sudo().set_param("web.base.url", cls.base_url())
         cls.admin = cls.env.ref("base.user_admin")
         cls.admin.write({"company_ids": [(4, cls.company.id)], "company_id": cls.company.id})
-        registry = cls.env["efaktura.sandbox.consumer"].create(
+        cls.ingrid_registry = registry = cls.env["efaktura.sandbox.consumer"].create(
             {"name": "Ingrid Hansen", "mobile": "+4791345678", "jtta": False, "vipps": False}
         )
         registry.national_id = INGRID_NNIN
@@ -48,6 +48,7 @@ class TestSettingsTour(TourCase):
         )
         self.start_tour("/odoo", "l10n_no_efaktura_b2c_settings", login="admin", timeout=60)
         self.assertTrue(self.company.efaktura_enabled)
+        self.assertEqual(self.company.efaktura_mode, "test")
         self.assertEqual(self.company.efaktura_consent_days, 5)
         self.assertEqual(self.company.efaktura_issuer_org_number, "123456785")
 
@@ -79,6 +80,11 @@ class TestConsentOnPhoneTour(TourCase):
         sms = self.env["sms.sms"].sudo().search([("partner_id", "=", self.ingrid.id)])
         token = LINK_RE.search(sms.body).group(1)
         self.start_tour(f"/efaktura/consent/{token}", "l10n_no_efaktura_b2c_consent_phone", timeout=60)
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "awaiting_consent", "confirmed with BankID, no eFaktura yet")
+        # She switches eFaktura on in her nettbank ("yes to all"), opens the link again and says so.
+        self.ingrid_registry.jtta = True
+        self.start_tour(f"/efaktura/consent/{token}", "l10n_no_efaktura_b2c_consent_done", timeout=60)
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "sent")
         self.assertEqual(move.efaktura_channel, "efaktura")

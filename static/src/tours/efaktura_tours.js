@@ -7,8 +7,8 @@ tours.add("l10n_no_efaktura_b2c_settings", {
     url: "/odoo/settings#account",
     steps: () => [
         {
-            content: "Switch eFaktura B2C on",
-            trigger: "#efaktura_b2c_enable input[type=checkbox]:not(:checked)",
+            content: "Switch eFaktura B2C on, in Test mode",
+            trigger: "#efaktura_b2c_enable div[name=efaktura_mode] input[data-value=test]:not(:checked)",
             run: "click",
         },
         {
@@ -77,6 +77,22 @@ tours.add("l10n_no_efaktura_b2c_consent_phone", {
         {
             content: "Approve",
             trigger: "button[name=action][value=approve]",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "No eFaktura yet: the page tells her how to switch it on (eFaktura 2.0)",
+            trigger: ".o_efaktura_consent h1:contains(Slå på eFaktura)",
+        },
+    ],
+});
+
+// Later, with eFaktura switched on in her nettbank, she opens the link again and says so.
+tours.add("l10n_no_efaktura_b2c_consent_done", {
+    steps: () => [
+        {
+            content: "I have done it",
+            trigger: ".o_efaktura_consent button[name=check]",
             run: "click",
             expectUnloadPage: true,
         },
