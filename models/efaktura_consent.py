@@ -96,6 +96,9 @@ class EfakturaConsent(models.Model):
     # Kept only while the lookups need it (until found, or the deadline), then erased; never shown or logged.
     lookup_national_id = fields.Char(readonly=True, copy=False, groups="base.group_system", prefetch=False)
     check_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    # Test mode only: a second link to the same request, made by "Open consent page" for the person trying it out.
+    test_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    efaktura_mode = fields.Selection(related="company_id.efaktura_mode", string="eFaktura B2C mode")
     # The BankID login in progress (cleared when its callback arrives).
     oidc_state_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
     oidc_browser_hash = fields.Char(readonly=True, copy=False, groups="base.group_system")
@@ -133,6 +136,10 @@ class EfakturaConsent(models.Model):
         consent = self.sudo().search([(field, "=", digest)], limit=1)
         if consent and consteq(consent[field], digest):
             return consent
+        if field == "token_hash":
+            consent = self.sudo().search([("test_token_hash", "=", digest)], limit=1)
+            if consent and consent.company_id.efaktura_mode == "test" and consteq(consent.test_token_hash, digest):
+                return consent
         return self.browse()
 
     @api.model
@@ -149,6 +156,17 @@ class EfakturaConsent(models.Model):
     def _hash_national_id(self, national_id):
         """A keyed hash (per database) of a national identity number, so it can be matched, never read."""
         return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.national_id", national_id)
+
+    def action_open_consent_page(self):
+        """Test mode: open the consent page the customer's link leads to, as the customer would see it."""
+        self.ensure_one()
+        if self.company_id.efaktura_mode != "test":
+            raise UserError(self.env._("The consent page can be opened from here in Test mode only."))
+        if self.state not in OPEN_STATES:
+            raise UserError(self.env._("This request is no longer open: the customer's link shows nothing to do."))
+        token = self._new_token()
+        self.sudo().test_token_hash = _hash_token(token)
+        return {"type": "ir.actions.act_url", "url": self._consent_url(token), "target": "new"}
 
     def _consent_url(self, token):
         self.ensure_one()

@@ -7,7 +7,7 @@ import tempfile
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import consteq, email_normalize
+from odoo.tools import consteq, email_normalize, file_open
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks import maventa, maventa_contract, mps, vipps
@@ -941,6 +941,19 @@ class ResCompany(models.Model):
             }
         )
         company._efaktura_ensure_channels()
+        # What each channel costs the issuer, so that the cost report means something.
+        prices = {"vipps": 1.5, "efaktura": 2.5, "email": 0.0, "post": 17.0}
+        for channel in company.efaktura_channel_ids:
+            channel.price = prices.get(channel.code, 0.0)
+        # A document layout and a logo: the first Send does not stop at "Configure your document layout".
+        layout_values = {}
+        if not company.external_report_layout_id:
+            layout_values["external_report_layout_id"] = self.env.ref("web.external_layout_standard").id
+        if not company.logo or company.logo == company._get_logo():
+            with file_open("l10n_no_efaktura_b2c/static/description/icon.png", "rb") as logo:
+                layout_values["logo"] = base64.b64encode(logo.read())
+        if layout_values:
+            company.write(layout_values)
         consumers = self.env["res.partner"]
         for xmlid in ("vipps", "nettbank", "email", "declined", "post", "manual"):
             consumers |= self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
@@ -1000,7 +1013,28 @@ class ResCompany(models.Model):
         moves.action_post()
         moves._efaktura_queue()
         over = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
-        moves.filtered(lambda m: m.partner_id.name in ("Per Olsen", "Siri Berg")).efaktura_deadline = over
+        late = moves.filtered(lambda m: m.partner_id.name in ("Per Olsen", "Siri Berg"))
+        late.efaktura_deadline = over
+        # They were asked three days ago and did not answer: their requests have expired, as the deadline cron
+        # would have left them, so the customer card, the consent list and the invoice tell the same story.
+        asked = fields.Datetime.subtract(over, days=self.efaktura_consent_days or 3)
+        self.env["efaktura.consent"].create(
+            [
+                {
+                    "partner_id": move.partner_id.id,
+                    "company_id": self.id,
+                    "state": "expired",
+                    "requested_at": asked,
+                    "deadline": over,
+                    "move_ids": [fields.Command.link(move.id)],
+                }
+                for move in late
+            ]
+        )
+        late.partner_id.with_company(self)._efaktura_set_state("consent_requested")
+        late.partner_id.with_company(self)._efaktura_set_state(
+            "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
+        )
         return moves
 
     efaktura_sandbox_failure = fields.Selection(

@@ -97,6 +97,29 @@ class ResPartner(models.Model):
         help="Receive eDocuments is ticked with access point B2CNO.",
     )
 
+    efaktura_test_mode = fields.Boolean(
+        compute="_compute_efaktura_test_mode", help="eFaktura B2C runs in Test mode in the current company."
+    )
+
+    @api.depends_context("company")
+    def _compute_efaktura_test_mode(self):
+        self.efaktura_test_mode = self.env.company.efaktura_mode == "test"
+
+    def action_efaktura_open_consent_page(self):
+        """Test mode: open the customer's open consent request page, as the customer would see it."""
+        self.ensure_one()
+        consent = self.env["efaktura.consent"].search(
+            [
+                ("partner_id", "=", self.id),
+                ("company_id", "=", self.env.company.id),
+                ("state", "in", ("draft", "sent")),
+            ],
+            limit=1,
+        )
+        if not consent:
+            raise UserError(self.env._("%(customer)s has no open eFaktura consent request.", customer=self.name))
+        return consent.action_open_consent_page()
+
     @api.depends("is_company")
     def _compute_efaktura_private_person(self):
         for partner in self:
@@ -189,7 +212,7 @@ class ResPartner(models.Model):
 
     def _efaktura_set_state(self, state, note=None):
         """Move the consumers' eFaktura status and say so in their chatter."""
-        labels = dict(EFAKTURA_STATES)
+        labels = dict(self._fields["efaktura_state"]._description_selection(self.env))
         now = fields.Datetime.now()
         partners = self.sudo().filtered(lambda p: p.efaktura_state != state)
         if not partners:

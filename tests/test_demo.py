@@ -35,3 +35,21 @@ class TestDemoData(EfakturaCase):
                 self.assertTrue(consumer.efaktura_b2c_enabled)
                 self.assertEqual(consumer.mobile, mobile)
         self.assertTrue(get_module_path("l10n_no_efaktura_b2c"))
+        # The cost report means something: the channels have realistic prices.
+        prices = {channel.code: channel.price for channel in company.efaktura_channel_ids}
+        self.assertEqual(prices, {"vipps": 1.5, "efaktura": 2.5, "email": 0.0, "post": 17.0})
+        # The first Send does not stop at "Configure your document layout".
+        self.assertTrue(company.external_report_layout_id)
+        self.assertTrue(company.logo)
+        # Per and Siri's invoices no longer wait for a consent: they were asked, and their requests expired.
+        for xmlid in ("post", "manual"):
+            consumer = self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}").with_company(company)
+            consent = self.env["efaktura.consent"].search(
+                [("partner_id", "=", consumer.id), ("company_id", "=", company.id)]
+            )
+            with self.subTest(consumer=consumer.name):
+                self.assertEqual(consent.mapped("state"), ["expired"])
+                self.assertTrue(consent.move_ids)
+                self.assertLess(consent.requested_at, consent.deadline)
+                self.assertEqual(consumer.efaktura_state, "not_checked")
+                self.assertIn("No answer to the eFaktura request", consumer.message_ids[0].body)
