@@ -890,7 +890,7 @@ class EfakturaChain(models.AbstractModel):
                         "note": self.env._(
                             "No channel could deliver this invoice: print it and post it to the customer."
                         ),
-                        "user_id": (move.invoice_user_id or self.env.user).id,
+                        "user_id": run.company._efaktura_task_user(move).id,
                         "date_deadline": fields.Date.context_today(self),
                     }
                     for move in moves

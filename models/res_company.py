@@ -104,6 +104,12 @@ class ResCompany(models.Model):
         string="Send on post",
         help="Queue every posted invoice of a B2C eFaktura customer for delivery, without Send & Print.",
     )
+    efaktura_billing_user_id = fields.Many2one(
+        "res.users",
+        string="Billing user",
+        domain="[('share', '=', False)]",
+        help="Gets the print and post tasks of invoices without a salesperson.",
+    )
     efaktura_bankid_provider = fields.Selection(
         [("bankid", "BankID (direct)"), ("signicat", "Signicat"), ("idura", "Idura (Criipto)")],
         string="BankID provider",
@@ -929,6 +935,24 @@ class ResCompany(models.Model):
         return False
 
     @api.model
+    def _efaktura_task_user(self, move):
+        """Who gets a task about ``move``: its salesperson, else the company's billing user, else an accounting
+        manager of the company; never OdooBot, an archived user or a portal user."""
+        self.ensure_one()
+        root = self.env.ref("base.user_root")
+
+        def usable(user):
+            return user and user != root and user.active and not user.share and self in user.company_ids
+
+        for user in (move.invoice_user_id, self.efaktura_billing_user_id):
+            if usable(user):
+                return user
+        managers = self.env.ref("account.group_account_manager").sudo().users.filtered(usable)
+        if managers:
+            return managers.sorted("id")[:1]
+        return self.env.user if usable(self.env.user) else self.env.ref("base.user_admin")
+
+    @api.model
     def _efaktura_setup_demo(self):
         """Demo data: eFaktura on the Norwegian demo company, and the demo consumers enabled there."""
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
@@ -964,6 +988,7 @@ class ResCompany(models.Model):
         )
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
+        company.efaktura_billing_user_id = admin
         if company == self.env.ref("base.demo_company_no", raise_if_not_found=False):
             # Norwegian customers read Norwegian: their SMS, e-mails and consent pages are in Bokmål.
             self.env["res.lang"]._activate_lang("nb_NO")
@@ -993,6 +1018,7 @@ class ResCompany(models.Model):
                         "company_id": self.id,
                         "journal_id": journal.id,
                         "partner_id": consumer.id,
+                        "invoice_user_id": self.efaktura_billing_user_id.id or self.env.ref("base.user_admin").id,
                         "invoice_date": fields.Date.context_today(self),
                         "invoice_date_due": fields.Date.add(fields.Date.context_today(self), days=14),
                         "invoice_line_ids": [

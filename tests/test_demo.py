@@ -1,8 +1,9 @@
+from odoo import Command
 from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 from odoo.tools import convert_file
 
-from .common import EfakturaCase
+from .common import EfakturaCase, EfakturaInvoiceCase
 
 
 @tagged("post_install", "-at_install")
@@ -41,15 +42,67 @@ class TestDemoData(EfakturaCase):
         # The first Send does not stop at "Configure your document layout".
         self.assertTrue(company.external_report_layout_id)
         self.assertTrue(company.logo)
-        # Per and Siri's invoices no longer wait for a consent: they were asked, and their requests expired.
-        for xmlid in ("post", "manual"):
-            consumer = self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}").with_company(company)
+
+
+@tagged("post_install", "-at_install")
+class TestDemoInvoices(EfakturaInvoiceCase):
+    """The demo invoices tell one story: Per and Siri were asked, did not answer, and their invoices go on."""
+
+    def test_per_and_siri_were_asked_and_their_requests_expired(self):
+        admin = self.env.ref("base.user_admin")
+        admin.company_ids |= self.company
+        self.company.efaktura_billing_user_id = admin
+        moves = self.company._efaktura_demo_invoices(self.ingrid | self.per | self.siri)
+        self.assertEqual(moves.invoice_user_id, admin, "the demo invoices have a salesperson, not OdooBot")
+        for partner in (self.per, self.siri):
             consent = self.env["efaktura.consent"].search(
-                [("partner_id", "=", consumer.id), ("company_id", "=", company.id)]
+                [("partner_id", "=", partner.id), ("company_id", "=", self.company.id)]
             )
-            with self.subTest(consumer=consumer.name):
+            with self.subTest(customer=partner.name):
                 self.assertEqual(consent.mapped("state"), ["expired"])
-                self.assertTrue(consent.move_ids)
+                self.assertEqual(consent.move_ids.partner_id, partner)
                 self.assertLess(consent.requested_at, consent.deadline)
-                self.assertEqual(consumer.efaktura_state, "not_checked")
-                self.assertIn("No answer to the eFaktura request", consumer.message_ids[0].body)
+                card = partner.with_company(self.company)
+                self.assertEqual(card.efaktura_state, "not_checked")
+                self.assertIn("No answer to the eFaktura request", card.message_ids[0].body)
+        self.assertFalse(self.env["efaktura.consent"].search([("partner_id", "=", self.ingrid.id)]))
+        self.env["efaktura.chain"]._dispatch_locked(moves)
+        by_partner = {move.partner_id: move for move in moves}
+        self.assertEqual(by_partner[self.per].efaktura_channel, "post")
+        self.assertEqual(by_partner[self.siri].efaktura_channel, "manual")
+        self.assertEqual(by_partner[self.ingrid].efaktura_state, "awaiting_consent")
+
+    def test_print_tasks_go_to_the_salesperson_else_the_billing_user_never_odoobot(self):
+        root = self.env.ref("base.user_root")
+        billing = self.env["res.users"].create(
+            {
+                "name": "Berit Bilag",
+                "login": "berit.bilag",
+                "company_id": self.company.id,
+                "company_ids": [Command.set([self.company.id])],
+                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+            }
+        )
+        self.company.efaktura_billing_user_id = billing
+        seller = self.env["res.users"].create(
+            {
+                "name": "Sander Selger",
+                "login": "sander.selger",
+                "company_id": self.company.id,
+                "company_ids": [Command.set([self.company.id])],
+                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+            }
+        )
+        by_root, by_seller, by_nobody = self.make_invoices(self.siri, 3)
+        by_root.invoice_user_id = root
+        by_seller.invoice_user_id = seller
+        by_nobody.invoice_user_id = False
+        moves = by_root | by_seller | by_nobody
+        self.dispatch(moves)
+        self.assertEqual(set(moves.mapped("efaktura_state")), {"manual"})
+        users = {move: move.activity_ids.filtered(lambda a: a.summary == "Print and post").user_id for move in moves}
+        self.assertEqual(users, {by_root: billing, by_seller: seller, by_nobody: billing})
+        # Without a billing user: an accounting manager of the company, still never OdooBot.
+        self.company.efaktura_billing_user_id = False
+        self.assertNotEqual(self.company._efaktura_task_user(by_root), root)
+        self.assertFalse(self.company._efaktura_task_user(by_root).share)
