@@ -994,6 +994,8 @@ class ResCompany(models.Model):
             self.env["res.lang"]._activate_lang("nb_NO")
             self.env["ir.module.module"].search([("state", "=", "installed")])._update_translations(["nb_NO"])
             (consumers - self.env.ref("l10n_no_efaktura_b2c.demo_consumer_vipps")).lang = "nb_NO"
+            # A Norwegian company: its public pages and chatter lines default to Norwegian.
+            company.partner_id.lang = "nb_NO"
         company._efaktura_demo_invoices(consumers)
         return company
 
@@ -1044,7 +1046,7 @@ class ResCompany(models.Model):
         # They were asked three days ago and did not answer: their requests have expired, as the deadline cron
         # would have left them, so the customer card, the consent list and the invoice tell the same story.
         asked = fields.Datetime.subtract(over, days=self.efaktura_consent_days or 3)
-        self.env["efaktura.consent"].create(
+        self.env["efaktura.consent"].sudo().create(
             [
                 {
                     "partner_id": move.partner_id.id,

@@ -210,18 +210,37 @@ class ResPartner(models.Model):
     # State
     # ------------------------------------------------------------------
 
+    def _efaktura_lang(self, company=None):
+        """The language the module writes to and about this customer in: theirs, else the company's, else
+        English (only installed languages)."""
+        self.ensure_one()
+        installed = dict(self.env["res.lang"].get_installed())
+        company = company or self.env.company
+        for lang in (self.lang, company.partner_id.lang):
+            if lang in installed:
+                return lang
+        return "en_US"
+
     def _efaktura_set_state(self, state, note=None):
         """Move the consumers' eFaktura status and say so in their chatter."""
-        labels = dict(self._fields["efaktura_state"]._description_selection(self.env))
         now = fields.Datetime.now()
         partners = self.sudo().filtered(lambda p: p.efaktura_state != state)
         if not partners:
             return
         partners.write({"efaktura_state": state, "efaktura_state_date": now})
-        body = Markup("%s <b>%s</b>") % (self.env._("eFaktura status:"), labels[state])
-        if note:
-            body += Markup("<br/>%s") % note
-        partners._message_log_batch(bodies=dict.fromkeys(partners.ids, body))
+        company = self.env.company
+        for lang, group in partners.grouped(lambda p: p._efaktura_lang(company)).items():
+            env = group.with_context(lang=lang).env
+            labels = dict(self._fields["efaktura_state"]._description_selection(env))
+            body = Markup("%s <b>%s</b>") % (env._("eFaktura status:"), labels[state])
+            if note:
+                body += Markup("<br/>%s") % note
+            if self.env.user._is_public():
+                # The customer's own step, on a public page: the customer is its author, not "Public user".
+                for partner in group:
+                    partner._message_log(body=body, author_id=partner.id)
+            else:
+                group._message_log_batch(bodies=dict.fromkeys(group.ids, body))
 
     def action_efaktura_withdraw(self):
         """Withdraw the customer's eFaktura consent in this company; the audit records stay."""

@@ -93,6 +93,8 @@ class TestDemoInvoices(EfakturaInvoiceCase):
                 "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
             }
         )
+        # Siri said no to eFaktura and has neither e-mail nor address: a print task.
+        self.siri.with_company(self.company)._efaktura_set_state("declined")
         by_root, by_seller, by_nobody = self.make_invoices(self.siri, 3)
         by_root.invoice_user_id = root
         by_seller.invoice_user_id = seller

@@ -69,3 +69,53 @@ class TestOpenConsentPage(ConsentCase):
         for view_type in ("list", "form"):
             arch = self.env["efaktura.test.message"].get_view(view_type=view_type)["arch"]
             self.assertRegex(arch, r'name="link_url"[^>]*widget="url"')
+
+
+@tagged("post_install", "-at_install")
+class TestPublicPageLanguage(ConsentCase):
+    """The module's public pages speak the customer's language, else the company's, else the browser's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("nb_NO")
+        cls.env["ir.module.module"]._load_module_terms(["l10n_no_efaktura_b2c"], ["nb_NO"])
+
+    def test_link_not_found_in_the_company_language(self):
+        english = self.url_open("/efaktura/consent/" + "x" * 43, headers={"Accept-Language": "en-US,en"})
+        self.assertEqual(english.status_code, 404)
+        self.assertIn("Link not found", english.text)
+        self.company.partner_id.lang = "nb_NO"
+        norwegian = self.url_open("/efaktura/consent/" + "y" * 43, headers={"Accept-Language": "en-US,en"})
+        self.assertEqual(norwegian.status_code, 404)
+        self.assertIn("Fant ikke lenken", norwegian.text)
+
+    def test_customer_without_language_gets_the_company_language(self):
+        self.company.partner_id.lang = "nb_NO"
+        self.ingrid.lang = False
+        self.request_consent()
+        page = self.url_open(
+            f"/efaktura/consent/{self.token_from_sms(self.ingrid)}", headers={"Accept-Language": "en-US,en"}
+        )
+        self.assertIn("Godta med BankID", page.text)
+
+    def test_customer_language_wins_over_the_company_language(self):
+        self.company.partner_id.lang = "nb_NO"
+        self.ingrid.lang = "en_US"
+        self.request_consent()
+        page = self.url_open(
+            f"/efaktura/consent/{self.token_from_sms(self.ingrid)}", headers={"Accept-Language": "nb-NO,nb"}
+        )
+        self.assertIn("Accept with BankID", page.text)
+
+    def test_bankid_simulator_page_in_the_customer_language(self):
+        self.ingrid.lang = "nb_NO"
+        self.request_consent()
+        page = self.url_open(f"/efaktura/consent/{self.token_from_sms(self.ingrid)}")
+        action_url, values = self.form(page, "/bankid")
+        start = self.post(action_url, values)
+        self.assertEqual(start.status_code, 303, start.text[:500])
+        self.assertIn("ui_locales=nb-NO", start.headers["Location"])
+        authorize = self.opener.get(start.headers["Location"], headers={"Accept-Language": "en-US,en"}, timeout=30)
+        self.assertEqual(authorize.status_code, 200)
+        self.assertIn("Testperson", authorize.text)
