@@ -296,6 +296,19 @@ class AccountMove(models.Model):
             ).items()
         }
 
+    def _mail_track(self, tracked_fields, initial_values):
+        """Tracked values of a customer invoice (the eFaktura B2C status among them) in the language of the
+        module's other chatter lines on it: the customer's, else the company's, whoever made the change."""
+        if "efaktura_state" in tracked_fields and self.is_sale_document() and self.partner_id:
+            lang = self.partner_id._efaktura_lang(self.company_id)
+            if lang != self.env.lang:
+                move = self.with_context(lang=lang)
+                tracked_fields = move.fields_get(
+                    list(tracked_fields), attributes=("string", "type", "selection", "currency_field")
+                )
+                return super(AccountMove, move)._mail_track(tracked_fields, initial_values)
+        return super()._mail_track(tracked_fields, initial_values)
+
     def _efaktura_log(self, bodies):
         """Chatter lines for many moves in one go; ``bodies`` maps move id to text."""
         if bodies:

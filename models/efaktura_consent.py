@@ -135,12 +135,21 @@ class EfakturaConsent(models.Model):
         digest = _hash_token(token)
         consent = self.sudo().search([(field, "=", digest)], limit=1)
         if consent and consteq(consent[field], digest):
-            return consent
+            return consent._as_customer()
         if field == "token_hash":
             consent = self.sudo().search([("test_token_hash", "=", digest)], limit=1)
             if consent and consent.company_id.efaktura_mode == "test" and consteq(consent.test_token_hash, digest):
-                return consent
+                return consent._as_customer()
         return self.browse()
+
+    def _as_customer(self):
+        """On a public page, the consent acts as its customer's own step: the chatter lines it writes are in the
+        customer's language (else the company's) and have the customer as author, not "Public user"."""
+        if len(self) != 1 or not self.env.user._is_public():
+            return self
+        return self.with_context(
+            lang=self.partner_id._efaktura_lang(self.company_id), efaktura_customer_author=self.partner_id.id
+        )
 
     @api.model
     def _find_by_oidc_state(self, state):
@@ -149,7 +158,7 @@ class EfakturaConsent(models.Model):
         digest = _hash_token(state)
         consent = self.sudo().search([("oidc_state_hash", "=", digest)], limit=1)
         if consent and consteq(consent.oidc_state_hash, digest):
-            return consent
+            return consent._as_customer()
         return self.browse()
 
     @api.model
@@ -432,11 +441,15 @@ class EfakturaConsent(models.Model):
         self.write({"state": "expired"})
         # The lookups are over: the national identity number is erased.
         self.sudo().write({"lookup_national_id": False, "next_lookup_at": False, "check_token_hash": False})
-        for company, consents in self.grouped("company_id").items():
+        # Written by a cron: each customer's lines in their language.
+        for (company, lang), consents in self.grouped(
+            lambda c: (c.company_id, c.partner_id._efaktura_lang(c.company_id))
+        ).items():
+            consents = consents.with_context(lang=lang)
             consents.partner_id.with_company(company)._efaktura_set_state(
-                "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
+                "not_checked", note=consents.env._("No answer to the eFaktura request before the deadline.")
             )
-        self._release_waiting_invoices(self.env._("No eFaktura consent before the deadline."))
+            consents._release_waiting_invoices(consents.env._("No eFaktura consent before the deadline."))
 
     def _release_waiting_invoices(self, reason):
         """The waiting invoices go back to the chain at once, which now knows the customer's answer."""

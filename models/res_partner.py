@@ -235,12 +235,7 @@ class ResPartner(models.Model):
             body = Markup("%s <b>%s</b>") % (env._("eFaktura status:"), labels[state])
             if note:
                 body += Markup("<br/>%s") % note
-            if self.env.user._is_public():
-                # The customer's own step, on a public page: the customer is its author, not "Public user".
-                for partner in group:
-                    partner._message_log(body=body, author_id=partner.id)
-            else:
-                group._message_log_batch(bodies=dict.fromkeys(group.ids, body))
+            group._message_log_batch(bodies=dict.fromkeys(group.ids, body))
 
     def action_efaktura_withdraw(self):
         """Withdraw the customer's eFaktura consent in this company; the audit records stay."""
