@@ -37,3 +37,4 @@ from . import test_consent_production
 from . import test_oidc_brokers
 from . import test_sms_segment
 from . import test_walkthrough
+from . import test_language
