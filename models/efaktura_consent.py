@@ -251,7 +251,7 @@ class EfakturaConsent(models.Model):
             if consent.partner_id.email:
                 mail_template.with_context(
                     efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
-                ).send_mail(consent.id, email_layout_xmlid="mail.mail_notification_light")
+                ).send_mail(consent.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent")
         if sms_values:
             # In Test mode the SMS stay in the test phone (one company per request batch).
             outbox = self.company_id[:1]._efaktura_test_outbox() if len(self.company_id) == 1 else {}
@@ -476,7 +476,7 @@ class EfakturaConsent(models.Model):
                 template.with_context(
                     efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
                 ).send_mail(
-                    consent.id, email_layout_xmlid="mail.mail_notification_light"
+                    consent.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent"
                 )
 
     def action_withdraw(self, ip_address=None, user_agent=None):

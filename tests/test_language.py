@@ -117,3 +117,12 @@ class TestCustomerStepsOnPublicPages(ConsentCase):
         self.assertNotIn("eFaktura status:", line.body)
         self.assertIn(nb._("Said no thanks to eFaktura."), line.body)
         self.assertIn(nb._("The customer said no thanks to eFaktura."), chatter(move))
+
+    def test_consent_email_heading_reads_well_in_norwegian(self):
+        self.ingrid.lang = "nb_NO"
+        self.request_consent()
+        consent = self.consent_of(self.ingrid)
+        mail = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("res_id", "=", consent.id)])
+        self.assertIn("Ditt eFaktura-samtykke", mail.body_html)
+        self.assertNotIn("Din eFaktura", mail.body_html)
+        self.assertIn("/efaktura/consent/", mail.body_html)
