@@ -14,3 +14,6 @@ from . import efaktura_consent
 from . import account_journal
 from . import efaktura_reminder
 from . import efaktura_rate_limit
+from . import mail_mail
+from . import snailmail_letter
+from . import sms_sms

@@ -199,7 +199,10 @@ class EfakturaSandboxDocument(models.Model):
     document_url = fields.Char(string="Document link", readonly=True)
     document_hash = fields.Char(readonly=True, help="SHA-256 of the document, as the issuer declared it.")
     kind = fields.Selection(
-        [("invoice", "Invoice"), ("credit_note", "Credit note")], required=True, default="invoice", readonly=True
+        [("invoice", "Invoice"), ("credit_note", "Credit note"), ("reminder", "Reminder")],
+        required=True,
+        default="invoice",
+        readonly=True,
     )
     original_invoice_number = fields.Char(string="Credits invoice", readonly=True)
     state = fields.Selection(

@@ -733,7 +733,7 @@ class MpsNetwork(Network):
 
     @staticmethod
     def _document_problem(doc):
-        if doc.kind not in ("invoice", "credit_note"):
+        if doc.kind not in ("invoice", "credit_note", "reminder"):  # a reminder goes as a new invoice document
             return NetworkRejected(f"{doc.invoice_number}: unknown document kind {doc.kind!r}")
         if doc.currency != CURRENCY:
             return NetworkRejected(f"{doc.invoice_number}: eFaktura carries {CURRENCY} only, not {doc.currency}")

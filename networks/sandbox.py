@@ -33,7 +33,7 @@ from .base import (
 )
 
 CHANNELS = ("efaktura", "vipps")
-KINDS = ("invoice", "credit_note")
+KINDS = ("invoice", "credit_note", "reminder")
 CURRENCY = "NOK"
 KEY_MAX_LENGTH = 40
 REFERENCE_PREFIX = "SBX-"
@@ -196,7 +196,7 @@ def check_consumer_can_pay(item):
             f"Document {item.reference} is {item.state}: only a document in the mailbox can be paid.",
             code="STATE",
         )
-    if item.document is not None and item.document.kind != "invoice":
+    if item.document is not None and item.document.kind == "credit_note":
         raise NetworkRejected(f"Document {item.reference} is a credit note: there is nothing to pay.", code="KIND")
 
 
@@ -428,7 +428,7 @@ class SandboxNetwork(Network):
         amount = doc.amount_ore
         if not isinstance(amount, int) or isinstance(amount, bool):
             problems.append(("AMOUNT", f"amount {amount!r} must be a whole number of øre"))
-        elif doc.kind == "invoice" and amount <= 0:
+        elif doc.kind in ("invoice", "reminder") and amount <= 0:
             problems.append(("AMOUNT", f"amount {amount} øre must be above zero for an invoice"))
         elif amount == 0:
             problems.append(("AMOUNT", "amount must not be zero"))
