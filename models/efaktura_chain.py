@@ -752,6 +752,7 @@ class EfakturaChain(models.AbstractModel):
                 run.deliveries[delivery.move_id.id, channel] = delivery
         deliveries = {move: run.delivery(move, channel) for move in moves}
         ids = tuple(d.id for d in deliveries.values())
+        Delivery.flush_model(["attempt_count"])
         self.env.cr.execute(
             SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
         )
@@ -760,6 +761,7 @@ class EfakturaChain(models.AbstractModel):
 
     def _mark_delivered(self, channel, references, run):
         """Write the network references of many deliveries in one statement."""
+        self.env["efaktura.delivery"].flush_model()  # an earlier attempt's values must not overwrite these later
         values = SQL(", ").join(SQL("(%s, %s)", delivery_id, ref) for delivery_id, ref in references.items())
         self.env.cr.execute(
             SQL(
