@@ -829,7 +829,8 @@ class EfakturaChain(models.AbstractModel):
     def _render_gave_up(self, delivery, move, error, run):
         """The PDF still cannot be rendered after the last attempt: another channel needs it too (a letter is the
         same PDF, and costs money), so the invoice needs attention instead."""
-        delivery._set_state("failed", last_error=str(error), error_code=RENDER_ERROR, next_retry_at=False, final=True)
+        # Not final: a retry by the user (once the PDF renders) tries the e-mail again, not the next channel.
+        delivery._set_state("failed", last_error=str(error), error_code=RENDER_ERROR, next_retry_at=False, final=False)
         message = self.env._(
             "%(channel)s gave up after %(n)s attempt(s): %(error)s. The invoice needs attention: check the PDF "
             "report (wkhtmltopdf), then send it again.",
@@ -1075,6 +1076,11 @@ class EfakturaChain(models.AbstractModel):
             message = delivery.mail_message_id
             message_mails = mails.get(message, self.env["mail.mail"])
             message_notifications = notifications.get(message, self.env["mail.notification"])
+            # The customer's e-mail, not a follower's copy.
+            message_notifications = (
+                message_notifications.filtered(lambda n, d=delivery: n.res_partner_id == d.partner_id)
+                or message_notifications
+            )
             failed_mail = message_mails.filtered(lambda m: m.state in ("exception", "cancel"))[:1]
             failed_notification = message_notifications.filtered(
                 lambda n: n.notification_status in ("exception", "bounce", "canceled")

@@ -237,11 +237,17 @@ class TestHandoffReadBack(EfakturaInvoiceCase):
                 with freeze_time(move.efaktura_next_try + timedelta(seconds=1)):
                     self.dispatch_later(move)
         email = self.deliveries(move, "email")
-        self.assertEqual((email.state, email.final, email.attempt_count), ("failed", True, MAX_ATTEMPTS))
+        self.assertEqual((email.state, email.attempt_count), ("failed", MAX_ATTEMPTS))
         self.assertEqual(move.efaktura_state, "error", "needs attention")
         self.assertIn("check the PDF report", move.efaktura_error)
         self.assertFalse(self.deliveries(move, "post"), "a render error is never a reason to pay for post")
         self.assertFalse(self.deliveries(move, "manual"))
+        # The PDF renders again; the user retries: the e-mail goes, still no letter.
+        move.action_efaktura_send()
+        move.invalidate_recordset()
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "email"))
+        self.assertEqual(email.state, "accepted")
+        self.assertFalse(self.deliveries(move, "post"))
 
 
 @tagged("post_install", "-at_install")
