@@ -85,6 +85,22 @@ checks = {
     "delivery_pending": """
         SELECT id, move_id, channel FROM efaktura_delivery
          WHERE company_id = %(company)s AND state = 'pending' AND channel <> 'manual'""",
+    # An e-mail or letter that failed after the hand-off must not count as delivered...
+    "handoff_failed_counted_as_delivered": f"""
+        SELECT d.id, d.channel FROM efaktura_delivery d
+          LEFT JOIN snailmail_letter l ON l.id = d.snailmail_letter_id
+         WHERE d.company_id = %(company)s AND d.state IN {DELIVERED}
+           AND (l.state IN ('error', 'canceled')
+             OR EXISTS (SELECT 1 FROM mail_notification n WHERE n.mail_message_id = d.mail_message_id
+                         AND n.notification_type = 'email' AND n.notification_status IN ('exception', 'bounce')))""",
+    # ... and one whose fate Odoo knows must have been read back.
+    "handoff_not_read_back": """
+        SELECT d.id, d.channel FROM efaktura_delivery d
+          LEFT JOIN snailmail_letter l ON l.id = d.snailmail_letter_id
+         WHERE d.company_id = %(company)s AND d.state = 'submitted' AND d.channel IN ('email', 'post')
+           AND (l.state IN ('sent', 'error', 'canceled')
+             OR EXISTS (SELECT 1 FROM mail_notification n WHERE n.mail_message_id = d.mail_message_id
+                         AND n.notification_type = 'email' AND n.notification_status <> 'ready'))""",
     "queued_and_due": """
         SELECT id, name FROM account_move
          WHERE company_id = %(company)s AND efaktura_state = 'queued'

@@ -12,6 +12,7 @@ LABELS = {
     "crash": "Crash: kill -9 of the dispatch cron, restarted",
     "concurrency": "Concurrency: two workers, deadline cron against acceptance",
     "faults": "Faults: 30% of sandbox calls fail",
+    "handoff": "Hand-off: 30% of e-mails, SMS and letters fail in Odoo's queues",
     "fuzz": "Fuzzing: validators and public routes",
 }
 header = (
@@ -68,6 +69,15 @@ if (r := by_run.get("faults")) is not None:
         f"attempts for {r.get('deliveries', 0)} deliveries ({r.get('failed_submissions', 0)} failed submissions "
         f"logged by the sandbox). Final states: {r.get('by_state')}."
     )
+if (r := by_run.get("handoff")) is not None:
+    details.append(
+        f"- Hand-off: invoices to consumers outside the eFaktura network (e-mail, post, consent request by SMS and "
+        f"e-mail); the SMTP server, the SMS gateway and the snailmail service refused 30% of what Odoo's mail "
+        f"queue, SMS queue and snailmail cron gave them ({r.get('injected')}); {r.get('rounds', 0)} rounds of "
+        f"those crons, the dispatch and the consent deadlines. E-mail and post deliveries, read back: "
+        f"{r.get('handoff_outcomes')}; consent requests (SMS/e-mail): {r.get('consent_outcomes')}. Final states: "
+        f"{r.get('by_state')}."
+    )
 if (r := by_run.get("fuzz")) is not None:
     details.append(
         f"- Fuzzing: {r.get('validator_inputs', 0)} generated phone numbers, KIDs, account and organisation "
@@ -95,7 +105,8 @@ How each run is checked, in SQL on the database afterwards (`chaos/check.py`): e
 exactly one successful delivery (submitted, accepted, shown, paid, or a print-and-post task); no network
 reference appears twice; the sandbox holds no idempotency key and no invoice number twice, and nothing that
 the outbox does not know as delivered; no delivery is left pending and no queued invoice has a retry that
-is due. "Lost" counts invoices neither delivered nor visibly waiting.
+is due; no e-mail or letter that failed after the hand-off counts as delivered, and every one whose fate Odoo
+knows was read back. "Lost" counts invoices neither delivered nor visibly waiting.
 The bounded versions of these runs are in the test suite (`tests/test_reliability.py`, `tests/test_fuzz.py`).
 """
 if problem_lines:

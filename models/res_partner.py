@@ -260,13 +260,23 @@ class ResPartner(models.Model):
                     partners=", ".join(not_b2c.mapped("display_name")),
                 )
             )
-        created = self.env["efaktura.consent"]._request(partners, self.env["account.move"], company)
+        created = (
+            self.env["efaktura.consent"]
+            .with_context(efaktura_sms_now=True)
+            ._request(partners, self.env["account.move"], company)
+        )
         if created:
+            # What really went out, per customer: the SMS is sent at once, so a failure is known here.
+            lines = [
+                self.env._("%(partner)s: %(what)s", partner=consent.partner_id.name, what=consent._delivery_summary())
+                for consent in created
+            ]
+            reached = created.filtered(lambda c: c.state != "failed")
+            complete = all(c.sms_state == "sent" and c.mail_state in ("queued", "sent") for c in created)
             return self._efaktura_notify(
-                self.env._("Consent requested"),
-                self.env._(
-                    "Sent by SMS and e-mail to %(partners)s.", partners=", ".join(created.partner_id.mapped("name"))
-                ),
+                self.env._("Consent requested") if reached else self.env._("Nothing reached the customer"),
+                "\n".join(lines),
+                ok=complete,
             )
         return self._efaktura_notify(
             self.env._("Nothing sent"),

@@ -65,6 +65,8 @@ MIN_DUE_AHEAD = datetime.timedelta(hours=72)
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 CURRENCY = "NOK"
 COMMERCIAL_INVOICE_MIME_TYPE = "application/pdf"
+# Document.kind -> the spec's invoiceType. A reminder is a paymentReminder, never a new invoice.
+INVOICE_TYPES = {"invoice": "invoice", "reminder": "paymentReminder"}
 TOKEN_EXPIRY_MARGIN = 60  # seconds before the access token's expiry at which a new one is fetched
 RECIPIENT_TOKEN_TTL = 10 * 60  # Vipps keeps a recipient token valid 15 minutes; reuse it for 10
 
@@ -132,6 +134,7 @@ class CheckedDocument:
     issuer_name: str
     url: str
     document_hash: str = ""
+    invoice_type: str = "invoice"  # the spec's invoiceType: "invoice" or "paymentReminder"
 
 
 def _utcnow():
@@ -259,9 +262,9 @@ def validate_document(document, issuer, now):
         problems.append(("amount_ore", f"must be a positive whole number of øre, got {amount!r}"))
     if document.currency != CURRENCY:
         problems.append(("currency", f"must be {CURRENCY}, the only currency Vipps takes, got {document.currency!r}"))
-    if document.kind != "invoice":
+    if document.kind not in INVOICE_TYPES:
         # The spec lists creditNote, but the API guide says credit notes are not supported.
-        problems.append(("kind", f"Vipps eFaktura takes invoices only, not {document.kind!r}"))
+        problems.append(("kind", f"Vipps eFaktura takes invoices and payment reminders only, not {document.kind!r}"))
 
     due = None
     if not isinstance(document.due_date, datetime.date) or isinstance(document.due_date, datetime.datetime):
@@ -318,6 +321,7 @@ def validate_document(document, issuer, now):
         issuer_name=name,
         url=url,
         document_hash=document.document_hash,
+        invoice_type=INVOICE_TYPES.get(document.kind, "invoice"),
     )
 
 
@@ -327,7 +331,7 @@ def invoice_body(checked, recipient_token, subject_format="{issuer_name}", issue
     body = {
         "recipientToken": recipient_token,
         "paymentInformation": {"type": "kid", "value": checked.kid, "account": checked.account},
-        "invoiceType": "invoice",
+        "invoiceType": checked.invoice_type,
         "due": checked.due,
         "amount": checked.amount,
         "subject": subject or checked.issuer_name,

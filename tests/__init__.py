@@ -35,3 +35,5 @@ from . import test_mps_contract
 from . import test_modes
 from . import test_consent_production
 from . import test_oidc_brokers
+from . import test_handoff
+from . import test_consent_delivery

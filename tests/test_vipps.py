@@ -435,7 +435,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
             (self.document(amount_ore=0), "amount_ore", "must be a positive whole number of øre"),
             (self.document(amount_ore=12.5), "amount_ore", "must be a positive whole number of øre"),
             (self.document(currency="EUR"), "currency", "must be NOK"),
-            (self.document(kind="credit_note"), "kind", "Vipps eFaktura takes invoices only"),
+            (self.document(kind="credit_note"), "kind", "Vipps eFaktura takes invoices and payment reminders only"),
             (self.document(document_url="http://erp.example.com/x.pdf"), "document_url", "must be an https URL"),
             (self.document(document_url=""), "document_url", "must be an https URL"),
             (self.document(recipient="12345"), "recipient", "must be a Norwegian mobile number"),
