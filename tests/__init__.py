@@ -30,3 +30,4 @@ from . import test_rate_limit
 from . import test_tours
 from . import test_dashboard
 from . import test_public_routes
+from . import test_consent_evidence
