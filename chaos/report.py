@@ -82,8 +82,10 @@ if (r := by_run.get("fuzz")) is not None:
     details.append(
         f"- Fuzzing: {r.get('validator_inputs', 0)} generated phone numbers, KIDs, account and organisation "
         f"numbers, names and addresses through the validators and the partner and company rules; "
-        f"{r.get('requests', 0)} random and mutated requests to the public routes, with "
-        f"{r.get('server_errors', 0)} server errors and {r.get('leaks', 0)} answers showing invoice data."
+        f"{r.get('requests', 0)} random and mutated requests to the public routes (GET, POST, and HEAD, OPTIONS "
+        f"and TRACE on every route), with {r.get('server_errors', 0)} server errors, {r.get('leaks', 0)} answers "
+        f"showing invoice data, {r.get('framable', 0)} answers that could be framed and "
+        f"{r.get('changed_without_post', 0)} changes made without a POST."
     )
 problem_lines = [f"- {r['run']}: {json.dumps(r.get('problems'), sort_keys=True)}" for r in results if r.get("problems")]
 now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

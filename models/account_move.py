@@ -1,6 +1,10 @@
 import logging
+import re
 import time
+from datetime import datetime
+from datetime import time as day_time
 
+from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -13,8 +17,10 @@ from .efaktura_delivery import DELIVERY_CHANNELS
 
 _logger = logging.getLogger(__name__)
 
-# Nettbanks show an eFaktura for 16 months, so its document link must live as long.
-DOCUMENT_LINK_TTL = 16 * 31 * 24 * 3600
+# The nettbank and Vipps fetch the PDF while the customer deals with the invoice: the link lives until this many
+# months after the due date (or after the day it is made, for an invoice already overdue), then expires.
+DOCUMENT_LINK_MONTHS_AFTER_DUE = 3
+DOCUMENT_TOKEN_RE = re.compile(r"(?P<revision>[0-9]{1,9})\.(?P<expires>[0-9]{1,12})\.(?P<signature>[0-9a-f]{1,128})")
 MOVE_STATES = [
     ("none", "Not sent by eFaktura B2C"),
     ("queued", "Queued"),
@@ -293,22 +299,40 @@ class AccountMove(models.Model):
     # Document links
     # ------------------------------------------------------------------
 
-    def _efaktura_document_signature(self, expires):
-        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.document", f"{self.id}:{expires}")
+    def _efaktura_document_signature(self, expires, revision=None):
+        """Signs the invoice, its revision and the expiry: a reset, edit and repost makes a new revision, whose
+        document an old link no longer reaches."""
+        revision = self.efaktura_revision if revision is None else revision
+        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.document", f"{self.id}:{revision}:{expires}")
 
-    def _efaktura_document_url(self, ttl=DOCUMENT_LINK_TTL):
-        """A signed link to the PDF that needs no login and expires; nothing is written to the database."""
+    def _efaktura_document_expiry(self):
+        """The end of the link's life: some months after the due date, or after today once that is past."""
         self.ensure_one()
-        expires = int(time.time()) + ttl
-        token = f"{expires}.{self._efaktura_document_signature(expires)}"
+        start = max(filter(None, (self.invoice_date_due, fields.Date.context_today(self))))
+        last_day = start + relativedelta(months=DOCUMENT_LINK_MONTHS_AFTER_DUE)
+        return int(datetime.combine(last_day, day_time.max).timestamp())
+
+    def _efaktura_document_url(self, ttl=None):
+        """A signed link to this revision's PDF that needs no login and expires; nothing is written to the database.
+
+        ``ttl`` (seconds from now) overrides the expiry computed from the due date.
+        """
+        self.ensure_one()
+        expires = int(time.time()) + ttl if ttl is not None else self._efaktura_document_expiry()
+        token = f"{self.efaktura_revision}.{expires}.{self._efaktura_document_signature(expires)}"
         return f"{self.get_base_url()}/efaktura/document/{self.id}/{token}"
 
     def _efaktura_check_document_token(self, token):
+        """The token is this invoice's, of its current revision, and has not expired. A draft (being edited) is
+        never served."""
         self.ensure_one()
-        expires, _dot, signature = (token or "").partition(".")
-        if not expires.isdigit() or not signature or int(expires) < time.time():
+        match = DOCUMENT_TOKEN_RE.fullmatch(token or "")
+        if not match:
             return False
-        return consteq(signature, self._efaktura_document_signature(int(expires)))
+        revision, expires, signature = int(match["revision"]), int(match["expires"]), match["signature"]
+        if expires < time.time() or revision != self.efaktura_revision or self.state == "draft":
+            return False
+        return consteq(signature, self._efaktura_document_signature(expires, revision))
 
     def _efaktura_document_pdf(self):
         """The invoice PDF: the one Odoo stored when it was sent, else freshly rendered."""

@@ -4,6 +4,7 @@ import secrets
 from datetime import timedelta
 
 from stdnum.no import fodselsnummer
+from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -39,6 +40,24 @@ MAIL_STATES = [
 ]
 NOT_REACHED = ("none", "failed")
 OPEN_STATES = ("draft", "sent")
+EVIDENCE_GROUP = "account.group_account_manager"
+# The personal data of an answer, cleared once the retention period after a withdrawal or expiry has passed.
+EVIDENCE_FIELDS = (
+    "ip_address",
+    "user_agent",
+    "bankid_sub",
+    "bankid_name",
+    "bankid_birthdate",
+    "bankid_issuer",
+    "national_id_hash",
+    "acr",
+    "amr",
+    "name_match_score",
+    "name_mismatch",
+    "withdrawn_ip_address",
+    "withdrawn_user_agent",
+    "bankid_altsub",
+)
 TOKEN_BYTES = 32  # 256 bits
 # After BankID, a consumer not found in the eFaktura register is looked up again once a day until the deadline;
 # after a lookup outage, sooner.
@@ -81,26 +100,31 @@ class EfakturaConsent(models.Model):
     mail_id = fields.Many2one("mail.mail", string="E-mail", readonly=True, ondelete="set null", index="btree_not_null")
     mail_state = fields.Selection(MAIL_STATES, string="E-mail", readonly=True)
     mail_error = fields.Char(string="E-mail problem", readonly=True)
-    # Evidence of the answer.
-    ip_address = fields.Char(string="IP address", readonly=True)
-    user_agent = fields.Char(readonly=True)
-    bankid_sub = fields.Char(string="BankID subject", readonly=True)
-    bankid_name = fields.Char(string="Name in BankID", readonly=True)
-    bankid_birthdate = fields.Date(string="Birth date in BankID", readonly=True)
-    bankid_issuer = fields.Char(readonly=True)
+    # Evidence of the answer: personal data, for the accounting managers of the company only (the record rule
+    # keeps other companies out); the customer's chatter only says what happened. Cleared by the retention cron
+    # some months after a withdrawal or expiry.
+    ip_address = fields.Char(string="IP address", readonly=True, groups=EVIDENCE_GROUP)
+    user_agent = fields.Char(readonly=True, groups=EVIDENCE_GROUP)
+    bankid_sub = fields.Char(string="BankID subject", readonly=True, groups=EVIDENCE_GROUP)
+    bankid_name = fields.Char(string="Name in BankID", readonly=True, groups=EVIDENCE_GROUP)
+    bankid_birthdate = fields.Date(string="Birth date in BankID", readonly=True, groups=EVIDENCE_GROUP)
+    bankid_issuer = fields.Char(readonly=True, groups=EVIDENCE_GROUP)
     national_id_hash = fields.Char(
         readonly=True, groups="base.group_system", help="Keyed hash of the national identity number; never in clear."
     )
-    acr = fields.Char(string="Level of assurance (acr)", readonly=True)
-    amr = fields.Char(string="Method (amr)", readonly=True)
-    name_match_score = fields.Float(readonly=True, digits=(3, 2))
+    acr = fields.Char(string="Level of assurance (acr)", readonly=True, groups=EVIDENCE_GROUP)
+    amr = fields.Char(string="Method (amr)", readonly=True, groups=EVIDENCE_GROUP)
+    name_match_score = fields.Float(readonly=True, digits=(3, 2), groups=EVIDENCE_GROUP)
     name_mismatch = fields.Boolean(
-        readonly=True, help="The name in BankID does not match the customer card closely enough."
+        readonly=True,
+        groups=EVIDENCE_GROUP,
+        help="The name in BankID does not match the customer card closely enough.",
     )
     withdrawn_at = fields.Datetime(readonly=True)
     bankid_altsub = fields.Char(
         string="BankID stable identifier",
         readonly=True,
+        groups=EVIDENCE_GROUP,
         help="BankID's bankid_altsub, which BankID recommends over sub as the stable identifier of the person.",
     )
     # eFaktura 2.0: BankID proves who the consumer is; the agreement itself is the consumer's "yes to all"
@@ -118,6 +142,13 @@ class EfakturaConsent(models.Model):
     # Kept only while the lookups need it (until found, or the deadline), then erased; never shown or logged.
     lookup_national_id = fields.Char(readonly=True, copy=False, groups="base.group_system", prefetch=False)
     check_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    withdrawn_ip_address = fields.Char(string="Withdrawn from IP address", readonly=True, groups=EVIDENCE_GROUP)
+    withdrawn_user_agent = fields.Char(string="Withdrawn from browser", readonly=True, groups=EVIDENCE_GROUP)
+    evidence_cleared_at = fields.Datetime(
+        string="Evidence cleared on",
+        readonly=True,
+        help="The personal data of the answer was deleted after the retention period of the company.",
+    )
     # The BankID login in progress (cleared when its callback arrives).
     oidc_state_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
     oidc_browser_hash = fields.Char(readonly=True, copy=False, groups="base.group_system")
@@ -254,9 +285,11 @@ class EfakturaConsent(models.Model):
                 with_sms |= consent
                 values["sms_state"] = "queued"
             if consent.partner_id.email:
-                values["mail_id"] = mail_template.with_context(
-                    efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
-                ).send_mail(consent.id, email_layout_xmlid="mail.mail_notification_light")
+                values["mail_id"] = consent._send_link_mail(
+                    mail_template.with_context(
+                        efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
+                    )
+                )
                 values["mail_state"] = "queued"
             consent.write(values)
         if sms_values:
@@ -372,6 +405,21 @@ class EfakturaConsent(models.Model):
         }.get(self.mail_state or "none")
         return f"{sms}, {mail}"
 
+    def _send_link_mail(self, template):
+        """E-mail the customer a link that acts in their name; returns the mail.mail id.
+
+        The link lives only in the outgoing mail.mail, which only administrators can read and which is deleted
+        once sent (the templates' auto_delete), as Odoo's own sign-up and password reset links. The
+        mail.message behind it, readable by whoever may read the consent, keeps the subject but no body, so a
+        queued or failed e-mail shows no link. The customer's chatter says a request went out, without it.
+        """
+        self.ensure_one()
+        mail = self.env["mail.mail"].sudo().browse(
+            template.send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
+        )
+        mail.mail_message_id.body = False
+        return mail.id
+
     # ------------------------------------------------------------------
     # Answers
     # ------------------------------------------------------------------
@@ -432,11 +480,11 @@ class EfakturaConsent(models.Model):
         if not match.matches:
             # Someone else's BankID: keep the evidence, but the request stays open for the right person.
             self.write({k: v for k, v in evidence.items() if k != "decided_at"})
+            # The other person's name stays on the consent record, for the accounting managers.
             self.partner_id._message_log(
                 body=self.env._(
-                    "eFaktura consent refused: the BankID name %(bankid)s does not match the customer %(card)s.",
-                    bankid=identity.name,
-                    card=self.partner_id.name,
+                    "eFaktura consent refused: the name in BankID does not match the customer. The request stays "
+                    "open; the details are on the consent request."
                 )
             )
             return "name_mismatch"
@@ -444,7 +492,7 @@ class EfakturaConsent(models.Model):
         self.sudo().lookup_national_id = national_id
         self.partner_id._message_log(
             body=self.env._(
-                "Confirmed with BankID (%(name)s); eFaktura is looked up in the register.", name=identity.name
+                "Confirmed with BankID; eFaktura is looked up in the register."
             )
         )
         return self._efaktura_lookup()
@@ -582,10 +630,10 @@ class EfakturaConsent(models.Model):
             token = self._new_token()
             consent.withdraw_token_hash = _hash_token(token)
             if consent.partner_id.email:
-                template.with_context(
-                    efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
-                ).send_mail(
-                    consent.id, email_layout_xmlid="mail.mail_notification_light"
+                consent._send_link_mail(
+                    template.with_context(
+                        efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
+                    )
                 )
 
     def action_withdraw(self, ip_address=None, user_agent=None):
@@ -596,12 +644,13 @@ class EfakturaConsent(models.Model):
         now = fields.Datetime.now()
         self.write({"state": "withdrawn", "withdrawn_at": now, "withdraw_token_hash": False})
         if ip_address or user_agent:
+            # The address and browser are evidence: on the consent record, not in the customer's chatter.
+            self.write(
+                {"withdrawn_ip_address": (ip_address or "")[:64], "withdrawn_user_agent": (user_agent or "")[:512]}
+            )
             for consent in self:
                 consent.partner_id._message_log(
-                    body=self.env._(
-                        "eFaktura consent withdrawn through the link in the confirmation e-mail (%(ip)s).",
-                        ip=ip_address or "",
-                    )
+                    body=self.env._("eFaktura consent withdrawn through the link in the confirmation e-mail.")
                 )
         for consent in self:
             consent.partner_id.with_company(consent.company_id).sudo().write(
@@ -611,6 +660,36 @@ class EfakturaConsent(models.Model):
                 "withdrawn", note=self.env._("Withdrew the eFaktura consent.")
             )
         return True
+
+    # ------------------------------------------------------------------
+    # Retention of the evidence
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_clear_evidence(self):
+        """Clear the personal data of withdrawn and expired consents once the company's retention period
+        (months after the withdrawal or the deadline) has passed. The record stays, with its dates and state."""
+        now = fields.Datetime.now()
+        cleared = self.browse()
+        # pylint: disable-next=no-search-all  # every company: a handful of records
+        for company in self.env["res.company"].sudo().search([]):
+            limit = now - relativedelta(months=company.efaktura_evidence_retention_months)
+            cleared |= self.sudo().search(
+                [
+                    ("company_id", "=", company.id),
+                    ("evidence_cleared_at", "=", False),
+                    "|",
+                    "&",
+                    ("state", "=", "withdrawn"),
+                    ("withdrawn_at", "<=", limit),
+                    "&",
+                    ("state", "=", "expired"),
+                    ("deadline", "<=", limit),
+                ]
+            )
+        if cleared:
+            cleared.write({**dict.fromkeys(EVIDENCE_FIELDS, False), "evidence_cleared_at": now})
+        return len(cleared)
 
     # ------------------------------------------------------------------
     # Deadlines

@@ -58,6 +58,8 @@ PRODUCTION_TOKEN_URL = "https://api.vipps.no/accessToken/get"
 
 INVOICE_ID_RE = re.compile(r"([a-zA-Z-]+)\.(\d+)\.([a-zA-Z0-9-]+)", re.ASCII)  # the spec's pattern, anchored
 INVOICE_REF_RE = re.compile(r"[a-zA-Z0-9-]+", re.ASCII)
+# A Norwegian mobile number as the API and its errors write it: 8 digits from 4 or 9, after 47 or +47 or alone.
+MOBILE_IN_TEXT_RE = re.compile(r"(?<![0-9])(\+?47)?([49][0-9]{5})([0-9]{2})(?![0-9])", re.ASCII)
 INVOICE_ID_MAX_BYTES = 200
 ISSUER_NAME_MAX_LENGTH = 40
 KID_MIN_LENGTH = 4
@@ -156,6 +158,11 @@ def parse_rfc3339(value):
     except ValueError:
         return None
     return moment if moment.tzinfo else None
+
+
+def mask_mobiles(text):
+    """The text with every Norwegian mobile number in it masked but its last two digits, for the log."""
+    return MOBILE_IN_TEXT_RE.sub(lambda m: (m[1] or "") + "*" * len(m[2]) + m[3], str(text))
 
 
 def to_msisdn(value):
@@ -449,7 +456,7 @@ class VippsClient:
         else:
             exc = NetworkRejected(f"Vipps: the {what} call was refused with HTTP {status}: {text}", code=code)
         exc.http_status = status
-        _logger.info("%s", exc)
+        _logger.info("%s", mask_mobiles(exc))  # Vipps' errors repeat the msisdn they refused
         raise exc
 
     @staticmethod

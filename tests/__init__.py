@@ -37,3 +37,5 @@ from . import test_consent_production
 from . import test_oidc_brokers
 from . import test_handoff
 from . import test_consent_delivery
+from . import test_public_routes
+from . import test_consent_evidence
