@@ -65,7 +65,11 @@ class _Run:
         return self._network
 
     def key(self, move, channel):
-        raw = f"{self.db_uuid}|{move.id}|{channel}|{self.doc_hash[move]}"
+        """The idempotency key of one version of the document by one channel: the invoice, the channel, the
+        revision (bumped each time a delivered invoice is taken back) and the reminder step. Nothing that moves
+        after posting (the amount left to pay, the payment state) is in it, so a payment or a credit note never
+        makes a delivered invoice look new."""
+        raw = f"{self.db_uuid}|{move.id}|{channel}|rev:{move.efaktura_revision}|reminder:{self.reminder_step}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def _read_deliveries(self, moves):
@@ -73,7 +77,7 @@ class _Run:
         for move in moves:
             for delivery in grouped.get(move, self.env["efaktura.delivery"]):
                 if delivery.idempotency_key != self.key(move, delivery.channel):
-                    continue  # a delivery of an earlier version of the document
+                    continue  # a delivery of an earlier revision, or of another reminder step
                 self.deliveries[move.id, delivery.channel] = delivery
                 if delivery.state == "rejected" or (delivery.state == "failed" and delivery.final):
                     self.exhausted[move].add(delivery.channel)
@@ -344,6 +348,11 @@ class EfakturaChain(models.AbstractModel):
         ]
         try:
             results = run.network.lookup(recipients)
+            # Production asks MPS and Vipps; an answer from one side only is no answer: a customer MPS could not
+            # be asked about may well have eFaktura, and must not get a consent request by SMS and e-mail.
+            partial = getattr(run.network, "lookup_errors", None)
+            if partial:
+                raise next(iter(partial.values()))
         except NetworkError as error:
             waiting = moves.filtered(lambda m: m.partner_id in partners)
             give_up = self._lookup_failed(run, waiting, error)
@@ -552,6 +561,7 @@ class EfakturaChain(models.AbstractModel):
             document_hash=run.doc_hash[move],
             kind="credit_note" if move.move_type == "out_refund" else "invoice",
             original_invoice_number=move.reversed_entry_id.name or "",
+            attempt_ref=(run.delivery(move, channel).network_attempt_ref or "") if run.delivery(move, channel) else "",
         )
 
     def _send_reminders(self, company, moves, step):
@@ -653,6 +663,9 @@ class EfakturaChain(models.AbstractModel):
             return outcomes
         delivered = {}
         for move, result in zip(moves, results, strict=True):
+            if result.attempt_ref and result.attempt_ref != deliveries[move].network_attempt_ref:
+                # The network took it under another submission id (MPS: a consignment id it had seen before).
+                deliveries[move].network_attempt_ref = result.attempt_ref
             if result.ok:
                 delivered[deliveries[move].id] = result.network_reference
                 outcomes[move] = DONE
@@ -709,11 +722,46 @@ class EfakturaChain(models.AbstractModel):
                 run.deliveries[delivery.move_id.id, channel] = delivery
         deliveries = {move: run.delivery(move, channel) for move in moves}
         ids = tuple(d.id for d in deliveries.values())
+        if network is None:
+            self.env.cr.execute(
+                SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            )
+            Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+            return deliveries
+        refs = self._attempt_refs(channel, deliveries, run)
+        values = SQL(", ").join(SQL("(%s, %s)", deliveries[move].id, ref) for move, ref in refs.items())
         self.env.cr.execute(
-            SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            SQL(
+                """UPDATE efaktura_delivery AS d
+                      SET attempt_count = COALESCE(d.attempt_count, 0) + 1, network_attempt_ref = v.ref
+                     FROM (VALUES %s) AS v(id, ref)
+                    WHERE d.id = v.id""",
+                values,
+            )
         )
-        Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+        Delivery.browse(ids).invalidate_recordset(["attempt_count", "network_attempt_ref"])
         return deliveries
+
+    def _attempt_refs(self, channel, deliveries, run):
+        """The submission id each move goes out in, written on its delivery before the network is called.
+
+        A delivery whose last submission has no known outcome (it failed without a final answer: a timeout, an
+        answer lost) goes out under that submission's id again, so that the network can tell it is a repeat
+        (MPS answers 209 for a consignment id it has seen). The others share one new id, made from their keys:
+        the same batch rebuilt after a crash gets the same id.
+        """
+        refs = {}
+        fresh = []
+        for move, delivery in deliveries.items():
+            if delivery.network_attempt_ref and delivery.state in ("pending", "failed") and not delivery.final:
+                refs[move] = delivery.network_attempt_ref
+            else:
+                fresh.append(move)
+        if fresh:
+            material = "|".join([run.db_uuid, channel, *sorted(run.key(move, channel) for move in fresh)])
+            ref = hashlib.sha256(material.encode()).hexdigest()[:40]
+            refs.update(dict.fromkeys(fresh, ref))
+        return refs
 
     def _mark_delivered(self, channel, references, run):
         """Write the network references of many deliveries in one statement."""
@@ -915,6 +963,8 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _cron_poll_status(self, batch_size=500):
+        # Invoices whose taking back at the network was interrupted after Odoo agreed to it.
+        self.env["account.move"].sudo()._efaktura_cron_take_back()
         Delivery = self.env["efaktura.delivery"].sudo()
         deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
         for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
@@ -966,6 +1016,9 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _document_hash(self, move, reminder_step=0):
+        """SHA-256 of what goes to the customer, for the audit trail (the outbox and Vipps' metadata): the
+        amount asked for is the amount left to pay when it is sent. It is not part of the idempotency key
+        (see ``_Run.key``), which must not change when the invoice is paid."""
         parts = [
             move.name,
             move.move_type,

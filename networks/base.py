@@ -108,6 +108,9 @@ class Document:
     document_hash: str = ""  # sha256 of the document, for audit
     kind: str = "invoice"  # "invoice" or "credit_note"
     original_invoice_number: str = ""  # for a credit note: the invoice it credits
+    # The submission this document goes out in (MPS: the consignment id), at most 40 characters. The same for
+    # every document of one submission; a retry after an unknown outcome carries the id of the earlier one.
+    attempt_ref: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +120,7 @@ class SubmitResult:
     state: str = SUBMITTED
     error: NetworkError = None  # set when this one document failed; the others may have passed
     duplicate: bool = False  # the network already had this key: nothing new reached the consumer
+    attempt_ref: str = ""  # the network's id of the submission that carried it (MPS: the consignment id)
 
     @property
     def ok(self):
