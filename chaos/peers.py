@@ -14,14 +14,25 @@ Environment:
   CHAOS_SEED          seed of the faults
 """
 
+import importlib
 import json
 import os
 import pathlib
 import sys
 import time
+import types
 
-from odoo.addons.l10n_no_efaktura_b2c.tests.mps_peer import MpsPeer
-from odoo.addons.l10n_no_efaktura_b2c.tests.vipps_peer import VippsPeer
+import odoo.addons.l10n_no_efaktura_b2c as module
+
+# The peers live in the module's tests package, whose __init__ loads the whole test suite and Odoo's test
+# framework (which logs an error outside test mode): only the two peer modules are loaded here.
+TESTS = f"{module.__name__}.tests"
+if TESTS not in sys.modules:
+    package = types.ModuleType(TESTS)
+    package.__path__ = [str(pathlib.Path(module.__file__).parent / "tests")]
+    sys.modules[TESTS] = package
+MpsPeer = importlib.import_module(f"{TESTS}.mps_peer").MpsPeer
+VippsPeer = importlib.import_module(f"{TESTS}.vipps_peer").VippsPeer
 
 env = globals()["env"]  # provided by odoo-bin shell
 folder = pathlib.Path(os.environ["CHAOS_PEERS_DIR"])

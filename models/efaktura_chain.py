@@ -348,15 +348,19 @@ class EfakturaChain(models.AbstractModel):
         ]
         try:
             results = run.network.lookup(recipients)
-            # Production asks MPS and Vipps; an answer from one side only is no answer: a customer MPS could not
-            # be asked about may well have eFaktura, and must not get a consent request by SMS and e-mail.
-            partial = getattr(run.network, "lookup_errors", None)
-            if partial:
-                raise next(iter(partial.values()))
         except NetworkError as error:
             waiting = moves.filtered(lambda m: m.partner_id in partners)
             give_up = self._lookup_failed(run, waiting, error)
             return (moves - waiting) | give_up
+        # Production asks MPS and Vipps; half an answer is no answer: a customer MPS could not be asked about may
+        # well have eFaktura, and must not get a consent request by SMS and e-mail. Those are asked again later.
+        unanswered = getattr(run.network, "unanswered", None) or {}
+        if unanswered:
+            failed = partners.filtered(lambda p: str(p.id) in unanswered)
+            partners -= failed
+            waiting = moves.filtered(lambda m: m.partner_id in failed)
+            give_up = self._lookup_failed(run, waiting, next(iter(unanswered.values())))
+            moves = (moves - waiting) | give_up
         found_partners = partners.browse()
         for partner in partners:
             found = results.get(str(partner.id))

@@ -607,6 +607,7 @@ class VippsNetwork(Network):
         self.config = config
         self.client = client or VippsClient(config, session=session)
         self._now = now or _utcnow
+        self.lookup_errors = {}
 
     @staticmethod
     def _check_channel(channel, operation):
@@ -620,21 +621,31 @@ class VippsNetwork(Network):
         """Which consumers receive eFaktura in Vipps, by their mobile number.
 
         A consumer without a usable Norwegian mobile number, or unknown to Vipps, gets
-        ``vipps=False``. Outages and authorisation failures raise.
+        ``vipps=False``. Authorisation failures raise. Vipps is asked once per consumer: when some
+        of those calls fail for a while (outage, timeout), the others' answers are returned and the
+        failed consumers are listed in ``lookup_errors`` (ref: error), with ``vipps=False`` in the
+        result that means "not known"; when every call failed, the first error is raised.
         """
         results = {}
+        self.lookup_errors = {}
+        asked = 0
         for recipient in recipients:
             msisdn = to_msisdn(recipient.mobile)
             token = None
             if msisdn is not None:
+                asked += 1
                 try:
                     token = self.client.recipient_token(msisdn=msisdn)
                 except NetworkRejected as exc:
                     if exc.code != "invalid-recipient-value-msisdn":
                         raise
+                except NetworkUnavailable as exc:
+                    self.lookup_errors[recipient.ref] = exc
             results[recipient.ref] = LookupResult(
                 ref=recipient.ref, vipps=bool(token), vipps_recipient=msisdn if token else ""
             )
+        if self.lookup_errors and len(self.lookup_errors) == asked:
+            raise next(iter(self.lookup_errors.values()))
         return results
 
     def submit(self, channel, documents):

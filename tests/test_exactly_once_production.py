@@ -242,3 +242,21 @@ class TestExactlyOnceProduction(ProductionCase):
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "awaiting_consent")
         self.assertTrue(self.env["efaktura.consent"].sudo().search([("partner_id", "=", self.ingrid.id)]))
+
+    def test_vipps_lookup_outage_for_one_customer(self):
+        """Vipps is asked once per customer: the one whose call failed waits for a retry, the others go on."""
+        self.ingrid.mobile = "+4791345678"
+        moves = self.make_invoice(self.kari) | self.make_invoice(self.ingrid)
+        self.vipps_peer.set_fault("500", on="api", count=1)  # the first recipient token call: Kari's
+        self.dispatch(moves)
+        kari, ingrid = moves
+        self.assertEqual(kari.efaktura_state, "queued")
+        self.assertTrue(kari.efaktura_next_try)
+        self.assertFalse(self.env["efaktura.consent"].sudo().search([("partner_id", "=", self.kari.id)]))
+        self.assertFalse(self.kari.with_company(self.company).efaktura_vipps, "half an answer is not written")
+        self.assertEqual(ingrid.efaktura_state, "awaiting_consent", "MPS and Vipps both answered for Ingrid")
+
+        kari._efaktura_write({"efaktura_next_try": fields.Datetime.now() - timedelta(seconds=1)})
+        self.env["efaktura.chain"]._cron_dispatch()
+        kari.invalidate_recordset()
+        self.assertEqual((kari.efaktura_state, kari.efaktura_channel), ("sent", "vipps"))

@@ -175,6 +175,8 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(results["per"], LookupResult("per"))
         self.assertEqual(set(network.lookup_errors), {"vipps"})
         self.assertIsInstance(network.lookup_errors["vipps"], NetworkUnavailable)
+        asked_vipps = {r.ref for r in self.recipients() if r.mobile}
+        self.assertEqual(set(network.unanswered), asked_vipps, "the dispatcher asks these again later")
 
         self.vipps_peer.set_fault(None)
         self.mps_peer.mode = MODE_HTTP_ERROR
