@@ -314,7 +314,10 @@ class AccountMove(models.Model):
                     error=error,
                 )
                 deliveries.filtered("cancel_request").write({"cancel_request": False, "last_error": str(error)})
-                move._efaktura_write({"efaktura_state": "sent", "efaktura_error": reason})
+                # Back to what it was before: delivered, by the channel it took.
+                channel = move.efaktura_channel
+                state = {"vipps": "sent", "efaktura": "sent", "manual": "manual"}.get(channel, "fallback_sent")
+                move._efaktura_write({"efaktura_state": state, "efaktura_error": reason})
                 move._message_log(body=reason)
                 continue
             try:

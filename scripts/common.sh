@@ -76,6 +76,10 @@ template_db() {
     local kind=$1 key name
     key=$( (echo "$kind $(manifest_depends) $(venv_dir)"; find "$ODOO_SRC/odoo" "$ODOO_SRC/addons" -printf '%P %s %T@\n' | sort) | sha256sum | cut -c1-10)
     name="efaktura_tmpl_${kind}_$key"
+    # Several runs may start at once (make test beside make demo, or two checkouts): one builds, the others
+    # wait for it, and none drops a template another run is copying.
+    exec 9>"$CACHE/template-$kind.lock"
+    flock 9
     if ! db_exists "$name"; then
         log "Building the template database $name (once per Odoo source and dependencies)"
         for old in $(psql -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'efaktura_tmpl_${kind}_%'"); do
