@@ -790,16 +790,35 @@ class EfakturaChain(models.AbstractModel):
     def _attempt_failed(self, delivery, move, error, run):
         """Retry a retryable error with backoff; after the last attempt, or a final error, take the next channel."""
         attempts = delivery.attempt_count
-        if getattr(error, "retryable", False) and attempts < MAX_ATTEMPTS:
-            retry_at = run.now + BACKOFF * (2 ** (attempts - 1))
+        ambiguous = getattr(error, "ambiguous", None)
+        outcome_unknown = delivery.outcome_unknown if ambiguous is None else ambiguous
+        # An invoice that may already be in the nettbank or Vipps never goes by another channel on a guess: it
+        # waits until the network answers what it holds (read before every resend), however many attempts.
+        waits_for_network = outcome_unknown and delivery.channel in NETWORK_CHANNELS
+        if getattr(error, "retryable", False) and (attempts < MAX_ATTEMPTS or waits_for_network):
+            retry_at = run.now + BACKOFF * (2 ** (min(attempts, MAX_ATTEMPTS) - 1))
             delivery._set_state(
                 "failed",
                 last_error=str(error),
                 error_code=getattr(error, "code", None) or False,
                 next_retry_at=retry_at,
                 final=False,
+                outcome_unknown=outcome_unknown,
             )
             self._write_moves(run, move, {"efaktura_next_try": retry_at, "efaktura_error": str(error)})
+            if attempts >= MAX_ATTEMPTS:
+                run.log(
+                    move,
+                    self.env._(
+                        "%(channel)s failed (attempt %(n)s): %(error)s. It may already be with the customer, so no "
+                        "other channel is used until %(channel)s answers. Next try at %(at)s.",
+                        channel=self._label(delivery.channel),
+                        n=attempts,
+                        error=error,
+                        at=self._format_when(retry_at),
+                    ),
+                )
+                return WAIT
             run.log(
                 move,
                 self.env._(
@@ -819,6 +838,7 @@ class EfakturaChain(models.AbstractModel):
             error_code=getattr(error, "code", None) or False,
             next_retry_at=False,
             final=True,
+            outcome_unknown=False,
         )
         run.log(
             move,

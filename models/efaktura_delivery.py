@@ -52,6 +52,12 @@ class EfakturaDelivery(models.Model):
         index="btree_not_null",
         help="Odoo agreed to reset or cancel the invoice; the network is being asked to take it back first.",
     )
+    outcome_unknown = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The last submission got no answer and may have reached the network: this delivery is asked again "
+        "before the invoice may go by another channel.",
+    )
     network_attempt_ref = fields.Char(
         string="Network attempt",
         readonly=True,
@@ -98,6 +104,7 @@ class EfakturaDelivery(models.Model):
                 "attempt_count",
                 "next_retry_at",
                 "network_attempt_ref",
+                "outcome_unknown",
             ],
         )
         return deliveries.grouped("move_id")

@@ -35,6 +35,9 @@ class NetworkError(Exception):
     """
 
     retryable = False
+    #: Whether the network may have done the work although the call failed (an answer lost after a submission):
+    #: True, False (it surely did not, or refused), or None (this call says nothing about it).
+    ambiguous = None
 
     def __init__(self, message, code=None, retryable=None):
         super().__init__(message)

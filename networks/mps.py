@@ -684,6 +684,8 @@ class MpsNetwork(Network):
                 try:
                     consignment_id = self._add_consignment(consignment_id, group)
                 except NetworkError as exc:
+                    # An addInvoices without an answer may have reached MPS; a refusal surely did not.
+                    exc.ambiguous = isinstance(exc, NetworkUnavailable)
                     failures.append(exc)
                     for doc in group:
                         results[doc.key] = SubmitResult(key=doc.key, error=exc, attempt_ref=consignment_id)

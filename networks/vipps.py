@@ -700,6 +700,9 @@ class VippsNetwork(Network):
         body = invoice_body(checked, token, self.config.subject_format, self.config.issuer_icon_url)
         try:
             self.client.put_invoice(checked.invoice_id, body)
+        except NetworkUnavailable as exc:
+            exc.ambiguous = True  # the PUT may have been stored before its answer was lost
+            raise
         except NetworkRejected as exc:
             stored = self.client.get_invoice(checked.invoice_id) if getattr(exc, "http_status", None) == 409 else None
             if stored is None:

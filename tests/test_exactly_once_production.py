@@ -12,7 +12,7 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..models.efaktura_chain import EfakturaChain
+from ..models.efaktura_chain import MAX_ATTEMPTS, EfakturaChain
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL
 from .test_dispatch_production import ProductionCase
 
@@ -86,6 +86,33 @@ class TestExactlyOnceProduction(ProductionCase):
         reads = self.vipps_peer.requests_to("GET", delivery.network_reference)
         self.assertEqual(reads[-1].status, 200, "Vipps was read before anything was written again")
         self.assertEqual(len(self.vipps_peer.requests_to("PUT", delivery.network_reference)), 1)
+
+    def test_unknown_outcome_never_falls_back_to_another_channel(self):
+        """MPS took the invoice, the answer was lost, and MPS is down for every try after: the invoice may be in
+        the nettbank, so it waits for MPS rather than going by e-mail as well."""
+        self.learn_ola()
+        move = self.make_invoice(self.ola)
+        self.mps_peer.lose_answers("addInvoices")
+        self.dispatch(move)
+        self.mps_peer.mode = MODE_HTTP_ERROR
+        for _round in range(MAX_ATTEMPTS + 1):
+            move._efaktura_write({"efaktura_next_try": fields.Datetime.now() - timedelta(seconds=1)})
+            self.env["efaktura.chain"]._cron_dispatch()
+            move.invalidate_recordset()
+            self.assertEqual(move.efaktura_state, "queued")
+        delivery = move.efaktura_delivery_ids
+        self.assertEqual(len(delivery), 1, "no other channel was tried")
+        self.assertEqual((delivery.state, delivery.final, delivery.outcome_unknown), ("failed", False, True))
+        self.assertGreater(delivery.attempt_count, MAX_ATTEMPTS)
+        self.assertIn("may already be with the customer", move.message_ids[0].body)
+
+        self.mps_peer.mode = MODE_NORMAL
+        move._efaktura_write({"efaktura_next_try": fields.Datetime.now() - timedelta(seconds=1)})
+        self.env["efaktura.chain"]._cron_dispatch()
+        move.invalidate_recordset()
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual(delivery.state, "submitted")
+        self.assertEqual(len(self.submissions(move)), 1)
 
     def test_crash_between_submit_and_commit(self):
         self.learn_ola()
