@@ -67,7 +67,11 @@ class _Run:
         return self._network
 
     def key(self, move, channel):
-        raw = f"{self.db_uuid}|{move.id}|{channel}|{self.doc_hash[move]}"
+        """The idempotency key of one version of the document by one channel: the invoice, the channel, the
+        revision (bumped each time a delivered invoice is taken back) and the reminder step. Nothing that moves
+        after posting (the amount left to pay, the payment state) is in it, so a payment or a credit note never
+        makes a delivered invoice look new."""
+        raw = f"{self.db_uuid}|{move.id}|{channel}|rev:{move.efaktura_revision}|reminder:{self.reminder_step}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def _read_deliveries(self, moves):
@@ -75,7 +79,7 @@ class _Run:
         for move in moves:
             for delivery in grouped.get(move, self.env["efaktura.delivery"]):
                 if delivery.idempotency_key != self.key(move, delivery.channel):
-                    continue  # a delivery of an earlier version of the document
+                    continue  # a delivery of an earlier revision, or of another reminder step
                 self.deliveries[move.id, delivery.channel] = delivery
                 if delivery.state == "rejected" or (delivery.state == "failed" and delivery.final):
                     self.exhausted[move].add(delivery.channel)
@@ -356,6 +360,15 @@ class EfakturaChain(models.AbstractModel):
             waiting = moves.filtered(lambda m: m.partner_id in partners)
             give_up = self._lookup_failed(run, waiting, error)
             return (moves - waiting) | give_up
+        # Production asks MPS and Vipps; half an answer is no answer: a customer MPS could not be asked about may
+        # well have eFaktura, and must not get a consent request by SMS and e-mail. Those are asked again later.
+        unanswered = getattr(run.network, "unanswered", None) or {}
+        if unanswered:
+            failed = partners.filtered(lambda p: str(p.id) in unanswered)
+            partners -= failed
+            waiting = moves.filtered(lambda m: m.partner_id in failed)
+            give_up = self._lookup_failed(run, waiting, next(iter(unanswered.values())))
+            moves = (moves - waiting) | give_up
         found_partners = partners.browse()
         for partner in partners:
             found = results.get(str(partner.id))
@@ -584,6 +597,7 @@ class EfakturaChain(models.AbstractModel):
             document_hash=run.doc_hash[move],
             kind="credit_note" if move.move_type == "out_refund" else "reminder" if reminder else "invoice",
             original_invoice_number=move.name if reminder else move.reversed_entry_id.name or "",
+            attempt_ref=(run.delivery(move, channel).network_attempt_ref or "") if run.delivery(move, channel) else "",
         )
 
     def _send_reminders(self, company, moves, step):
@@ -717,6 +731,9 @@ class EfakturaChain(models.AbstractModel):
             return outcomes
         delivered = {}
         for move, result in zip(moves, results, strict=True):
+            if result.attempt_ref and result.attempt_ref != deliveries[move].network_attempt_ref:
+                # The network took it under another submission id (MPS: a consignment id it had seen before).
+                deliveries[move].network_attempt_ref = result.attempt_ref
             if result.ok:
                 delivered[deliveries[move].id] = result.network_reference
                 outcomes[move] = DONE
@@ -774,12 +791,47 @@ class EfakturaChain(models.AbstractModel):
                 run.deliveries[delivery.move_id.id, channel] = delivery
         deliveries = {move: run.delivery(move, channel) for move in moves}
         ids = tuple(d.id for d in deliveries.values())
-        Delivery.flush_model(["attempt_count"])
+        Delivery.flush_model(["attempt_count", "network_attempt_ref"])
+        if network is None:
+            self.env.cr.execute(
+                SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            )
+            Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+            return deliveries
+        refs = self._attempt_refs(channel, deliveries, run)
+        values = SQL(", ").join(SQL("(%s, %s)", deliveries[move].id, ref) for move, ref in refs.items())
         self.env.cr.execute(
-            SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            SQL(
+                """UPDATE efaktura_delivery AS d
+                      SET attempt_count = COALESCE(d.attempt_count, 0) + 1, network_attempt_ref = v.ref
+                     FROM (VALUES %s) AS v(id, ref)
+                    WHERE d.id = v.id""",
+                values,
+            )
         )
-        Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+        Delivery.browse(ids).invalidate_recordset(["attempt_count", "network_attempt_ref"])
         return deliveries
+
+    def _attempt_refs(self, channel, deliveries, run):
+        """The submission id each move goes out in, written on its delivery before the network is called.
+
+        A delivery whose last submission has no known outcome (it failed without a final answer: a timeout, an
+        answer lost) goes out under that submission's id again, so that the network can tell it is a repeat
+        (MPS answers 209 for a consignment id it has seen). The others share one new id, made from their keys:
+        the same batch rebuilt after a crash gets the same id.
+        """
+        refs = {}
+        fresh = []
+        for move, delivery in deliveries.items():
+            if delivery.network_attempt_ref and delivery.state in ("pending", "failed") and not delivery.final:
+                refs[move] = delivery.network_attempt_ref
+            else:
+                fresh.append(move)
+        if fresh:
+            material = "|".join([run.db_uuid, channel, *sorted(run.key(move, channel) for move in fresh)])
+            ref = hashlib.sha256(material.encode()).hexdigest()[:40]
+            refs.update(dict.fromkeys(fresh, ref))
+        return refs
 
     def _mark_delivered(self, channel, references, run):
         """Write the network references of many deliveries in one statement."""
@@ -805,16 +857,35 @@ class EfakturaChain(models.AbstractModel):
     def _attempt_failed(self, delivery, move, error, run):
         """Retry a retryable error with backoff; after the last attempt, or a final error, take the next channel."""
         attempts = delivery.attempt_count
-        if getattr(error, "retryable", False) and attempts < MAX_ATTEMPTS:
-            retry_at = run.now + BACKOFF * (2 ** (attempts - 1))
+        ambiguous = getattr(error, "ambiguous", None)
+        outcome_unknown = delivery.outcome_unknown if ambiguous is None else ambiguous
+        # An invoice that may already be in the nettbank or Vipps never goes by another channel on a guess: it
+        # waits until the network answers what it holds (read before every resend), however many attempts.
+        waits_for_network = outcome_unknown and delivery.channel in NETWORK_CHANNELS
+        if getattr(error, "retryable", False) and (attempts < MAX_ATTEMPTS or waits_for_network):
+            retry_at = run.now + BACKOFF * (2 ** (min(attempts, MAX_ATTEMPTS) - 1))
             delivery._set_state(
                 "failed",
                 last_error=str(error),
                 error_code=getattr(error, "code", None) or False,
                 next_retry_at=retry_at,
                 final=False,
+                outcome_unknown=outcome_unknown,
             )
             self._write_moves(run, move, {"efaktura_next_try": retry_at, "efaktura_error": str(error)})
+            if attempts >= MAX_ATTEMPTS:
+                run.log(
+                    move,
+                    self.env._(
+                        "%(channel)s failed (attempt %(n)s): %(error)s. It may already be with the customer, so no "
+                        "other channel is used until %(channel)s answers. Next try at %(at)s.",
+                        channel=self._label(delivery.channel),
+                        n=attempts,
+                        error=error,
+                        at=self._format_when(retry_at),
+                    ),
+                )
+                return WAIT
             run.log(
                 move,
                 self.env._(
@@ -836,6 +907,7 @@ class EfakturaChain(models.AbstractModel):
             error_code=getattr(error, "code", None) or False,
             next_retry_at=False,
             final=True,
+            outcome_unknown=False,
         )
         run.log(
             move,
@@ -1270,6 +1342,8 @@ class EfakturaChain(models.AbstractModel):
     @api.model
     def _cron_poll_status(self, batch_size=500):
         self._cron_read_back(batch_size=batch_size)
+        # Invoices whose taking back at the network was interrupted after Odoo agreed to it.
+        self.env["account.move"].sudo()._efaktura_cron_take_back()
         Delivery = self.env["efaktura.delivery"].sudo()
         deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
         for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
@@ -1321,6 +1395,9 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _document_hash(self, move, reminder_step=0):
+        """SHA-256 of what goes to the customer, for the audit trail (the outbox and Vipps' metadata): the
+        amount asked for is the amount left to pay when it is sent. It is not part of the idempotency key
+        (see ``_Run.key``), which must not change when the invoice is paid."""
         parts = [
             move.name,
             move.move_type,

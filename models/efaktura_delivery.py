@@ -50,6 +50,26 @@ class EfakturaDelivery(models.Model):
         "document can never be delivered twice.",
     )
     network_reference = fields.Char(index=True, copy=False)
+    cancel_request = fields.Selection(
+        [("draft", "Reset to draft"), ("cancel", "Cancel")],
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Odoo agreed to reset or cancel the invoice; the network is being asked to take it back first.",
+    )
+    outcome_unknown = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The last submission got no answer and may have reached the network: this delivery is asked again "
+        "before the invoice may go by another channel.",
+    )
+    network_attempt_ref = fields.Char(
+        string="Network attempt",
+        readonly=True,
+        copy=False,
+        help="The network's id of the last submission of this delivery (MPS: the consignment id). A retry "
+        "after an unknown outcome (no answer, a crash) reuses it, so that the network recognises the repeat.",
+    )
     state = fields.Selection(DELIVERY_STATES, default="pending", required=True, index=True)
     state_date = fields.Datetime(default=fields.Datetime.now)
     attempt_count = fields.Integer(string="Attempts", default=0)
@@ -88,7 +108,17 @@ class EfakturaDelivery(models.Model):
         """Every delivery of these moves, grouped by move, newest first, in one query."""
         deliveries = self.search_fetch(
             [("move_id", "in", moves.ids)],
-            ["move_id", "channel", "state", "final", "idempotency_key", "attempt_count", "next_retry_at"],
+            [
+                "move_id",
+                "channel",
+                "state",
+                "final",
+                "idempotency_key",
+                "attempt_count",
+                "next_retry_at",
+                "network_attempt_ref",
+                "outcome_unknown",
+            ],
         )
         return deliveries.grouped("move_id")
 

@@ -618,6 +618,7 @@ class VippsNetwork(Network):
         self.config = config
         self.client = client or VippsClient(config, session=session)
         self._now = now or _utcnow
+        self.lookup_errors = {}
 
     @staticmethod
     def _check_channel(channel, operation):
@@ -631,21 +632,31 @@ class VippsNetwork(Network):
         """Which consumers receive eFaktura in Vipps, by their mobile number.
 
         A consumer without a usable Norwegian mobile number, or unknown to Vipps, gets
-        ``vipps=False``. Outages and authorisation failures raise.
+        ``vipps=False``. Authorisation failures raise. Vipps is asked once per consumer: when some
+        of those calls fail for a while (outage, timeout), the others' answers are returned and the
+        failed consumers are listed in ``lookup_errors`` (ref: error), with ``vipps=False`` in the
+        result that means "not known"; when every call failed, the first error is raised.
         """
         results = {}
+        self.lookup_errors = {}
+        asked = 0
         for recipient in recipients:
             msisdn = to_msisdn(recipient.mobile)
             token = None
             if msisdn is not None:
+                asked += 1
                 try:
                     token = self.client.recipient_token(msisdn=msisdn)
                 except NetworkRejected as exc:
                     if exc.code != "invalid-recipient-value-msisdn":
                         raise
+                except NetworkUnavailable as exc:
+                    self.lookup_errors[recipient.ref] = exc
             results[recipient.ref] = LookupResult(
                 ref=recipient.ref, vipps=bool(token), vipps_recipient=msisdn if token else ""
             )
+        if self.lookup_errors and len(self.lookup_errors) == asked:
+            raise next(iter(self.lookup_errors.values()))
         return results
 
     def submit(self, channel, documents):
@@ -700,6 +711,9 @@ class VippsNetwork(Network):
         body = invoice_body(checked, token, self.config.subject_format, self.config.issuer_icon_url)
         try:
             self.client.put_invoice(checked.invoice_id, body)
+        except NetworkUnavailable as exc:
+            exc.ambiguous = True  # the PUT may have been stored before its answer was lost
+            raise
         except NetworkRejected as exc:
             stored = self.client.get_invoice(checked.invoice_id) if getattr(exc, "http_status", None) == 409 else None
             if stored is None:

@@ -19,6 +19,7 @@ from . import test_issuer_agreement
 from . import test_kid_journal
 from . import test_production_network
 from . import test_dispatch_production
+from . import test_exactly_once_production
 from . import test_cancel
 from . import test_credit_notes
 from . import test_payment_status
