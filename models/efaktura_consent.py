@@ -3,8 +3,8 @@ import logging
 import secrets
 from datetime import timedelta
 
-from stdnum.no import fodselsnummer
 from dateutil.relativedelta import relativedelta
+from stdnum.no import fodselsnummer
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError

@@ -715,7 +715,7 @@ class MpsNetwork(Network):
             failures = []
             # At most ADD_INVOICES_BATCH_SIZE invoices in one consignment.
             consignments = [
-                (attempt_ref, group[start : start + ADD_INVOICES_BATCH_SIZE])
+                (attempt_ref, documents[start : start + ADD_INVOICES_BATCH_SIZE])
                 for attempt_ref, documents in to_send.items()
                 for start in range(0, len(documents), ADD_INVOICES_BATCH_SIZE)
             ]
