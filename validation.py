@@ -4,6 +4,8 @@ Each function returns the normalised value or raises :class:`InvalidValue`, whos
 ``rule`` names the rule that failed so that callers can word a clear message.
 """
 
+import re
+
 import phonenumbers
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import kontonr, orgnr
@@ -11,6 +13,10 @@ from stdnum.no import kontonr, orgnr
 NO_MOBILE_RULE = "+47 followed by 8 digits, a Norwegian mobile number starting with 4 or 9"
 ORG_NUMBER_RULE = "9 digits with a valid MOD11 check digit"
 ACCOUNT_NUMBER_RULE = "11 digits with a valid MOD11 check digit"
+# What people write in a phone number: digits, spaces, dashes, dots and brackets, with a leading + (or 00).
+# Anything else is refused before parsing: phonenumbers reads letters as keypad digits (9WALLACE is
+# 99255223) and drops what follows a number ("x", "ext. 12").
+PHONE_CHARACTERS = re.compile(r"[\s(]*\+?[0-9\s().-]+", re.ASCII)
 
 
 class InvalidValue(ValueError):
@@ -33,6 +39,8 @@ def normalize_no_mobile(value):
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(value, NO_MOBILE_RULE, "no_mobile")
     text = value.strip()
+    if not PHONE_CHARACTERS.fullmatch(text):
+        raise InvalidValue(value, NO_MOBILE_RULE, "no_mobile")
     if text.startswith("00"):
         text = "+" + text[2:]
     try:

@@ -1,9 +1,12 @@
 """Chaos check (run by ``odoo-bin shell``): exactly-once, nothing lost, nothing stuck, in plain SQL.
 
-Prints one line ``CHAOS_CHECK <json>``; ``problems`` lists every broken rule with examples.
+With ``CHAOS_PEER_STATS`` (the JSON that chaos/peers.py wrote), the production peers' own counts are checked
+too: no invoice number live twice at MPS or Vipps, and nothing live there that the outbox does not know as
+delivered. Prints one line ``CHAOS_CHECK <json>``; ``problems`` lists every broken rule with examples.
 """
 
 import json
+import os
 import sys
 
 env = globals()["env"]  # provided by odoo-bin shell
@@ -85,6 +88,22 @@ checks = {
     "delivery_pending": """
         SELECT id, move_id, channel FROM efaktura_delivery
          WHERE company_id = %(company)s AND state = 'pending' AND channel <> 'manual'""",
+    # An e-mail or letter that failed after the hand-off must not count as delivered...
+    "handoff_failed_counted_as_delivered": f"""
+        SELECT d.id, d.channel FROM efaktura_delivery d
+          LEFT JOIN snailmail_letter l ON l.id = d.snailmail_letter_id
+         WHERE d.company_id = %(company)s AND d.state IN {DELIVERED}
+           AND (l.state IN ('error', 'canceled')
+             OR EXISTS (SELECT 1 FROM mail_notification n WHERE n.mail_message_id = d.mail_message_id
+                         AND n.notification_type = 'email' AND n.notification_status IN ('exception', 'bounce')))""",
+    # ... and one whose fate Odoo knows must have been read back.
+    "handoff_not_read_back": """
+        SELECT d.id, d.channel FROM efaktura_delivery d
+          LEFT JOIN snailmail_letter l ON l.id = d.snailmail_letter_id
+         WHERE d.company_id = %(company)s AND d.state = 'submitted' AND d.channel IN ('email', 'post')
+           AND (l.state IN ('sent', 'error', 'canceled')
+             OR EXISTS (SELECT 1 FROM mail_notification n WHERE n.mail_message_id = d.mail_message_id
+                         AND n.notification_type = 'email' AND n.notification_status <> 'ready'))""",
     "queued_and_due": """
         SELECT id, name FROM account_move
          WHERE company_id = %(company)s AND efaktura_state = 'queued'
@@ -111,12 +130,57 @@ for name, query in checks.items():
     found = rows(query)
     if found:
         problems[name] = {"count": len(found), "examples": [list(map(str, row)) for row in found[:5]]}
+peer_counts = peer_missing = 0
+if os.environ.get("CHAOS_PEER_STATS"):
+    try:
+        with open(os.environ["CHAOS_PEER_STATS"], encoding="utf-8") as handle:
+            peers = json.load(handle)
+    except (OSError, ValueError) as error:
+        peers = None
+        problems["peer_stats"] = {"count": 1, "examples": [str(error)]}
+    if peers is not None:
+        figures["peers"] = {
+            side: {k: v for k, v in peers[side].items() if k != "live"} | {"live": len(peers[side]["live"])}
+            for side in ("mps", "vipps")
+        }
+        figures["faults"] = sum(sum(peers[side]["faults"].values()) for side in ("mps", "vipps"))
+        figures["calls"] = sum(peers[side]["requests"] for side in ("mps", "vipps"))
+        for side, channel in (("mps", "efaktura"), ("vipps", "vipps")):
+            if peers[side]["duplicates"]:
+                problems[f"{side}_peer_duplicates"] = {
+                    "count": peers[side]["duplicates"],
+                    "examples": peers[side]["duplicate_examples"],
+                }
+                peer_counts += peers[side]["duplicates"]
+            known = {
+                row[0]
+                for row in rows(
+                    f"""SELECT network_reference FROM efaktura_delivery
+                         WHERE company_id = %(company)s AND channel = '{channel}' AND state IN {DELIVERED}"""
+                )
+            }
+            orphans = [ref for ref in peers[side]["live"] if ref not in known]
+            if orphans:
+                # Live at the network, unknown to the outbox: a later run or channel would send it again.
+                problems[f"{side}_peer_orphan"] = {"count": len(orphans), "examples": orphans[:5]}
+                peer_counts += len(orphans)
+            missing = sorted(known - set(peers[side]["live"]))
+            if missing:
+                # Delivered according to the outbox, but the network does not hold it: lost.
+                problems[f"{side}_peer_missing"] = {"count": len(missing), "examples": missing[:5]}
+                peer_missing += len(missing)
+            if peers[side].get("errors"):
+                problems[f"{side}_peer_errors"] = {"count": peers[side]["errors"], "examples": []}
 figures["problems"] = problems
-figures["duplicates"] = sum(
-    problems.get(name, {}).get("count", 0)
-    for name in ("duplicate_network_reference", "sandbox_key_twice", "sandbox_invoice_twice", "sandbox_orphan")
-) + sum(int(row[2]) - 1 for row in rows(checks["not_exactly_once"]) if int(row[2]) > 1)
-figures["lost"] = problems.get("lost", {}).get("count", 0) + sum(
+figures["duplicates"] = (
+    sum(
+        problems.get(name, {}).get("count", 0)
+        for name in ("duplicate_network_reference", "sandbox_key_twice", "sandbox_invoice_twice", "sandbox_orphan")
+    )
+    + sum(int(row[2]) - 1 for row in rows(checks["not_exactly_once"]) if int(row[2]) > 1)
+    + peer_counts
+)
+figures["lost"] = peer_missing + problems.get("lost", {}).get("count", 0) + sum(
     1 for row in rows(checks["not_exactly_once"]) if int(row[2]) == 0
 )
 sys.stdout.write("CHAOS_CHECK " + json.dumps(figures, sort_keys=True) + "\n")

@@ -12,6 +12,10 @@ LABELS = {
     "crash": "Crash: kill -9 of the dispatch cron, restarted",
     "concurrency": "Concurrency: two workers, deadline cron against acceptance",
     "faults": "Faults: 30% of sandbox calls fail",
+    "handoff": "Hand-off: 30% of e-mails, SMS and letters fail in Odoo's queues",
+    "crash_prod": "Crash, production (MPS and Vipps peers): kill -9 of the dispatch cron, restarted",
+    "concurrency_prod": "Concurrency, production (MPS and Vipps peers): two workers",
+    "faults_prod": "Faults, production: 30% of MPS and Vipps calls fail, half of them after the work",
     "fuzz": "Fuzzing: validators and public routes",
 }
 header = (
@@ -68,19 +72,50 @@ if (r := by_run.get("faults")) is not None:
         f"attempts for {r.get('deliveries', 0)} deliveries ({r.get('failed_submissions', 0)} failed submissions "
         f"logged by the sandbox). Final states: {r.get('by_state')}."
     )
+if (r := by_run.get("handoff")) is not None:
+    details.append(
+        f"- Hand-off: invoices to consumers outside the eFaktura network (e-mail, post, consent request by SMS and "
+        f"e-mail); the SMTP server, the SMS gateway and the snailmail service refused 30% of what Odoo's mail "
+        f"queue, SMS queue and snailmail cron gave them ({r.get('injected')}); {r.get('rounds', 0)} rounds of "
+        f"those crons, the dispatch and the consent deadlines. E-mail and post deliveries, read back: "
+        f"{r.get('handoff_outcomes')}; consent requests (SMS/e-mail): {r.get('consent_outcomes')}. Final states: "
+        f"{r.get('by_state')}."
+    )
+for name, what in (
+    ("crash_prod", "Crash, production: the same kill -9 runs"),
+    ("concurrency_prod", "Concurrency, production: two workers on the same queue"),
+    ("faults_prod", "Faults, production: 30% of the calls to the peers failed"),
+):
+    if (r := by_run.get(name)) is None:
+        continue
+    peers = r.get("peers") or {}
+    mps, vipps = peers.get("mps", {}), peers.get("vipps", {})
+    details.append(
+        f"- {what}, against the MPS peer (SOAP) and the Vipps peer (REST) as HTTP servers of their own "
+        f"process on 127.0.0.1. The peers counted {mps.get('duplicates', '?')} (MPS) and "
+        f"{vipps.get('duplicates', '?')} (Vipps) invoice numbers held twice; they received "
+        f"{mps.get('submissions', '?')} and {vipps.get('submissions', '?')} submissions, hold "
+        f"{mps.get('live', '?')} and {vipps.get('live', '?')} invoices live, all known to the outbox as delivered; "
+        f"faults injected (before the work / after it, the answer lost): MPS {mps.get('faults')}, Vipps "
+        f"{vipps.get('faults')}; {r.get('rounds', r.get('runs', 1))} runs or rounds. Final states: "
+        f"{r.get('by_state')}."
+    )
 if (r := by_run.get("fuzz")) is not None:
     details.append(
         f"- Fuzzing: {r.get('validator_inputs', 0)} generated phone numbers, KIDs, account and organisation "
         f"numbers, names and addresses through the validators and the partner and company rules; "
-        f"{r.get('requests', 0)} random and mutated requests to the public routes, with "
-        f"{r.get('server_errors', 0)} server errors and {r.get('leaks', 0)} answers showing invoice data."
+        f"{r.get('requests', 0)} random and mutated requests to the public routes (GET, POST, and HEAD, OPTIONS "
+        f"and TRACE on every route), with {r.get('server_errors', 0)} server errors, {r.get('leaks', 0)} answers "
+        f"showing invoice data, {r.get('framable', 0)} answers that could be framed and "
+        f"{r.get('changed_without_post', 0)} changes made without a POST."
     )
 problem_lines = [f"- {r['run']}: {json.dumps(r.get('problems'), sort_keys=True)}" for r in results if r.get("problems")]
 now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 document = f"""# Reliability figures
 
-Produced by `make chaos` (scale: {scale}) on {now}, against real Odoo 18.0 and PostgreSQL with the
-embedded sandbox network. Reproduce with:
+Produced by `make chaos` (scale: {scale}) on {now}, against real Odoo 18.0 and PostgreSQL, with the
+embedded sandbox network and with the production network (the local MPS and Vipps peers, real HTTP
+servers in a process of their own). Reproduce with:
 
 ```sh
 make chaos                    # full size, the figures below
@@ -95,7 +130,11 @@ How each run is checked, in SQL on the database afterwards (`chaos/check.py`): e
 exactly one successful delivery (submitted, accepted, shown, paid, or a print-and-post task); no network
 reference appears twice; the sandbox holds no idempotency key and no invoice number twice, and nothing that
 the outbox does not know as delivered; no delivery is left pending and no queued invoice has a retry that
-is due. "Lost" counts invoices neither delivered nor visibly waiting.
+is due; no e-mail or letter that failed after the hand-off counts as delivered, and every one whose fate Odoo
+knows was read back. In production the peers count themselves every invoice number they were given while they held
+it live (a duplicate), and the check compares what they hold live with the outbox: anything live that the outbox
+does not know as delivered counts as a duplicate, anything the outbox calls delivered that the peer does not hold
+counts as lost. "Lost" counts invoices neither delivered nor visibly waiting.
 The bounded versions of these runs are in the test suite (`tests/test_reliability.py`, `tests/test_fuzz.py`).
 """
 if problem_lines:

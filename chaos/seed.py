@@ -4,6 +4,8 @@ Environment:
   CHAOS_INVOICES   invoices to create (queued for the chain)
   CHAOS_CONSUMERS  JTTA consumers of the sandbox registry they are spread over
   CHAOS_CONSENT    consumers without eFaktura yet, one invoice each, left awaiting consent
+  CHAOS_HANDOFF    invoices to consumers outside the eFaktura network, one each: 40% said no to eFaktura (e-mail),
+                   30% also have no e-mail address (post), 30% are asked for consent (SMS and e-mail)
 """
 
 import os
@@ -17,6 +19,7 @@ env = env(context=dict(env.context, tracking_disable=True, mail_notrack=True, ma
 invoices = int(os.environ.get("CHAOS_INVOICES", "100"))
 consumers = int(os.environ.get("CHAOS_CONSUMERS", "50"))
 consent = int(os.environ.get("CHAOS_CONSENT", "0"))
+handoff = int(os.environ.get("CHAOS_HANDOFF", "0"))
 
 company = env["res.company"].search([("name", "=", "Chaos Elektro AS")], limit=1)
 if not company:
@@ -89,8 +92,24 @@ for i, _partner in enumerate(waiting):
     registry = Registry.create({"name": f"Chaos Venter {i}", "mobile": mobile(500_000 + i), "jtta": False})
     registry.national_id = f"{10_000_000_000 + i:011d}"
 
+kinds = [("email", "email", "email", "email", "post", "post", "post", "consent", "consent", "consent")[i % 10]
+         for i in range(handoff)]
+outside = Partner.create(
+    [
+        {
+            "name": f"Chaos Utenfor {i}",
+            "mobile": mobile(700_000 + i),
+            "email": "" if kind == "post" else f"utenfor{i}@chaos.example.com",
+            **address,
+            **b2c,
+        }
+        for i, kind in enumerate(kinds)
+    ]
+)
+outside.filtered(lambda p: not p.email or kinds[int(p.name.split()[-1])] == "email")._efaktura_set_state("declined")
+
 term = env.ref("account.account_payment_term_30days")
-targets = [partners[i % len(partners)] for i in range(invoices)] + list(waiting)
+targets = [partners[i % len(partners)] for i in range(invoices)] + list(waiting) + list(outside)
 moves = env["account.move"]
 for start in range(0, len(targets), 250):
     chunk = env["account.move"].create(
@@ -121,4 +140,7 @@ for start in range(0, len(targets), 250):
     env.cr.commit()  # pylint: disable=invalid-commit
 moves._efaktura_queue()
 env.cr.commit()  # pylint: disable=invalid-commit
-sys.stdout.write(f"seeded company {company.id}: {len(moves)} invoices, {len(partners)} consumers, {consent} waiting\n")
+sys.stdout.write(
+    f"seeded company {company.id}: {len(moves)} invoices, {len(partners)} consumers, {consent} waiting, "
+    f"{handoff} outside the network\n"
+)

@@ -7,6 +7,7 @@ exists while a company uses the sandbox: otherwise every route answers a plain 4
 URL does.
 """
 
+import functools
 import logging
 
 from odoo import fields, http
@@ -21,6 +22,7 @@ from ..models.efaktura_bankid_simulator import (
     single_values,
 )
 from ..models.res_company import BANKID_SIMULATOR_PATH
+from .main import deny_framing
 
 _logger = logging.getLogger(__name__)
 
@@ -36,6 +38,16 @@ PAGE_HEADERS = [
     ("Content-Security-Policy", "frame-ancestors 'none'"),
     ("Referrer-Policy", "no-referrer"),
 ]
+
+
+def _framing_denied(endpoint):
+    """Every answer of the simulator, JSON and redirects too, says it may not be framed."""
+
+    @functools.wraps(endpoint)
+    def wrapped(self, *args, **kwargs):
+        return deny_framing(endpoint(self, *args, **kwargs))
+
+    return wrapped
 
 
 def _path(endpoint):
@@ -146,10 +158,12 @@ class BankidSimulatorController(http.Controller):
     # ------------------------------------------------------------------
 
     @http.route(_path("discovery"), csrf=False, **ROUTE_OPTIONS)
+    @_framing_denied
     def bankid_simulator_discovery(self, **kwargs):
         return self._machine("discovery")
 
     @http.route(_path("jwks"), csrf=False, **ROUTE_OPTIONS)
+    @_framing_denied
     def bankid_simulator_jwks(self, **kwargs):
         return self._machine("jwks")
 
@@ -160,6 +174,7 @@ class BankidSimulatorController(http.Controller):
     # csrf=False: the POSTed form's CSRF token is checked in _authorize_form, after the 404 of a
     # disabled simulator, so that a disabled simulator answers every request the same way.
     @http.route(_path("authorization"), csrf=False, **ROUTE_OPTIONS)
+    @_framing_denied
     def bankid_simulator_authorize(self, **kwargs):
         simulator = self._simulator()
         if request.httprequest.method == "POST":
@@ -208,10 +223,12 @@ class BankidSimulatorController(http.Controller):
     # ------------------------------------------------------------------
 
     @http.route(_path("par"), csrf=False, **ROUTE_OPTIONS)
+    @_framing_denied
     def bankid_simulator_par(self, **kwargs):
         return self._machine("par")
 
     @http.route(_path("token"), csrf=False, **ROUTE_OPTIONS)
+    @_framing_denied
     def bankid_simulator_token(self, **kwargs):
         return self._machine("token")
 

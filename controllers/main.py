@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import logging
 import secrets
@@ -21,6 +22,45 @@ BROWSER_COOKIE = "efaktura_bankid"
 CALLBACK_PATH = "/efaktura/bankid/callback"
 
 
+# Sent with every answer of the public routes: no other site may frame a page of the module (clickjacking).
+FRAME_HEADERS = [
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+]
+
+
+def deny_framing(response):
+    """Add the no-framing headers to an answer that does not set its own."""
+    response.headers.extend((name, value) for name, value in FRAME_HEADERS if name not in response.headers)
+    return response
+
+
+def public_methods(*allowed, head=True):
+    """Let only these HTTP methods reach a public route (HEAD with GET, without a body, unless ``head`` is
+    False: for a GET that changes state); every other one gets a 405 page and changes nothing. Every answer
+    carries the no-framing headers.
+
+    The routes take every method (``methods=None``) so that this check, not Werkzeug or Odoo, answers them:
+    Odoo adds OPTIONS to every route and skips its CSRF check for HEAD, OPTIONS and TRACE, so a route that
+    only looked at ``method != "GET"`` changed state on a HEAD from a link checker.
+    """
+
+    def decorate(endpoint):
+        @functools.wraps(endpoint)
+        def checked(self, *args, **kwargs):
+            method = request.httprequest.method
+            readable = head and "GET" in allowed
+            if method in allowed or (method == "HEAD" and readable):
+                response = endpoint(self, *args, **kwargs)
+            else:
+                response = self._method_not_allowed((*allowed, "HEAD") if readable else allowed)
+            return deny_framing(response)
+
+        return checked
+
+    return decorate
+
+
 def _discover(provider):
     cached = _DISCOVERY_CACHE.get(provider.issuer)
     if cached and cached[1] > time.monotonic():
@@ -39,10 +79,11 @@ class EfakturaController(http.Controller):
         "/efaktura/document/<int:move_id>/<string:token>",
         type="http",
         auth="public",
-        methods=["GET"],
+        methods=None,
         csrf=False,
         sitemap=False,
     )
+    @public_methods("GET")
     def efaktura_document(self, move_id, token, **kwargs):
         """The invoice PDF behind a signed, time-limited link, for the nettbank and Vipps to show."""
         move = request.env["account.move"].sudo().browse(move_id).exists()
@@ -98,6 +139,35 @@ class EfakturaController(http.Controller):
             ],
         )
 
+    def _method_not_allowed(self, allowed):
+        """405: this link is opened (GET) or its form posted (POST); nothing else happens."""
+        return request.make_response(
+            request.env._("This address does not accept this kind of request."),
+            headers=[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Allow", ", ".join(allowed)),
+                ("Cache-Control", "no-store"),
+            ],
+            status=405,
+        )
+
+    def _csrf_ok(self):
+        """The form's CSRF token is valid for this browser session.
+
+        The routes check it themselves (``csrf=False``), so that a form posted from a tab left open after the
+        session ended gets the module's page in the customer's language, not Odoo's bare English 400 page.
+        """
+        token = request.params.get("csrf_token")
+        return isinstance(token, str) and token.isascii() and request.validate_csrf(token)
+
+    def _stale_form(self, company=None, lang=None):
+        return self._message("stale", status=400, company=company, lang=lang)
+
+    @staticmethod
+    def _lang_of(consent):
+        """The customer's language, else that of the company that asks."""
+        return consent.partner_id.lang or consent.company_id.partner_id.lang or None
+
     def _message(self, kind, status=200, company=None, lang=None):
         """A short page that says what happened; it never shows invoice data."""
         return self._render(
@@ -134,8 +204,12 @@ class EfakturaController(http.Controller):
             if limited := self._rate_limited("unknown", "", limit=MISS_LIMIT):
                 return None, limited
             return None, self._message("not_found", status=404)
-        lang = consent.partner_id.lang
-        if consent.state in ("draft", "sent") and consent.deadline and consent.deadline <= fields.Datetime.now():
+        lang = self._lang_of(consent)
+        expired = consent.state == "expired" or (
+            consent.state in ("draft", "sent") and consent.deadline and consent.deadline <= fields.Datetime.now()
+        )
+        if expired:
+            # Whether or not the deadline job has run yet: the link expired and the invoice goes by e-mail or post.
             return None, self._message("expired", status=410, company=consent.company_id, lang=lang)
         if consent.state not in ("draft", "sent"):
             return None, self._message("answered", status=410, company=consent.company_id, lang=lang)
@@ -146,7 +220,10 @@ class EfakturaController(http.Controller):
         return httprequest.remote_addr, httprequest.headers.get("User-Agent", "")
 
     # Not readonly: every request is counted for the rate limit.
-    @http.route("/efaktura/consent/<string:token>", type="http", auth="public", methods=["GET"], sitemap=False)
+    @http.route(
+        "/efaktura/consent/<string:token>", type="http", auth="public", methods=None, csrf=False, sitemap=False
+    )
+    @public_methods("GET")
     def consent_page(self, token, **kwargs):
         consent, error_page = self._open_consent(token)
         if error_page:
@@ -155,7 +232,7 @@ class EfakturaController(http.Controller):
             # Confirmed with BankID already: what is left is switching eFaktura on in the nettbank or Vipps.
             return self._enable_efaktura_page(consent, f"/efaktura/consent/{token}/check", consent.lookup_state)
         values = {"company": consent.company_id, "token": token, "days": consent.company_id.efaktura_consent_days}
-        return self._render("l10n_no_efaktura_b2c.consent_page", values, lang=consent.partner_id.lang)
+        return self._render("l10n_no_efaktura_b2c.consent_page", values, lang=self._lang_of(consent))
 
     def _enable_efaktura_page(self, consent, check_action, kind, status=200):
         """How to switch on eFaktura in the nettbank or in Vipps, with the "I have done it" button."""
@@ -167,11 +244,11 @@ class EfakturaController(http.Controller):
             "deadline": consent.deadline,
         }
         return self._render(
-            "l10n_no_efaktura_b2c.consent_enable_efaktura", values, status=status, lang=consent.partner_id.lang
+            "l10n_no_efaktura_b2c.consent_enable_efaktura", values, status=status, lang=self._lang_of(consent)
         )
 
     def _lookup_outcome_page(self, consent, outcome, check_action=None):
-        lang = consent.partner_id.lang
+        lang = self._lang_of(consent)
         company = consent.company_id
         if outcome == "accepted":
             return self._message("accepted", company=company, lang=lang)
@@ -186,8 +263,14 @@ class EfakturaController(http.Controller):
         return self._message("expired", status=410, company=company, lang=lang)
 
     @http.route(
-        "/efaktura/consent/<string:token>/check", type="http", auth="public", methods=["POST"], sitemap=False
+        "/efaktura/consent/<string:token>/check",
+        type="http",
+        auth="public",
+        methods=None,
+        csrf=False,
+        sitemap=False,
     )
+    @public_methods("POST")
     def consent_check(self, token, **kwargs):
         """ "I have done it": look the consumer up again at once, after they switched eFaktura on."""
         if limited := self._rate_limited("check", token):
@@ -196,7 +279,9 @@ class EfakturaController(http.Controller):
         consent = Consent._find_by_token(token) or Consent._find_by_token(token, field="check_token_hash")
         if not consent:
             return self._message("not_found", status=404)
-        lang = consent.partner_id.lang
+        lang = self._lang_of(consent)
+        if not self._csrf_ok():
+            return self._stale_form(consent.company_id, lang)
         if consent.state == "accepted":
             return self._message("accepted", company=consent.company_id, lang=lang)
         if consent.state not in ("draft", "sent") or consent.deadline <= fields.Datetime.now():
@@ -208,12 +293,23 @@ class EfakturaController(http.Controller):
             outcome = "still_not_found"
         return self._lookup_outcome_page(consent, outcome, check_action=f"/efaktura/consent/{token}/check")
 
-    @http.route("/efaktura/consent/<string:token>/bankid", type="http", auth="public", methods=["POST"], sitemap=False)
+
+    @http.route(
+        "/efaktura/consent/<string:token>/bankid",
+        type="http",
+        auth="public",
+        methods=None,
+        csrf=False,
+        sitemap=False,
+    )
+    @public_methods("POST")
     def consent_bankid(self, token, **kwargs):
         """Start the BankID login for this consent request."""
         consent, error_page = self._open_consent(token)
         if error_page:
             return error_page
+        if not self._csrf_ok():
+            return self._stale_form(consent.company_id, self._lang_of(consent))
         company = consent.company_id
         if consent.lookup_state:
             return self._enable_efaktura_page(consent, f"/efaktura/consent/{token}/check", consent.lookup_state)
@@ -258,7 +354,9 @@ class EfakturaController(http.Controller):
         )
         return response
 
-    @http.route("/efaktura/bankid/callback", type="http", auth="public", methods=["GET"], sitemap=False, csrf=False)
+    # A GET that uses up the login: a HEAD must not.
+    @http.route("/efaktura/bankid/callback", type="http", auth="public", methods=None, sitemap=False, csrf=False)
+    @public_methods("GET", head=False)
     def bankid_callback(self, **params):
         """BankID sends the customer back here; the consent is accepted only after every check passed."""
         if limited := self._rate_limited("callback", params.get("state")):
@@ -312,28 +410,46 @@ class EfakturaController(http.Controller):
             return self._message("expired", status=410, company=company, lang=lang)
         return self._lookup_outcome_page(consent, outcome)
 
-    @http.route("/efaktura/consent/<string:token>/decline", type="http", auth="public", methods=["POST"], sitemap=False)
+    @http.route(
+        "/efaktura/consent/<string:token>/decline",
+        type="http",
+        auth="public",
+        methods=None,
+        csrf=False,
+        sitemap=False,
+    )
+    @public_methods("POST")
     def consent_decline(self, token, **kwargs):
         consent, error_page = self._open_consent(token)
         if error_page:
             return error_page
+        if not self._csrf_ok():
+            return self._stale_form(consent.company_id, self._lang_of(consent))
         ip_address, user_agent = self._client()
         consent._decline(ip_address=ip_address, user_agent=user_agent)
         return self._message("declined", company=consent.company_id, lang=consent.partner_id.lang)
 
     @http.route(
-        "/efaktura/consent/withdraw/<string:token>", type="http", auth="public", methods=["GET", "POST"], sitemap=False
+        "/efaktura/consent/withdraw/<string:token>",
+        type="http",
+        auth="public",
+        methods=None,
+        csrf=False,
+        sitemap=False,
     )
+    @public_methods("GET", "POST")
     def consent_withdraw(self, token, **kwargs):
         if limited := self._rate_limited("withdraw", token):
             return limited
         consent = request.env["efaktura.consent"].sudo()._find_by_token(token, field="withdraw_token_hash")
         if not consent or consent.state != "accepted":
             return self._message("not_found", status=404)
-        lang = consent.partner_id.lang
-        if request.httprequest.method == "GET":
+        lang = self._lang_of(consent)
+        if request.httprequest.method != "POST":
             values = {"company": consent.company_id, "token": token}
             return self._render("l10n_no_efaktura_b2c.consent_withdraw_page", values, lang=lang)
+        if not self._csrf_ok():
+            return self._stale_form(consent.company_id, lang)
         ip_address, user_agent = self._client()
         consent.action_withdraw(ip_address=ip_address, user_agent=user_agent)
         return self._message("withdrawn", company=consent.company_id, lang=lang)
@@ -346,18 +462,22 @@ class EfakturaController(http.Controller):
         "/efaktura/sandbox/issuer/<int:company_id>/<string:token>",
         type="http",
         auth="public",
-        methods=["GET", "POST"],
+        methods=None,
+        csrf=False,
         sitemap=False,
     )
+    @public_methods("GET", "POST")
     def sandbox_issuer_approval(self, company_id, token, **kwargs):
         """The sandbox's stand-in for the operator approving an issuer agreement (sandbox mode only)."""
         company = request.env["res.company"].sudo().browse(company_id).exists()
         if not company or company.efaktura_mode != "test":
-            raise request.not_found()
+            return self._message("not_found", status=404)
         if not token.isascii() or not consteq(token, company._efaktura_sandbox_issuer_token()):
-            raise request.not_found()
+            return self._message("not_found", status=404)
         approved = company.efaktura_issuer_state == "active"
         if request.httprequest.method == "POST" and not approved:
+            if not self._csrf_ok():
+                return self._stale_form(company)
             approved = company._efaktura_sandbox_approve_issuer(token)
         return self._render(
             "l10n_no_efaktura_b2c.sandbox_issuer_approval_page", {"company": company, "approved": approved}

@@ -1,6 +1,10 @@
 import logging
+import re
 import time
+from datetime import datetime
+from datetime import time as day_time
 
+from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -9,12 +13,16 @@ from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
-from .efaktura_delivery import DELIVERY_CHANNELS
+from .efaktura_delivery import DELIVERED_STATES, DELIVERY_CHANNELS
 
 _logger = logging.getLogger(__name__)
 
-# Nettbanks show an eFaktura for 16 months, so its document link must live as long.
-DOCUMENT_LINK_TTL = 16 * 31 * 24 * 3600
+_logger = logging.getLogger(__name__)
+
+# The nettbank and Vipps fetch the PDF while the customer deals with the invoice: the link lives until this many
+# months after the due date (or after the day it is made, for an invoice already overdue), then expires.
+DOCUMENT_LINK_MONTHS_AFTER_DUE = 3
+DOCUMENT_TOKEN_RE = re.compile(r"(?P<revision>[0-9]{1,9})\.(?P<expires>[0-9]{1,12})\.(?P<signature>[0-9a-f]{1,128})")
 MOVE_STATES = [
     ("none", "Not sent by eFaktura B2C"),
     ("queued", "Queued"),
@@ -23,7 +31,12 @@ MOVE_STATES = [
     ("fallback_sent", "Sent by fallback"),
     ("manual", "To print and post"),
     ("error", "Needs attention"),
+    ("cancelling", "Being taken back"),
 ]
+
+
+class _OdooAgrees(Exception):
+    """Raised inside a savepoint to undo a reset that Odoo allowed, until the network has taken the invoice back."""
 
 
 class AccountMove(models.Model):
@@ -124,7 +137,7 @@ class AccountMove(models.Model):
                 m.state == "posted"
                 and m.is_sale_document(include_receipts=False)
                 and m.company_id.efaktura_enabled
-                and m.efaktura_state not in ("queued", "awaiting_consent")
+                and m.efaktura_state not in ("queued", "awaiting_consent", "cancelling")
             )
         )
         if not moves:
@@ -207,45 +220,187 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
-        self._efaktura_undo_deliveries()
-        return super().button_draft()
+        at_network = self._efaktura_request_take_back("draft")
+        rest = self - at_network
+        result = super(AccountMove, rest).button_draft() if rest else True
+        rest._efaktura_forget_deliveries()
+        return result
 
     def button_cancel(self):
-        self._efaktura_undo_deliveries()
-        return super().button_cancel()
+        at_network = self._efaktura_request_take_back("cancel")
+        rest = self - at_network
+        result = super(AccountMove, rest).button_cancel() if rest else True
+        rest._efaktura_forget_deliveries()
+        return result
 
-    def _efaktura_undo_deliveries(self):
-        """Take the invoice back from the consumer's nettbank or Vipps before Odoo changes it.
-
-        The network's own undo runs first (sandbox: removed from the mailbox; Vipps: revoked). When the
-        network refuses (paid already, too late, not supported), the Odoo action is blocked with its reason.
-        Copies sent by e-mail or post cannot be taken back: the chatter says the customer holds one.
-        """
-        Delivery = self.env["efaktura.delivery"].sudo()
-        delivered = Delivery.search(
-            [("move_id", "in", self.ids), ("state", "in", ("submitted", "accepted", "shown", "paid"))]
+    def _efaktura_live_network_deliveries(self):
+        return (
+            self.env["efaktura.delivery"]
+            .sudo()
+            .search(
+                [
+                    ("move_id", "in", self.ids),
+                    ("channel", "in", ("vipps", "efaktura")),
+                    ("state", "in", DELIVERED_STATES),
+                ]
+            )
         )
-        for delivery in delivered.filtered(lambda d: d.channel in ("vipps", "efaktura")):
-            try:
-                delivery.company_id._efaktura_network().cancel(delivery.channel, delivery.network_reference)
-            except (NetworkError, UserError) as error:
-                raise UserError(
-                    self.env._(
-                        "%(invoice)s cannot be changed: it was delivered by %(channel)s and the network refused to "
-                        "take it back (%(error)s). Issue a credit note instead.",
-                        invoice=delivery.move_id.name,
-                        channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
-                        error=error,
-                    )
-                ) from error
-            delivery._set_state("cancelled")
-            delivery.move_id._message_log(
-                body=self.env._(
-                    "Taken back from the customer's %(channel)s (reference %(ref)s).",
-                    channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
-                    ref=delivery.network_reference,
+
+    def _efaktura_request_take_back(self, action):
+        """Reset (``action`` "draft") or cancel invoices that a nettbank or Vipps shows, in two steps that
+        cannot disagree with the database. Returns the invoices that wait for the network.
+
+        1. Odoo's own checks first: the reset or cancellation runs in a savepoint that is rolled back. If Odoo
+           refuses (a lock date, the hash chain, a payment, any other module's rule), its error goes to the user
+           and nothing is asked of the network: the customer's copy stays.
+        2. The deliveries are marked to be taken back and the invoice stays posted, "Being taken back", until
+           the network answers; that happens right after this transaction commits (and, should that be
+           interrupted, in the receipts cron), as account_edi does with its "to_cancel" documents. When the
+           network takes it back, the reset or cancellation is done; when it refuses, the invoice stays posted
+           and the chatter and the eFaktura tab say why.
+        """
+        if self.env.context.get("efaktura_taken_back"):
+            return self.browse()
+        deliveries = self._efaktura_live_network_deliveries()
+        moves = self & deliveries.move_id
+        if not moves:
+            return moves
+        if moves.filtered(lambda m: m.efaktura_state == "cancelling"):
+            raise UserError(
+                self.env._(
+                    "%(invoices)s is already being taken back from the customer's nettbank or Vipps.",
+                    invoices=", ".join(moves.filtered(lambda m: m.efaktura_state == "cancelling").mapped("name")),
                 )
             )
+        odoo_action = getattr(super(AccountMove, moves.with_context(efaktura_taken_back=True)), f"button_{action}")
+        try:
+            with self.env.cr.savepoint():
+                odoo_action()
+                raise _OdooAgrees()
+        except _OdooAgrees as agreed:
+            # Odoo would do it; the savepoint undid it until the network has taken the invoice back.
+            _logger.debug("eFaktura: %s", agreed)
+        deliveries.write({"cancel_request": action})
+        moves._efaktura_write({"efaktura_state": "cancelling", "efaktura_error": False})
+        labels = dict(deliveries._fields["channel"]._description_selection(self.env))
+        moves._efaktura_log(
+            {
+                move.id: self.env._(
+                    "Asked %(channel)s to take this invoice back. It is %(done)s as soon as the network confirms.",
+                    channel=", ".join(sorted({labels[d.channel] for d in deliveries if d.move_id == move})),
+                    done=self.env._("reset to draft") if action == "draft" else self.env._("cancelled"),
+                )
+                for move in moves
+            }
+        )
+        move_ids, uid, context = moves.ids, self.env.uid, dict(self.env.context)
+        registry = self.env.registry
+
+        @self.env.cr.postcommit.add
+        def take_back():
+            try:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, uid, context)
+                    env["account.move"].browse(move_ids)._efaktura_process_take_backs()
+            except Exception:
+                _logger.exception("eFaktura: taking back %s at the network failed; the receipts cron retries", move_ids)
+
+        return moves
+
+    @api.model
+    def _efaktura_cron_take_back(self):
+        """Invoices still waiting to be taken back (the step after the commit was interrupted)."""
+        moves = self.search([("efaktura_state", "=", "cancelling")])
+        moves._efaktura_process_take_backs()
+
+    def _efaktura_process_take_backs(self):
+        """Ask the networks to take these invoices back, then reset or cancel them in Odoo (see
+        ``_efaktura_request_take_back``). Each invoice is locked while it is handled."""
+        if not self:
+            return
+        self.env["account.move"].flush_model(["efaktura_state"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'cancelling' "
+                "FOR UPDATE SKIP LOCKED",
+                tuple(self.ids),
+            )
+        )
+        moves = self.browse([row[0] for row in self.env.cr.fetchall()])
+        moves.invalidate_recordset(["efaktura_state"])
+        Delivery = self.env["efaktura.delivery"].sudo()
+        for move in moves:
+            deliveries = Delivery.search([("move_id", "=", move.id), ("cancel_request", "!=", False)])
+            action = deliveries[:1].cancel_request or "draft"
+            outcome, error = "taken_back", None
+            for delivery in deliveries:
+                label = delivery._fields["channel"].convert_to_export(delivery.channel, delivery)
+                try:
+                    delivery.company_id._efaktura_network().cancel(delivery.channel, delivery.network_reference)
+                except (NetworkError, UserError) as exc:
+                    outcome, error = ("later" if getattr(exc, "retryable", False) else "refused"), exc
+                    break
+                delivery.write({"state": "cancelled", "state_date": fields.Datetime.now(), "cancel_request": False})
+                move._message_log(
+                    body=self.env._(
+                        "Taken back from the customer's %(channel)s (reference %(ref)s).",
+                        channel=label,
+                        ref=delivery.network_reference,
+                    )
+                )
+            if outcome == "later":
+                if move.efaktura_error != str(error):
+                    move._efaktura_write({"efaktura_error": str(error)})
+                    move._message_log(
+                        body=self.env._(
+                            "%(channel)s could not be reached to take the invoice back (%(error)s). Tried again "
+                            "later; the invoice stays posted until then.",
+                            channel=label,
+                            error=error,
+                        )
+                    )
+                continue
+            if outcome == "refused":
+                reason = self.env._(
+                    "%(channel)s refused to take it back (%(error)s): the invoice stays posted and the customer "
+                    "keeps it. Issue a credit note instead.",
+                    channel=label,
+                    error=error,
+                )
+                deliveries.filtered("cancel_request").write({"cancel_request": False, "last_error": str(error)})
+                # Back to what it was before: delivered, by the channel it took.
+                channel = move.efaktura_channel
+                state = {"vipps": "sent", "efaktura": "sent", "manual": "manual"}.get(channel, "fallback_sent")
+                move._efaktura_write({"efaktura_state": state, "efaktura_error": reason})
+                move._message_log(body=reason)
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    getattr(move.with_context(efaktura_taken_back=True), f"button_{action}")()
+            except UserError as exc:
+                # Odoo agreed a moment ago and refuses now (something changed meanwhile): the customer no longer
+                # has it, and the invoice says so, to be sent again or reset by hand.
+                reason = self.env._(
+                    "Taken back from the customer, but Odoo refused to change the invoice now: %(error)s. Send it "
+                    "again, or reset it.",
+                    error=exc,
+                )
+                move._efaktura_write(
+                    {
+                        "efaktura_state": "error",
+                        "efaktura_channel": False,
+                        "efaktura_error": reason,
+                        "efaktura_revision": move.efaktura_revision + 1,
+                    }
+                )
+                move._message_log(body=reason)
+
+    def _efaktura_forget_deliveries(self):
+        """After a reset or cancellation in Odoo: the invoice is a new document for the chain. Copies sent by
+        e-mail or post cannot be taken back: the chatter says the customer holds one."""
+        delivered = self.env["efaktura.delivery"].sudo().search(
+            [("move_id", "in", self.ids), ("state", "in", DELIVERED_STATES)]
+        )
         for delivery in delivered.filtered(lambda d: d.channel in ("email", "post")):
             delivery.move_id._message_log(
                 body=self.env._(
@@ -253,9 +408,14 @@ class AccountMove(models.Model):
                     channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
                 )
             )
-        for move in delivered.move_id:
+        for move in self.filtered(lambda m: m.efaktura_state != "none" or m in delivered.move_id):
             move._efaktura_write(
-                {"efaktura_state": "none", "efaktura_channel": False, "efaktura_revision": move.efaktura_revision + 1}
+                {
+                    "efaktura_state": "none",
+                    "efaktura_channel": False,
+                    "efaktura_error": False,
+                    "efaktura_revision": move.efaktura_revision + 1,
+                }
             )
 
     def _efaktura_write(self, vals):
@@ -320,22 +480,40 @@ class AccountMove(models.Model):
     # Document links
     # ------------------------------------------------------------------
 
-    def _efaktura_document_signature(self, expires):
-        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.document", f"{self.id}:{expires}")
+    def _efaktura_document_signature(self, expires, revision=None):
+        """Signs the invoice, its revision and the expiry: a reset, edit and repost makes a new revision, whose
+        document an old link no longer reaches."""
+        revision = self.efaktura_revision if revision is None else revision
+        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.document", f"{self.id}:{revision}:{expires}")
 
-    def _efaktura_document_url(self, ttl=DOCUMENT_LINK_TTL):
-        """A signed link to the PDF that needs no login and expires; nothing is written to the database."""
+    def _efaktura_document_expiry(self):
+        """The end of the link's life: some months after the due date, or after today once that is past."""
         self.ensure_one()
-        expires = int(time.time()) + ttl
-        token = f"{expires}.{self._efaktura_document_signature(expires)}"
+        start = max(filter(None, (self.invoice_date_due, fields.Date.context_today(self))))
+        last_day = start + relativedelta(months=DOCUMENT_LINK_MONTHS_AFTER_DUE)
+        return int(datetime.combine(last_day, day_time.max).timestamp())
+
+    def _efaktura_document_url(self, ttl=None):
+        """A signed link to this revision's PDF that needs no login and expires; nothing is written to the database.
+
+        ``ttl`` (seconds from now) overrides the expiry computed from the due date.
+        """
+        self.ensure_one()
+        expires = int(time.time()) + ttl if ttl is not None else self._efaktura_document_expiry()
+        token = f"{self.efaktura_revision}.{expires}.{self._efaktura_document_signature(expires)}"
         return f"{self.get_base_url()}/efaktura/document/{self.id}/{token}"
 
     def _efaktura_check_document_token(self, token):
+        """The token is this invoice's, of its current revision, and has not expired. A draft (being edited) is
+        never served."""
         self.ensure_one()
-        expires, _dot, signature = (token or "").partition(".")
-        if not expires.isdigit() or not signature or int(expires) < time.time():
+        match = DOCUMENT_TOKEN_RE.fullmatch(token or "")
+        if not match:
             return False
-        return consteq(signature, self._efaktura_document_signature(int(expires)))
+        revision, expires, signature = int(match["revision"]), int(match["expires"]), match["signature"]
+        if expires < time.time() or revision != self.efaktura_revision or self.state == "draft":
+            return False
+        return consteq(signature, self._efaktura_document_signature(expires, revision))
 
     def _efaktura_document_pdf(self):
         """The invoice PDF: the one Odoo stored when it was sent, else freshly rendered."""

@@ -21,6 +21,7 @@ from odoo.tools import SQL, format_date, format_datetime, split_every
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
 from .efaktura_delivery import DELIVERED_STATES
+from .mail_mail import KEPT
 
 _logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ BACKOFF = timedelta(minutes=5)  # 5, 10, 20, 40 minutes between the attempts
 NETWORK_CHANNELS = ("vipps", "efaktura")
 MANUAL = "manual"
 DONE, WAIT, NEXT = "done", "wait", "next"
+RENDER_ERROR = "PDF"  # the error code of a PDF that could not be rendered: retried, then needs attention
 
 
 class _Run:
@@ -66,7 +68,11 @@ class _Run:
         return self._network
 
     def key(self, move, channel):
-        raw = f"{self.db_uuid}|{move.id}|{channel}|{self.doc_hash[move]}"
+        """The idempotency key of one version of the document by one channel: the invoice, the channel, the
+        revision (bumped each time a delivered invoice is taken back) and the reminder step. Nothing that moves
+        after posting (the amount left to pay, the payment state) is in it, so a payment or a credit note never
+        makes a delivered invoice look new."""
+        raw = f"{self.db_uuid}|{move.id}|{channel}|rev:{move.efaktura_revision}|reminder:{self.reminder_step}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def _read_deliveries(self, moves):
@@ -74,7 +80,7 @@ class _Run:
         for move in moves:
             for delivery in grouped.get(move, self.env["efaktura.delivery"]):
                 if delivery.idempotency_key != self.key(move, delivery.channel):
-                    continue  # a delivery of an earlier version of the document
+                    continue  # a delivery of an earlier revision, or of another reminder step
                 self.deliveries[move.id, delivery.channel] = delivery
                 if delivery.state == "rejected" or (delivery.state == "failed" and delivery.final):
                     self.exhausted[move].add(delivery.channel)
@@ -375,6 +381,15 @@ class EfakturaChain(models.AbstractModel):
             waiting = moves.filtered(lambda m: m.partner_id in partners)
             give_up = self._lookup_failed(run, waiting, error)
             return (moves - waiting) | give_up
+        # Production asks MPS and Vipps; half an answer is no answer: a customer MPS could not be asked about may
+        # well have eFaktura, and must not get a consent request by SMS and e-mail. Those are asked again later.
+        unanswered = getattr(run.network, "unanswered", None) or {}
+        if unanswered:
+            failed = partners.filtered(lambda p: str(p.id) in unanswered)
+            partners -= failed
+            waiting = moves.filtered(lambda m: m.partner_id in failed)
+            give_up = self._lookup_failed(run, waiting, next(iter(unanswered.values())))
+            moves = (moves - waiting) | give_up
         found_partners = partners.browse()
         for partner in partners:
             found = results.get(str(partner.id))
@@ -557,16 +572,24 @@ class EfakturaChain(models.AbstractModel):
         with_identifier = moves.filtered(lambda m: m.partner_id.with_company(run.company).efaktura_identifier)
         outcomes = self._send_network("efaktura", with_identifier, run) if with_identifier else {}
         waiting = moves - with_identifier
-        if waiting:
-            self._await_consent(waiting, run)
-            outcomes.update(dict.fromkeys(waiting, WAIT))
+        if waiting and run.reminder_step:
+            # A reminder never asks for consent: it goes by the next channel.
+            outcomes.update(dict.fromkeys(waiting, NEXT))
+        elif waiting:
+            outcomes.update(self._await_consent(waiting, run))
         return outcomes
 
     def _await_consent(self, moves, run):
-        """No eFaktura yet: the invoices wait for the customer's consent until the request's deadline."""
+        """No eFaktura yet: the invoices wait for the customer's consent until the request's deadline.
+
+        A request that can reach the customer neither by SMS nor by e-mail releases its invoices at once: they go
+        on down the chain in this run."""
         moves._efaktura_write({"efaktura_state": "awaiting_consent"})
         self.env["efaktura.consent"]._request(moves.partner_id, moves, run.company)
-        for move in moves:
+        released = moves.filtered(lambda m: m.efaktura_state != "awaiting_consent")
+        outcomes = dict.fromkeys(released, NEXT)
+        for move in moves - released:
+            outcomes[move] = WAIT
             run.log(
                 move,
                 self.env._(
@@ -575,6 +598,7 @@ class EfakturaChain(models.AbstractModel):
                     deadline=self._format_when(move.efaktura_deadline),
                 ),
             )
+        return outcomes
 
     def _document(self, move, channel, run):
         partner = move.partner_id.with_company(run.company)
@@ -589,52 +613,85 @@ class EfakturaChain(models.AbstractModel):
             amount_ore=round((move.amount_residual if move.move_type == "out_invoice" else move.amount_total) * 100),
             currency=move.currency_id.name,
             issue_date=move.invoice_date,
-            due_date=self._reminder_due_date() if reminder else move.invoice_date_due,
+            due_date=run.reminder_due.get(move) or self._reminder_due_date() if reminder else move.invoice_date_due,
             document_url=move._efaktura_document_url(),
             document_hash=run.doc_hash[move],
             kind="credit_note" if move.move_type == "out_refund" else "reminder" if reminder else "invoice",
             original_invoice_number=move.name if reminder else move.reversed_entry_id.name or "",
+            attempt_ref=(run.delivery(move, channel).network_attempt_ref or "") if run.delivery(move, channel) else "",
         )
 
     def _send_reminders(self, company, moves, step):
-        """Send reminder ``step`` of these overdue invoices, each first by the channel the invoice took."""
+        """Send reminder ``step`` of these overdue invoices, each first by the channel the invoice took.
+
+        A step that a retryable error held back stays "to retry" and is sent again by the reminder cron when its
+        retry is due; it counts as done, and its fee is invoiced, only once a channel delivered it.
+        """
+        Reminder = self.env["efaktura.reminder"].sudo()
+        existing = Reminder.search([("move_id", "in", moves.ids), ("step", "=", step)])
+        new_moves = moves - existing.move_id
         due_date = self._reminder_due_date()
-        reminders = (
-            self.env["efaktura.reminder"]
-            .sudo()
-            .create(
-                [
-                    {
-                        "move_id": move.id,
-                        "company_id": company.id,
-                        "step": step,
-                        "due_date": due_date,
-                        "amount": move.amount_residual,
-                    }
-                    for move in moves
-                ]
-            )
+        reminders = existing | Reminder.create(
+            [
+                {
+                    "move_id": move.id,
+                    "company_id": company.id,
+                    "step": step,
+                    "due_date": due_date,
+                    "amount": move.amount_residual,
+                    "state": "retry",
+                }
+                for move in new_moves
+            ]
         )
         run = _Run(self, company, moves, reminder_step=step)
+        # The due date a reminder was first given stays: a retry is the same document.
+        run.reminder_due = {reminder.move_id: reminder.due_date for reminder in reminders}
         for move in moves:
             if move.efaktura_channel in run.order:
                 run.exhausted[move].update(run.order[: run.order.index(move.efaktura_channel)])
-        self.with_context(efaktura_reminder_due=fields.Date.to_string(due_date))._walk(run, moves)
+        for due, group in reminders.grouped("due_date").items():
+            self.with_context(efaktura_reminder_due=fields.Date.to_string(due))._walk(run, group.move_id)
+        delivered = Reminder.browse()
+        today = fields.Date.context_today(self)
         for reminder in reminders:
-            taken = [code for code in run.order if self._delivered(run.delivery(reminder.move_id, code))]
-            reminder.channel = taken[0] if taken else False
+            move = reminder.move_id
+            taken = [code for code in run.order if self._delivered(run.delivery(move, code))]
+            if taken:
+                reminder.write({"state": "sent", "channel": taken[0], "sent_date": today, "next_try": False})
+                delivered |= reminder
+                run.log(
+                    move,
+                    self.env._(
+                        "Reminder %(step)s sent by %(channel)s, with %(due)s as the new due date.",
+                        step=step,
+                        channel=self._label(taken[0]),
+                        due=format_date(self.env, reminder.due_date),
+                    ),
+                )
+                continue
+            retries = [
+                delivery.next_retry_at
+                for code in run.order
+                if (delivery := run.delivery(move, code))
+                and delivery.state == "failed"
+                and not delivery.final
+                and delivery.next_retry_at
+            ]
+            next_try = min(retries) if retries else fields.Datetime.now() + timedelta(days=1)
+            reminder.write({"state": "retry", "channel": False, "next_try": next_try})
             run.log(
-                reminder.move_id,
+                move,
                 self.env._(
-                    "Reminder %(step)s sent by %(channel)s, with %(due)s as the new due date.",
+                    "Reminder %(step)s is not sent yet: it is tried again at %(at)s.",
                     step=step,
-                    channel=self._label(taken[0]) if taken else self.env._("no channel yet (retried)"),
-                    due=format_date(self.env, due_date),
+                    at=self._format_when(next_try),
                 ),
             )
         self._flush_logs(run)
-        if company.efaktura_reminder_fee > 0:
-            self._invoice_reminder_fees(reminders, company.efaktura_reminder_fee)
+        fees = delivered.filtered(lambda r: not r.fee_move_id)
+        if company.efaktura_reminder_fee > 0 and fees:
+            self._invoice_reminder_fees(fees, company.efaktura_reminder_fee)
         return reminders
 
     def _invoice_reminder_fees(self, reminders, fee):
@@ -695,6 +752,9 @@ class EfakturaChain(models.AbstractModel):
             return outcomes
         delivered = {}
         for move, result in zip(moves, results, strict=True):
+            if result.attempt_ref and result.attempt_ref != deliveries[move].network_attempt_ref:
+                # The network took it under another submission id (MPS: a consignment id it had seen before).
+                deliveries[move].network_attempt_ref = result.attempt_ref
             if result.ok:
                 delivered[deliveries[move].id] = result.network_reference
                 outcomes[move] = DONE
@@ -742,6 +802,7 @@ class EfakturaChain(models.AbstractModel):
                 "original_move_id": move.reversed_entry_id.id,
                 "state": state,
                 "currency_id": run.currency.id,
+                "reminder_step": run.reminder_step,
             }
             for move in moves
             if not run.delivery(move, channel)
@@ -751,14 +812,51 @@ class EfakturaChain(models.AbstractModel):
                 run.deliveries[delivery.move_id.id, channel] = delivery
         deliveries = {move: run.delivery(move, channel) for move in moves}
         ids = tuple(d.id for d in deliveries.values())
+        Delivery.flush_model(["attempt_count", "network_attempt_ref"])
+        if network is None:
+            self.env.cr.execute(
+                SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            )
+            Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+            return deliveries
+        refs = self._attempt_refs(channel, deliveries, run)
+        values = SQL(", ").join(SQL("(%s, %s)", deliveries[move].id, ref) for move, ref in refs.items())
         self.env.cr.execute(
-            SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            SQL(
+                """UPDATE efaktura_delivery AS d
+                      SET attempt_count = COALESCE(d.attempt_count, 0) + 1, network_attempt_ref = v.ref
+                     FROM (VALUES %s) AS v(id, ref)
+                    WHERE d.id = v.id""",
+                values,
+            )
         )
-        Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+        Delivery.browse(ids).invalidate_recordset(["attempt_count", "network_attempt_ref"])
         return deliveries
+
+    def _attempt_refs(self, channel, deliveries, run):
+        """The submission id each move goes out in, written on its delivery before the network is called.
+
+        A delivery whose last submission has no known outcome (it failed without a final answer: a timeout, an
+        answer lost) goes out under that submission's id again, so that the network can tell it is a repeat
+        (MPS answers 209 for a consignment id it has seen). The others share one new id, made from their keys:
+        the same batch rebuilt after a crash gets the same id.
+        """
+        refs = {}
+        fresh = []
+        for move, delivery in deliveries.items():
+            if delivery.network_attempt_ref and delivery.state in ("pending", "failed") and not delivery.final:
+                refs[move] = delivery.network_attempt_ref
+            else:
+                fresh.append(move)
+        if fresh:
+            material = "|".join([run.db_uuid, channel, *sorted(run.key(move, channel) for move in fresh)])
+            ref = hashlib.sha256(material.encode()).hexdigest()[:40]
+            refs.update(dict.fromkeys(fresh, ref))
+        return refs
 
     def _mark_delivered(self, channel, references, run):
         """Write the network references of many deliveries in one statement."""
+        self.env["efaktura.delivery"].flush_model()  # an earlier attempt's values must not overwrite these later
         values = SQL(", ").join(SQL("(%s, %s)", delivery_id, ref) for delivery_id, ref in references.items())
         self.env.cr.execute(
             SQL(
@@ -780,16 +878,35 @@ class EfakturaChain(models.AbstractModel):
     def _attempt_failed(self, delivery, move, error, run):
         """Retry a retryable error with backoff; after the last attempt, or a final error, take the next channel."""
         attempts = delivery.attempt_count
-        if getattr(error, "retryable", False) and attempts < MAX_ATTEMPTS:
-            retry_at = run.now + BACKOFF * (2 ** (attempts - 1))
+        ambiguous = getattr(error, "ambiguous", None)
+        outcome_unknown = delivery.outcome_unknown if ambiguous is None else ambiguous
+        # An invoice that may already be in the nettbank or Vipps never goes by another channel on a guess: it
+        # waits until the network answers what it holds (read before every resend), however many attempts.
+        waits_for_network = outcome_unknown and delivery.channel in NETWORK_CHANNELS
+        if getattr(error, "retryable", False) and (attempts < MAX_ATTEMPTS or waits_for_network):
+            retry_at = run.now + BACKOFF * (2 ** (min(attempts, MAX_ATTEMPTS) - 1))
             delivery._set_state(
                 "failed",
                 last_error=str(error),
                 error_code=getattr(error, "code", None) or False,
                 next_retry_at=retry_at,
                 final=False,
+                outcome_unknown=outcome_unknown,
             )
             self._write_moves(run, move, {"efaktura_next_try": retry_at, "efaktura_error": str(error)})
+            if attempts >= MAX_ATTEMPTS:
+                run.log(
+                    move,
+                    self.env._(
+                        "%(channel)s failed (attempt %(n)s): %(error)s. It may already be with the customer, so no "
+                        "other channel is used until %(channel)s answers. Next try at %(at)s.",
+                        channel=self._label(delivery.channel),
+                        n=attempts,
+                        error=error,
+                        at=self._format_when(retry_at),
+                    ),
+                )
+                return WAIT
             run.log(
                 move,
                 self.env._(
@@ -802,6 +919,8 @@ class EfakturaChain(models.AbstractModel):
                 ),
             )
             return WAIT
+        if getattr(error, "code", None) == RENDER_ERROR:
+            return self._render_gave_up(delivery, move, error, run)
         state = "failed" if getattr(error, "retryable", False) else "rejected"
         delivery._set_state(
             state,
@@ -809,6 +928,7 @@ class EfakturaChain(models.AbstractModel):
             error_code=getattr(error, "code", None) or False,
             next_retry_at=False,
             final=True,
+            outcome_unknown=False,
         )
         run.log(
             move,
@@ -821,48 +941,130 @@ class EfakturaChain(models.AbstractModel):
         )
         return NEXT
 
+    def _render_gave_up(self, delivery, move, error, run):
+        """The PDF still cannot be rendered after the last attempt: another channel needs it too (a letter is the
+        same PDF, and costs money), so the invoice needs attention instead."""
+        # Not final: a retry by the user (once the PDF renders) tries the e-mail again, not the next channel.
+        delivery._set_state("failed", last_error=str(error), error_code=RENDER_ERROR, next_retry_at=False, final=False)
+        message = self.env._(
+            "%(channel)s gave up after %(n)s attempt(s): %(error)s. The invoice needs attention: check the PDF "
+            "report (wkhtmltopdf), then send it again.",
+            channel=self._label(delivery.channel),
+            n=delivery.attempt_count,
+            error=error,
+        )
+        self._write_moves(run, move, {"efaktura_state": "error", "efaktura_next_try": False, "efaktura_error": message})
+        run.log(move, message)
+        return WAIT
+
     def _send_email(self, moves, run):
         deliveries = self._prepare_deliveries("email", moves, run)
-        sender = self.env["account.move.send"]
-        user = self.env.user
         outcomes = {}
-        try:
-            with self.env.cr.savepoint():
-                reminder_settings = (
-                    {"mail_template": self.env.ref("l10n_no_efaktura_b2c.mail_template_reminder")}
-                    if run.reminder_step
-                    else {}
-                )
-                # In Test mode the e-mails stay in the test inbox, unless real e-mails are allowed.
-                outbox = run.company._efaktura_test_outbox()
-                sender.with_context(**outbox)._generate_and_send_invoices(
-                    moves.with_context(**outbox),
-                    from_cron=True,
-                    allow_raising=False,
-                    sending_methods={"email"},
-                    author_user_id=user.id,
-                    author_partner_id=user.partner_id.id,
-                    **reminder_settings,
-                )
-        except Exception as error:
-            _logger.warning("eFaktura e-mail fallback failed", exc_info=True)
-            for move in moves:
-                outcomes[move] = self._attempt_failed(deliveries[move], move, NetworkError(str(error)), run)
-            return outcomes
-        failed = moves.filtered(lambda m: m.sending_data and m.sending_data.get("error"))
+        first_message = self._next_message_id()
+        failures = self._generate_and_send_emails(moves, run)
+        for move, error in failures.items():
+            _logger.warning("eFaktura e-mail of %s could not be rendered or handed over: %s", move.name, error)
+            outcomes[move] = self._attempt_failed(deliveries[move], move, self._render_error(error), run)
+        tried = moves.filtered(lambda m: m not in failures)
+        failed = tried.filtered(lambda m: m.sending_data and m.sending_data.get("error"))
         if failed:
             failed.sending_data = False
             for move in failed:
                 outcomes[move] = self._attempt_failed(
                     deliveries[move], move, NetworkError(self.env._("the e-mail could not be generated")), run
                 )
-        sent = moves - failed
-        if sent:
-            self._finish_fallback("email", sent, deliveries, run)
-            for move in sent:
+        sent = tried - failed
+        if not sent:
+            return outcomes
+        messages = self._invoice_messages(sent, first_message)
+        for move in sent:
+            deliveries[move].mail_message_id = messages.get(move.id, False)
+        # In tests, and for a few recipients, Odoo sends at once: what the mail server said is known already.
+        readback = self._handoff_outcomes([deliveries[move] for move in sent])
+        refused = sent.filtered(lambda m: readback[deliveries[m]][0] == "failed")
+        for move in refused:
+            _state, reason, code = readback[deliveries[move]]
+            outcomes[move] = self._handoff_refused(deliveries[move], move, reason, code, run)
+        handed = sent - refused
+        if handed:
+            self._finish_fallback("email", handed, deliveries, run)
+            confirmed = [deliveries[m].id for m in handed if readback[deliveries[m]][0] == "confirmed"]
+            self.env["efaktura.delivery"].sudo().browse(confirmed)._set_state("accepted")
+            for move in handed:
                 outcomes[move] = DONE
                 run.log(move, self.env._("Sent by e-mail to %(email)s with the PDF.", email=move.partner_id.email))
         return outcomes
+
+    def _generate_and_send_emails(self, moves, run):
+        """Odoo's Send & Print for these moves; returns {move: error} for those it could not render or hand over.
+
+        A batch whose rendering fails (wkhtmltopdf on an unpatched Qt cannot render several invoices in one call,
+        "Cannot read an empty file") is tried again one invoice at a time before any invoice counts as failed.
+        """
+        try:
+            self._account_send(moves, run)
+            return {}
+        except Exception as error:  # noqa: BLE001  # any failure of the batch: tried one by one
+            if len(moves) == 1:
+                return {moves: error}
+            _logger.info("eFaktura: rendering %s invoices at once failed (%s); one at a time now", len(moves), error)
+        failures = {}
+        for move in moves:
+            try:
+                self._account_send(move, run)
+            except Exception as error:  # noqa: BLE001  # reported per invoice, retried with backoff
+                failures[move] = error
+        return failures
+
+    def _account_send(self, moves, run):
+        reminder_settings = (
+            {"mail_template": self.env.ref("l10n_no_efaktura_b2c.mail_template_reminder")} if run.reminder_step else {}
+        )
+        user = self.env.user
+        # In Test mode the e-mails stay in the test inbox, unless real e-mails are allowed.
+        outbox = run.company._efaktura_test_outbox()
+        with self.env.cr.savepoint():
+            self.env["account.move.send"].with_context(**outbox)._generate_and_send_invoices(
+                moves.with_context(**outbox),
+                from_cron=True,
+                allow_raising=False,
+                sending_methods={"email"},
+                author_user_id=user.id,
+                author_partner_id=user.partner_id.id,
+                **reminder_settings,
+            )
+
+    @api.model
+    def _render_error(self, error):
+        """A failure to render the PDF or hand the e-mail over: retried with backoff like a network outage."""
+        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else error.__class__.__name__
+        return NetworkUnavailable(
+            self.env._("the invoice PDF could not be rendered or the e-mail handed over (%(error)s)", error=detail),
+            code=RENDER_ERROR,
+        )
+
+    @api.model
+    def _next_message_id(self):
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM mail_message")
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _invoice_messages(self, moves, first_id):
+        """The newest e-mail message posted on each move since ``first_id``: {move id: message}."""
+        messages = (
+            self.env["mail.message"]
+            .sudo()
+            .search(
+                [
+                    ("model", "=", "account.move"),
+                    ("res_id", "in", moves.ids),
+                    ("message_type", "=", "comment"),
+                    ("id", ">=", first_id),
+                ],
+                order="id",
+            )
+        )
+        return {message.res_id: message for message in messages}
 
     def _send_post(self, moves, run):
         deliveries = self._prepare_deliveries("post", moves, run)
@@ -885,12 +1087,22 @@ class EfakturaChain(models.AbstractModel):
                 ]
             )
         )
-        letters._snailmail_print(immediate=False)
         for move, letter in zip(moves, letters, strict=True):
             deliveries[move].snailmail_letter_id = letter
+        letters._snailmail_print(immediate=False)
+        readback = self._handoff_outcomes([deliveries[move] for move in moves])
+        outcomes = {}
+        for move in moves:
+            state, reason, code = readback[deliveries[move]]
+            if state == "failed":
+                outcomes[move] = self._handoff_refused(deliveries[move], move, reason, code, run)
+        handed = moves.filtered(lambda m: m not in outcomes)
+        for move in handed:
+            outcomes[move] = DONE
             run.log(move, self.env._("Sent by post to the customer's address."))
-        self._finish_fallback("post", moves, deliveries, run)
-        return dict.fromkeys(moves, DONE)
+        if handed:
+            self._finish_fallback("post", handed, deliveries, run)
+        return outcomes
 
     def _send_manual(self, moves, run):
         deliveries = self._prepare_deliveries(MANUAL, moves, run)
@@ -955,11 +1167,204 @@ class EfakturaChain(models.AbstractModel):
         )
 
     # ------------------------------------------------------------------
+    # Hand-off read-back: e-mails and letters
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _handoff_outcomes(self, deliveries):
+        """What became of e-mails and letters after the hand-off, read from Odoo's own records.
+
+        Returns {delivery: (state, reason, code)}, state "confirmed" (the mail server took the e-mail, the letter
+        was posted), "handed" (still in Odoo's queue) or "failed" (with the reason, in the reader's language).
+        """
+        result = {}
+        emails = [d for d in deliveries if d.channel == "email"]
+        messages = self.env["mail.message"].sudo().browse({d.mail_message_id.id for d in emails} - {False})
+        mails = (
+            self.env["mail.mail"].sudo().search([("mail_message_id", "in", messages.ids)]).grouped("mail_message_id")
+        )
+        notifications = (
+            self.env["mail.notification"]
+            .sudo()
+            .search([("mail_message_id", "in", messages.ids), ("notification_type", "=", "email")])
+            .grouped("mail_message_id")
+        )
+        failure_labels = dict(self.env["mail.mail"]._fields["failure_type"]._description_selection(self.env))
+        for delivery in emails:
+            message = delivery.mail_message_id
+            message_mails = mails.get(message, self.env["mail.mail"])
+            message_notifications = notifications.get(message, self.env["mail.notification"])
+            # The customer's e-mail, not a follower's copy.
+            message_notifications = (
+                message_notifications.filtered(lambda n, d=delivery: n.res_partner_id == d.partner_id)
+                or message_notifications
+            )
+            failed_mail = message_mails.filtered(lambda m: m.state in ("exception", "cancel"))[:1]
+            failed_notification = message_notifications.filtered(
+                lambda n: n.notification_status in ("exception", "bounce", "canceled")
+            )[:1]
+            if not message:
+                result[delivery] = (
+                    "failed",
+                    self.env._("no e-mail was made for the customer"),
+                    "mail_email_missing",
+                )
+            elif failed_mail or failed_notification:
+                code = failed_mail.failure_type or failed_notification.failure_type or "unknown"
+                if failed_notification.notification_status == "bounce":
+                    label = self.env._("the e-mail bounced")
+                else:
+                    label = failure_labels.get(code) or failure_labels.get("unknown")
+                detail = (failed_mail.failure_reason or failed_notification.failure_reason or "").strip()
+                reason = self.env._("the e-mail was not delivered: %(label)s", label=label)
+                if detail:
+                    reason = f"{reason} ({detail.splitlines()[0][:200]})"
+                result[delivery] = ("failed", reason, code)
+            elif message_mails and all(m.state == KEPT for m in message_mails):
+                result[delivery] = ("confirmed", "", "")  # Test mode: kept in the test inbox
+            elif self._all_sent(message_notifications, message_mails):
+                result[delivery] = ("confirmed", "", "")
+            elif not message_notifications and not message_mails:
+                result[delivery] = ("failed", self.env._("no e-mail went out to the customer"), "mail_email_missing")
+            else:
+                result[delivery] = ("handed", "", "")
+        for delivery in deliveries:
+            if delivery.channel != "post":
+                continue
+            letter = delivery.snailmail_letter_id.sudo()
+            if letter.state in ("sent", KEPT):  # posted, or kept in the test inbox in Test mode
+                result[delivery] = ("confirmed", "", "")
+            elif letter.state == "pending":
+                result[delivery] = ("handed", "", "")
+            elif letter.state == "error":
+                code = letter.error_code or "UNKNOWN_ERROR"
+                reason = self.env._("the letter was not sent: %(reason)s", reason=self._letter_error_text(code))
+                result[delivery] = ("failed", reason, code)
+            else:
+                result[delivery] = ("failed", self.env._("the letter was cancelled"), "CANCELLED")
+        return result
+
+    @api.model
+    def _all_sent(self, notifications, mails):
+        """The mail server took the e-mail for every recipient (Odoo's notifications say so, or the e-mails)."""
+        if notifications:
+            return all(n.notification_status == "sent" for n in notifications)
+        return bool(mails) and all(m.state == "sent" for m in mails)
+
+    @api.model
+    def _letter_error_text(self, code):
+        """A snailmail error code, as a user reads it."""
+        texts = {
+            "CREDIT_ERROR": self.env._("no IAP credit left for letters"),
+            "TRIAL_ERROR": self.env._("no IAP account for letters is set up"),
+            "NO_PRICE_AVAILABLE": self.env._("the letter service does not cover the customer's country"),
+            "MISSING_REQUIRED_FIELDS": self.env._("the postal address is incomplete"),
+            "FORMAT_ERROR": self.env._("the letter service could not read the PDF"),
+            "ATTACHMENT_ERROR": self.env._("the invoice PDF could not be made for the letter"),
+        }
+        return texts.get(code) or self.env._("an unknown error at the letter service")
+
+    def _handoff_refused(self, delivery, move, reason, code, run):
+        """An e-mail or letter failed right at the hand-off, in this run: the walk takes the next channel."""
+        self._mark_handoff_failed(delivery, reason, code)
+        run.log(
+            move,
+            self.env._(
+                "%(channel)s did not reach the customer: %(reason)s. Trying the next channel.",
+                channel=self._label(delivery.channel),
+                reason=reason,
+            ),
+        )
+        return NEXT
+
+    @api.model
+    def _mark_handoff_failed(self, delivery, reason, code):
+        delivery.sudo()._set_state(
+            "failed", final=True, next_retry_at=False, last_error=reason, error_code=code or False
+        )
+        letter = delivery.snailmail_letter_id.sudo()
+        if letter.state == "error":
+            # Odoo's snailmail cron would post a letter in error once credit is bought: the next channel has it now.
+            letter.cancel()
+
+    @api.model
+    def _read_back(self, deliveries):
+        """Apply what Odoo's mail queue and snailmail reported for handed-off e-mails and letters.
+
+        Called by the hooks on ``mail.mail`` and ``snailmail.letter`` and by the status cron. A confirmed hand-off
+        becomes "accepted"; a failed one puts the invoice back into the chain at the next channel (a reminder: its
+        step is sent again by the next channel).
+        """
+        deliveries = deliveries.sudo().filtered(lambda d: d.state == "submitted" and d.channel in ("email", "post"))
+        if not deliveries:
+            return
+        outcomes = self._handoff_outcomes(list(deliveries))
+        requeue = self.env["account.move"]
+        reminders = self.env["efaktura.reminder"]
+        bodies = {}
+        for delivery, (state, reason, code) in outcomes.items():
+            if state == "confirmed":
+                delivery._set_state("accepted")
+                continue
+            if state != "failed":
+                continue
+            move = delivery.move_id
+            chain = self.with_context(lang=self._user_lang(move))
+            # The reason again, in the language of the invoice's salesperson.
+            reason = chain._handoff_outcomes([delivery])[delivery][1]
+            self._mark_handoff_failed(delivery, reason, code)
+            label = chain._label(delivery.channel)
+            if delivery.reminder_step:
+                reminder = move.efaktura_reminder_ids.filtered(lambda r, d=delivery: r.step == d.reminder_step)
+                reminders |= reminder
+                bodies[move.id] = chain.env._(
+                    "Reminder %(step)s by %(channel)s did not reach the customer: %(reason)s. It is sent again by "
+                    "the next channel.",
+                    step=delivery.reminder_step,
+                    channel=label,
+                    reason=reason,
+                )
+            elif move.efaktura_state in ("sent", "fallback_sent") and move.efaktura_channel == delivery.channel:
+                requeue |= move
+                bodies[move.id] = chain.env._(
+                    "%(channel)s did not reach the customer: %(reason)s. The invoice goes back into the chain, to "
+                    "the next channel.",
+                    channel=label,
+                    reason=reason,
+                )
+            else:
+                bodies[move.id] = chain.env._(
+                    "%(channel)s did not reach the customer: %(reason)s.", channel=label, reason=reason
+                )
+        if reminders:
+            reminders.write({"state": "retry", "channel": False, "next_try": fields.Datetime.now()})
+            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_reminders")._trigger()
+        if requeue:
+            requeue._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
+            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+        self.env["account.move"]._efaktura_log(bodies)
+
+    @api.model
+    def _user_lang(self, move):
+        """The language of whoever reads the invoice's chatter: its salesperson, else the company's."""
+        return move.invoice_user_id.lang or move.company_id.partner_id.lang or self.env.lang or "en_US"
+
+    @api.model
+    def _cron_read_back(self, batch_size=500):
+        """The safety net of the hooks: e-mails and letters handed off and not read back yet."""
+        Delivery = self.env["efaktura.delivery"].sudo()
+        deliveries = Delivery.search(Delivery._handoff_domain(), order="id", limit=batch_size)
+        self._read_back(deliveries)
+
+    # ------------------------------------------------------------------
     # Status polling
     # ------------------------------------------------------------------
 
     @api.model
     def _cron_poll_status(self, batch_size=500):
+        self._cron_read_back(batch_size=batch_size)
+        # Invoices whose taking back at the network was interrupted after Odoo agreed to it.
+        self.env["account.move"].sudo()._efaktura_cron_take_back()
         Delivery = self.env["efaktura.delivery"].sudo()
         deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
         for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
@@ -1015,6 +1420,9 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _document_hash(self, move, reminder_step=0):
+        """SHA-256 of what goes to the customer, for the audit trail (the outbox and Vipps' metadata): the
+        amount asked for is the amount left to pay when it is sent. It is not part of the idempotency key
+        (see ``_Run.key``), which must not change when the invoice is paid."""
         parts = [
             move.name,
             move.move_type,

@@ -3,6 +3,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
 from stdnum.no import fodselsnummer
 
 from odoo import api, fields, models
@@ -12,6 +13,7 @@ from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError, Recipient
 from ..oidc import name_matches
+from .mail_mail import KEPT
 
 _logger = logging.getLogger(__name__)
 
@@ -22,8 +24,40 @@ CONSENT_STATES = [
     ("declined", "Declined"),
     ("expired", "Expired"),
     ("withdrawn", "Withdrawn"),
+    ("failed", "Not delivered"),
 ]
+SMS_STATES = [
+    ("none", "Not possible"),
+    ("queued", "Queued"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+]
+MAIL_STATES = [
+    ("none", "No address"),
+    ("queued", "Queued"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+]
+NOT_REACHED = ("none", "failed")
 OPEN_STATES = ("draft", "sent")
+EVIDENCE_GROUP = "account.group_account_manager"
+# The personal data of an answer, cleared once the retention period after a withdrawal or expiry has passed.
+EVIDENCE_FIELDS = (
+    "ip_address",
+    "user_agent",
+    "bankid_sub",
+    "bankid_name",
+    "bankid_birthdate",
+    "bankid_issuer",
+    "national_id_hash",
+    "acr",
+    "amr",
+    "name_match_score",
+    "name_mismatch",
+    "withdrawn_ip_address",
+    "withdrawn_user_agent",
+    "bankid_altsub",
+)
 TOKEN_BYTES = 32  # 256 bits
 # After BankID, a consumer not found in the eFaktura register is looked up again once a day until the deadline;
 # after a lookup outage, sooner.
@@ -59,26 +93,38 @@ class EfakturaConsent(models.Model):
     move_ids = fields.Many2many(
         "account.move", "efaktura_consent_move_rel", "consent_id", "move_id", string="Waiting invoices", readonly=True
     )
-    # Evidence of the answer.
-    ip_address = fields.Char(string="IP address", readonly=True)
-    user_agent = fields.Char(readonly=True)
-    bankid_sub = fields.Char(string="BankID subject", readonly=True)
-    bankid_name = fields.Char(string="Name in BankID", readonly=True)
-    bankid_birthdate = fields.Date(string="Birth date in BankID", readonly=True)
-    bankid_issuer = fields.Char(readonly=True)
+    # What really went out: read back from sms.sms and mail.mail.
+    sms_id = fields.Many2one("sms.sms", string="SMS", readonly=True, ondelete="set null", index="btree_not_null")
+    sms_state = fields.Selection(SMS_STATES, string="SMS", readonly=True)
+    sms_error = fields.Char(string="SMS problem", readonly=True)
+    mail_id = fields.Many2one("mail.mail", string="E-mail", readonly=True, ondelete="set null", index="btree_not_null")
+    mail_state = fields.Selection(MAIL_STATES, string="E-mail", readonly=True)
+    mail_error = fields.Char(string="E-mail problem", readonly=True)
+    # Evidence of the answer: personal data, for the accounting managers of the company only (the record rule
+    # keeps other companies out); the customer's chatter only says what happened. Cleared by the retention cron
+    # some months after a withdrawal or expiry.
+    ip_address = fields.Char(string="IP address", readonly=True, groups=EVIDENCE_GROUP)
+    user_agent = fields.Char(readonly=True, groups=EVIDENCE_GROUP)
+    bankid_sub = fields.Char(string="BankID subject", readonly=True, groups=EVIDENCE_GROUP)
+    bankid_name = fields.Char(string="Name in BankID", readonly=True, groups=EVIDENCE_GROUP)
+    bankid_birthdate = fields.Date(string="Birth date in BankID", readonly=True, groups=EVIDENCE_GROUP)
+    bankid_issuer = fields.Char(readonly=True, groups=EVIDENCE_GROUP)
     national_id_hash = fields.Char(
         readonly=True, groups="base.group_system", help="Keyed hash of the national identity number; never in clear."
     )
-    acr = fields.Char(string="Level of assurance (acr)", readonly=True)
-    amr = fields.Char(string="Method (amr)", readonly=True)
-    name_match_score = fields.Float(readonly=True, digits=(3, 2))
+    acr = fields.Char(string="Level of assurance (acr)", readonly=True, groups=EVIDENCE_GROUP)
+    amr = fields.Char(string="Method (amr)", readonly=True, groups=EVIDENCE_GROUP)
+    name_match_score = fields.Float(readonly=True, digits=(3, 2), groups=EVIDENCE_GROUP)
     name_mismatch = fields.Boolean(
-        readonly=True, help="The name in BankID does not match the customer card closely enough."
+        readonly=True,
+        groups=EVIDENCE_GROUP,
+        help="The name in BankID does not match the customer card closely enough.",
     )
     withdrawn_at = fields.Datetime(readonly=True)
     bankid_altsub = fields.Char(
         string="BankID stable identifier",
         readonly=True,
+        groups=EVIDENCE_GROUP,
         help="BankID's bankid_altsub, which BankID recommends over sub as the stable identifier of the person.",
     )
     # eFaktura 2.0: BankID proves who the consumer is; the agreement itself is the consumer's "yes to all"
@@ -99,6 +145,13 @@ class EfakturaConsent(models.Model):
     # Test mode only: a second link to the same request, made by "Open consent page" for the person trying it out.
     test_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
     efaktura_mode = fields.Selection(related="company_id.efaktura_mode", string="eFaktura B2C mode")
+    withdrawn_ip_address = fields.Char(string="Withdrawn from IP address", readonly=True, groups=EVIDENCE_GROUP)
+    withdrawn_user_agent = fields.Char(string="Withdrawn from browser", readonly=True, groups=EVIDENCE_GROUP)
+    evidence_cleared_at = fields.Datetime(
+        string="Evidence cleared on",
+        readonly=True,
+        help="The personal data of the answer was deleted after the retention period of the company.",
+    )
     # The BankID login in progress (cleared when its callback arrives).
     oidc_state_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
     oidc_browser_hash = fields.Char(readonly=True, copy=False, groups="base.group_system")
@@ -228,36 +281,171 @@ class EfakturaConsent(models.Model):
                 partner_moves._efaktura_write({"efaktura_deadline": consent.deadline})
         if created:
             created._send_request({consent.id: tokens[consent.partner_id.id] for consent in created})
-            created.partner_id.with_company(company)._efaktura_set_state(
-                "consent_requested", note=self.env._("Asked to approve eFaktura by SMS and e-mail.")
-            )
+            for consent in created.filtered(lambda c: c.state in OPEN_STATES):
+                consent.partner_id.with_company(company)._efaktura_set_state(
+                    "consent_requested",
+                    note=self.env._("Asked to approve eFaktura: %(what)s.", what=consent._delivery_summary()),
+                )
         return created
 
     def _send_request(self, tokens):
-        """The SMS and the e-mail with the consent link, in the customer's language."""
+        """The SMS and the e-mail with the consent link, in the customer's language; what went out is recorded.
+
+        With ``efaktura_sms_now`` in the context (a user asked from the customer card) the SMS is sent at once, so
+        that the user is told when it fails; the chain leaves it to the SMS queue.
+        """
         sms_template = self.env.ref("l10n_no_efaktura_b2c.sms_template_consent_request")
         mail_template = self.env.ref("l10n_no_efaktura_b2c.mail_template_consent_request")
         sms_values = []
+        with_sms = self.browse()
         for consent in self:
             url = consent._consent_url(tokens[consent.id])
             lang = consent.partner_id.lang or consent.company_id.partner_id.lang or "en_US"
             body = sms_template.with_context(efaktura_consent_url=url)._render_field(
                 "body", consent.ids, compute_lang=True
             )[consent.id]
+            values = {"state": "sent", "sms_state": "none", "mail_state": "none"}
             if consent.partner_id.mobile:
                 sms_values.append(
                     {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
                 )
+                with_sms |= consent
+                values["sms_state"] = "queued"
             if consent.partner_id.email:
-                mail_template.with_context(
-                    efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
-                ).send_mail(consent.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent")
+                values["mail_id"] = consent._send_link_mail(
+                    mail_template.with_context(
+                        efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
+                    )
+                )
+                values["mail_state"] = "queued"
+            consent.write(values)
         if sms_values:
             # In Test mode the SMS stay in the test phone (one company per request batch).
             outbox = self.company_id[:1]._efaktura_test_outbox() if len(self.company_id) == 1 else {}
-            self.env["sms.sms"].sudo().with_context(**outbox).create(sms_values)
-            self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
-        self.write({"state": "sent"})
+            sms = self.env["sms.sms"].sudo().with_context(**outbox).create(sms_values)
+            for consent, record in zip(with_sms, sms, strict=True):
+                consent.sms_id = record
+            if self.env.context.get("efaktura_sms_now"):
+                sms.send()
+            else:
+                self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
+        # Mails sent at once (a test, or an SMS refused at once) are known already, and so are messages kept in
+        # the test phone and inbox in Test mode.
+        self._read_back_mails(self.mail_id)
+        self._read_back_sms()
+        self._check_reached()
+
+    # ------------------------------------------------------------------
+    # What went out
+    # ------------------------------------------------------------------
+
+    def _read_back_sms(self):
+        """The SMS state as Odoo's SMS queue set it: sent (to the operator, or delivered) or failed, with why."""
+        labels = dict(self.env["sms.sms"]._fields["failure_type"]._description_selection(self.env))
+        for consent in self.filtered("sms_id"):
+            sms = consent.sms_id.sudo()
+            if sms.state in ("pending", "sent", KEPT):
+                consent.write({"sms_state": "sent", "sms_error": False})
+            elif sms.state in ("error", "canceled"):
+                reason = (
+                    labels.get(sms.failure_type) or labels.get("unknown")
+                    if sms.state == "error"
+                    else self.env._("cancelled")
+                )
+                consent.write({"sms_state": "failed", "sms_error": reason})
+        self._check_reached()
+
+    @api.model
+    def _read_back_mails(self, mails):
+        """The consent request e-mails among ``mails`` (mail.mail, state final): sent, or failed and why."""
+        labels = dict(self.env["mail.mail"]._fields["failure_type"]._description_selection(self.env))
+        consents = self.sudo().search([("mail_id", "in", mails.ids)])
+        for consent in consents:
+            mail = consent.mail_id
+            if mail.state in ("sent", KEPT):
+                consent.write({"mail_state": "sent", "mail_error": False})
+            elif mail.state in ("exception", "cancel"):
+                reason = labels.get(mail.failure_type) or labels.get("unknown")
+                if mail.failure_reason:
+                    reason = f"{reason} ({mail.failure_reason.strip().splitlines()[0][:200]})"
+                consent.write({"mail_state": "failed", "mail_error": reason})
+        consents._check_reached()
+
+    def _check_reached(self):
+        """Requests that reached the customer neither by SMS nor by e-mail: nobody can answer them, so the waiting
+        invoices go on down the chain at once, and the user is told why on the customer card."""
+        for consent in self.filtered(lambda c: c.state in OPEN_STATES):
+            if consent.sms_state == "failed" and consent.mail_state not in NOT_REACHED:
+                consent.partner_id._message_log(
+                    body=self.env._(
+                        "The eFaktura request SMS to %(number)s failed: %(reason)s. The e-mail went to %(email)s.",
+                        number=consent.partner_id.mobile,
+                        reason=consent.sms_error,
+                        email=consent.partner_id.email,
+                    )
+                )
+        unreached = self.filtered(
+            lambda c: c.state in OPEN_STATES and c.sms_state in NOT_REACHED and c.mail_state in NOT_REACHED
+        )
+        if not unreached:
+            return
+        unreached.write({"state": "failed"})
+        for consent in unreached:
+            reason = consent._delivery_summary()
+            partner = consent.partner_id.with_company(consent.company_id)
+            partner._efaktura_set_state(
+                "not_checked",
+                note=self.env._("The eFaktura request reached the customer neither by SMS nor by e-mail: %(why)s.",
+                                why=reason),
+            )
+            moves = consent.move_ids.filtered(lambda m: m.efaktura_state == "awaiting_consent")
+            if moves:
+                moves._efaktura_write(
+                    {"efaktura_state": "queued", "efaktura_deadline": fields.Datetime.now(), "efaktura_next_try": False}
+                )
+                moves._message_log_batch(
+                    bodies=dict.fromkeys(
+                        moves.ids,
+                        self.env._(
+                            "The eFaktura request reached the customer neither by SMS nor by e-mail (%(why)s): "
+                            "sending by another channel now.",
+                            why=reason,
+                        ),
+                    )
+                )
+                self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+
+    def _delivery_summary(self):
+        """What went out for this request, in words: "SMS failed (Insufficient Credit), no e-mail address"."""
+        self.ensure_one()
+        sms = {
+            "none": self.env._("no mobile number"),
+            "queued": self.env._("SMS queued"),
+            "sent": self.env._("SMS sent"),
+            "failed": self.env._("SMS failed (%(why)s)", why=self.sms_error or ""),
+        }.get(self.sms_state or "none")
+        mail = {
+            "none": self.env._("no e-mail address"),
+            "queued": self.env._("e-mail queued"),
+            "sent": self.env._("e-mail sent"),
+            "failed": self.env._("e-mail failed (%(why)s)", why=self.mail_error or ""),
+        }.get(self.mail_state or "none")
+        return f"{sms}, {mail}"
+
+    def _send_link_mail(self, template):
+        """E-mail the customer a link that acts in their name; returns the mail.mail id.
+
+        The link lives only in the outgoing mail.mail, which only administrators can read and which is deleted
+        once sent (the templates' auto_delete), as Odoo's own sign-up and password reset links. The
+        mail.message behind it, readable by whoever may read the consent, keeps the subject but no body, so a
+        queued or failed e-mail shows no link. The customer's chatter says a request went out, without it.
+        """
+        self.ensure_one()
+        mail = self.env["mail.mail"].sudo().browse(
+            template.send_mail(self.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent")
+        )
+        mail.mail_message_id.body = False
+        return mail.id
 
     # ------------------------------------------------------------------
     # Answers
@@ -319,11 +507,11 @@ class EfakturaConsent(models.Model):
         if not match.matches:
             # Someone else's BankID: keep the evidence, but the request stays open for the right person.
             self.write({k: v for k, v in evidence.items() if k != "decided_at"})
+            # The other person's name stays on the consent record, for the accounting managers.
             self.partner_id._message_log(
                 body=self.env._(
-                    "eFaktura consent refused: the BankID name %(bankid)s does not match the customer %(card)s.",
-                    bankid=identity.name,
-                    card=self.partner_id.name,
+                    "eFaktura consent refused: the name in BankID does not match the customer. The request stays "
+                    "open; the details are on the consent request."
                 )
             )
             return "name_mismatch"
@@ -331,7 +519,7 @@ class EfakturaConsent(models.Model):
         self.sudo().lookup_national_id = national_id
         self.partner_id._message_log(
             body=self.env._(
-                "Confirmed with BankID (%(name)s); eFaktura is looked up in the register.", name=identity.name
+                "Confirmed with BankID; eFaktura is looked up in the register."
             )
         )
         return self._efaktura_lookup()
@@ -473,10 +661,10 @@ class EfakturaConsent(models.Model):
             token = self._new_token()
             consent.withdraw_token_hash = _hash_token(token)
             if consent.partner_id.email:
-                template.with_context(
-                    efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
-                ).send_mail(
-                    consent.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent"
+                consent._send_link_mail(
+                    template.with_context(
+                        efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
+                    )
                 )
 
     def action_withdraw(self, ip_address=None, user_agent=None):
@@ -487,12 +675,13 @@ class EfakturaConsent(models.Model):
         now = fields.Datetime.now()
         self.write({"state": "withdrawn", "withdrawn_at": now, "withdraw_token_hash": False})
         if ip_address or user_agent:
+            # The address and browser are evidence: on the consent record, not in the customer's chatter.
+            self.write(
+                {"withdrawn_ip_address": (ip_address or "")[:64], "withdrawn_user_agent": (user_agent or "")[:512]}
+            )
             for consent in self:
                 consent.partner_id._message_log(
-                    body=self.env._(
-                        "eFaktura consent withdrawn through the link in the confirmation e-mail (%(ip)s).",
-                        ip=ip_address or "",
-                    )
+                    body=self.env._("eFaktura consent withdrawn through the link in the confirmation e-mail.")
                 )
         for consent in self:
             consent.partner_id.with_company(consent.company_id).sudo().write(
@@ -502,6 +691,36 @@ class EfakturaConsent(models.Model):
                 "withdrawn", note=self.env._("Withdrew the eFaktura consent.")
             )
         return True
+
+    # ------------------------------------------------------------------
+    # Retention of the evidence
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_clear_evidence(self):
+        """Clear the personal data of withdrawn and expired consents once the company's retention period
+        (months after the withdrawal or the deadline) has passed. The record stays, with its dates and state."""
+        now = fields.Datetime.now()
+        cleared = self.browse()
+        # pylint: disable-next=no-search-all  # every company: a handful of records
+        for company in self.env["res.company"].sudo().search([]):
+            limit = now - relativedelta(months=company.efaktura_evidence_retention_months)
+            cleared |= self.sudo().search(
+                [
+                    ("company_id", "=", company.id),
+                    ("evidence_cleared_at", "=", False),
+                    "|",
+                    "&",
+                    ("state", "=", "withdrawn"),
+                    ("withdrawn_at", "<=", limit),
+                    "&",
+                    ("state", "=", "expired"),
+                    ("deadline", "<=", limit),
+                ]
+            )
+        if cleared:
+            cleared.write({**dict.fromkeys(EVIDENCE_FIELDS, False), "evidence_cleared_at": now})
+        return len(cleared)
 
     # ------------------------------------------------------------------
     # Deadlines

@@ -14,8 +14,12 @@ DELIVERY_STATES = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
 ]
-# States in which the document reached (or is on its way to) the consumer.
+# States in which the document reached (or is on its way to) the consumer. For e-mail and post, "submitted" means
+# handed to Odoo's mail queue or to the snailmail service, and "accepted" that the mail server took the e-mail or the
+# letter was posted; a failure after the hand-off turns the delivery "failed", and the invoice goes on down the chain.
 DELIVERED_STATES = ("submitted", "accepted", "shown", "paid")
+# Channels whose hand-off is read back from Odoo's own records (mail.mail, snailmail.letter).
+HANDOFF_CHANNELS = ("email", "post")
 # States the status poll follows up.
 OPEN_NETWORK_STATES = ("submitted", "accepted", "shown")
 
@@ -46,6 +50,26 @@ class EfakturaDelivery(models.Model):
         "document can never be delivered twice.",
     )
     network_reference = fields.Char(index=True, copy=False)
+    cancel_request = fields.Selection(
+        [("draft", "Reset to draft"), ("cancel", "Cancel")],
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Odoo agreed to reset or cancel the invoice; the network is being asked to take it back first.",
+    )
+    outcome_unknown = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The last submission got no answer and may have reached the network: this delivery is asked again "
+        "before the invoice may go by another channel.",
+    )
+    network_attempt_ref = fields.Char(
+        string="Network attempt",
+        readonly=True,
+        copy=False,
+        help="The network's id of the last submission of this delivery (MPS: the consignment id). A retry "
+        "after an unknown outcome (no answer, a crash) reuses it, so that the network recognises the repeat.",
+    )
     state = fields.Selection(DELIVERY_STATES, default="pending", required=True, index=True)
     state_date = fields.Datetime(default=fields.Datetime.now)
     attempt_count = fields.Integer(string="Attempts", default=0)
@@ -56,6 +80,14 @@ class EfakturaDelivery(models.Model):
     currency_id = fields.Many2one("res.currency", default=lambda self: self.env.ref("base.NOK"), required=True)
     cost = fields.Monetary(currency_field="currency_id")
     snailmail_letter_id = fields.Many2one("snailmail.letter", string="Letter", ondelete="set null")
+    mail_message_id = fields.Many2one(
+        "mail.message",
+        string="E-mail",
+        ondelete="set null",
+        index="btree_not_null",
+        help="The message the e-mail went out with; its notifications tell whether the mail server took it.",
+    )
+    reminder_step = fields.Integer(help="For a reminder: its step. Zero for the invoice itself.")
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
 
     _sql_constraints = [
@@ -76,9 +108,29 @@ class EfakturaDelivery(models.Model):
         """Every delivery of these moves, grouped by move, newest first, in one query."""
         deliveries = self.search_fetch(
             [("move_id", "in", moves.ids)],
-            ["move_id", "channel", "state", "final", "idempotency_key", "attempt_count", "next_retry_at"],
+            [
+                "move_id",
+                "channel",
+                "state",
+                "final",
+                "idempotency_key",
+                "attempt_count",
+                "next_retry_at",
+                "network_attempt_ref",
+                "outcome_unknown",
+            ],
         )
         return deliveries.grouped("move_id")
+
+    def _handoff_domain(self):
+        """E-mails and letters handed off and not yet read back."""
+        return [
+            ("state", "=", "submitted"),
+            ("channel", "in", HANDOFF_CHANNELS),
+            "|",
+            ("mail_message_id", "!=", False),
+            ("snailmail_letter_id", "!=", False),
+        ]
 
     def _cron_poll_status_domain(self):
         return [

@@ -1,4 +1,8 @@
+import logging
+
 from odoo import api, fields, models
+
+_logger = logging.getLogger(__name__)
 
 KEPT = "efaktura_test"
 
@@ -36,3 +40,35 @@ class MailMail(models.Model):
                     },
                 )
         return mails
+
+    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+        # EXTENDS 'mail': what the mail server did with a consent request or an invoice e-mail is read back here,
+        # before Odoo deletes a sent e-mail (the state is final by now).
+        mails = self.sudo()
+        consent_mails = mails.filtered(lambda m: m.model == "efaktura.consent")
+        invoice_messages = mails.filtered(lambda m: m.model == "account.move").mail_message_id
+        if consent_mails:
+            self._efaktura_read_back(lambda: self.env["efaktura.consent"]._read_back_mails(consent_mails))
+        res = super()._postprocess_sent_message(
+            success_pids, failure_reason=failure_reason, failure_type=failure_type
+        )
+        if invoice_messages:
+
+            def read_back_deliveries():
+                deliveries = (
+                    self.env["efaktura.delivery"]
+                    .sudo()
+                    .search([("mail_message_id", "in", invoice_messages.ids), ("state", "=", "submitted")])
+                )
+                self.env["efaktura.chain"]._read_back(deliveries)
+
+            self._efaktura_read_back(read_back_deliveries)
+        return res
+
+    def _efaktura_read_back(self, function):
+        try:
+            with self.env.cr.savepoint():
+                function()
+        except Exception:
+            # The e-mail went as it went; the status cron reads the delivery back later.
+            _logger.exception("eFaktura: could not read back e-mails %s", self.ids)

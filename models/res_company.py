@@ -100,6 +100,12 @@ class ResCompany(models.Model):
         default=3,
         help="How long a consumer has to approve eFaktura with BankID before the invoice goes by e-mail or post.",
     )
+    efaktura_evidence_retention_months = fields.Integer(
+        string="Keep consent evidence (months)",
+        default=12,
+        help="The BankID name, IP address and browser of a consent answer are deleted this many months after the "
+        "consent was withdrawn or expired.",
+    )
     efaktura_send_on_post = fields.Boolean(
         string="Send on post",
         help="Queue every posted invoice of a B2C eFaktura customer for delivery, without Send & Print.",
@@ -361,6 +367,17 @@ class ResCompany(models.Model):
                 )
             )
         return days
+
+    @api.constrains("efaktura_evidence_retention_months")
+    def _check_efaktura_evidence_retention_months(self):
+        for company in self:
+            if not 1 <= company.efaktura_evidence_retention_months <= 120:
+                raise ValidationError(
+                    self.env._(
+                        "Keep consent evidence: %(months)s months is not allowed. Expected 1 to 120 months.",
+                        months=company.efaktura_evidence_retention_months,
+                    )
+                )
 
     @api.constrains("efaktura_consent_days")
     def _check_efaktura_consent_days(self):

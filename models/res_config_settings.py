@@ -16,6 +16,9 @@ class ResConfigSettings(models.TransientModel):
     efaktura_consent_days = fields.Integer(related="company_id.efaktura_consent_days", readonly=False)
     efaktura_send_on_post = fields.Boolean(related="company_id.efaktura_send_on_post", readonly=False)
     efaktura_billing_user_id = fields.Many2one(related="company_id.efaktura_billing_user_id", readonly=False)
+    efaktura_evidence_retention_months = fields.Integer(
+        related="company_id.efaktura_evidence_retention_months", readonly=False
+    )
     efaktura_reminder_enabled = fields.Boolean(related="company_id.efaktura_reminder_enabled", readonly=False)
     efaktura_reminder_days = fields.Char(related="company_id.efaktura_reminder_days", readonly=False)
     efaktura_reminder_fee = fields.Float(related="company_id.efaktura_reminder_fee", readonly=False)

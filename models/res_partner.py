@@ -164,11 +164,35 @@ class ResPartner(models.Model):
                 )
             ) from exc
 
+    def _efaktura_b2c_companies(self):
+        """For each partner, the companies in which it receives B2C eFaktura.
+
+        The B2C fields are company-dependent: a customer may be B2C in company A while a user edits the card
+        from company B. Read under sudo, per company, so that the rules hold in every company whatever the
+        user's own companies are.
+        """
+        result = {partner.id: self.env["res.company"] for partner in self}
+        partners = self.sudo()
+        # pylint: disable-next=no-search-all  # every company: a handful of records
+        for company in self.env["res.company"].sudo().search([]):
+            for partner in partners.with_company(company).filtered("efaktura_b2c_enabled"):
+                result[partner.id] |= company
+        return result
+
     @api.constrains(*B2C_RULE_FIELDS)
     def _check_efaktura_b2c(self):
+        b2c_companies = self._efaktura_b2c_companies()
+        current = self.env.company
         for partner in self.sudo():
-            if not partner.efaktura_b2c_enabled:
-                continue
+            for company in b2c_companies[partner.id]:
+                partner.with_company(company)._efaktura_check_b2c_rules(company, same_company=company == current)
+
+    def _efaktura_check_b2c_rules(self, company, same_company=True):
+        """The rules of a B2C customer of ``company`` (private person, no AvtaleGiro, Norwegian mobile), read in
+        that company. Changed from another company, the error says whose rule it is."""
+        self.ensure_one()
+        partner = self
+        try:
             if partner.is_company:
                 raise ValidationError(
                     self.env._(
@@ -186,6 +210,17 @@ class ResPartner(models.Model):
                     )
                 )
             partner._efaktura_normalize_mobile(partner.mobile)
+        except ValidationError as error:
+            if same_company:
+                raise
+            # Changed from another company: say which company's rule it breaks.
+            if company in self.env.user.company_ids:
+                where = self.env._("The customer receives B2C eFaktura from %(company)s.", company=company.name)
+            else:
+                where = self.env._("The customer receives B2C eFaktura from another company.")
+            raise ValidationError(
+                self.env._("%(error)s %(where)s", error=error.args[0], where=where)
+            ) from error
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -200,8 +235,9 @@ class ResPartner(models.Model):
         return res
 
     def _efaktura_store_normalized_mobile(self):
-        """Keep the mobile of B2C consumers in one form: +47 and 8 digits."""
-        for partner in self.sudo().filtered("efaktura_b2c_enabled"):
+        """Keep the mobile of B2C consumers, in any company, in one form: +47 and 8 digits."""
+        b2c_companies = self._efaktura_b2c_companies()
+        for partner in self.sudo().filtered(lambda p: b2c_companies[p.id]):
             normalized = partner._efaktura_normalize_mobile(partner.mobile)
             if normalized != partner.mobile:
                 partner.write({"mobile": normalized})
@@ -297,13 +333,23 @@ class ResPartner(models.Model):
                     partners=", ".join(not_b2c.mapped("display_name")),
                 )
             )
-        created = self.env["efaktura.consent"]._request(partners, self.env["account.move"], company)
+        created = (
+            self.env["efaktura.consent"]
+            .with_context(efaktura_sms_now=True)
+            ._request(partners, self.env["account.move"], company)
+        )
         if created:
+            # What really went out, per customer: the SMS is sent at once, so a failure is known here.
+            lines = [
+                self.env._("%(partner)s: %(what)s", partner=consent.partner_id.name, what=consent._delivery_summary())
+                for consent in created
+            ]
+            reached = created.filtered(lambda c: c.state != "failed")
+            complete = all(c.sms_state == "sent" and c.mail_state in ("queued", "sent") for c in created)
             return self._efaktura_notify(
-                self.env._("Consent requested"),
-                self.env._(
-                    "Sent by SMS and e-mail to %(partners)s.", partners=", ".join(created.partner_id.mapped("name"))
-                ),
+                self.env._("Consent requested") if reached else self.env._("Nothing reached the customer"),
+                "\n".join(lines),
+                ok=complete,
             )
         return self._efaktura_notify(
             self.env._("Nothing sent"),

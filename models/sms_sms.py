@@ -1,4 +1,8 @@
+import logging
+
 from odoo import api, fields, models
+
+_logger = logging.getLogger(__name__)
 
 KEPT = "efaktura_test"
 
@@ -28,3 +32,16 @@ class SmsSms(models.Model):
                     {"partner_id": sms.partner_id.id, "recipient": sms.number, "body_text": sms.body},
                 )
         return messages
+
+    def write(self, vals):
+        # EXTENDS 'sms': the consent requests read back what became of their SMS.
+        res = super().write(vals)
+        if "state" in vals:
+            consents = self.env["efaktura.consent"].sudo().search([("sms_id", "in", self.ids)])
+            if consents:
+                try:
+                    with self.env.cr.savepoint():
+                        consents._read_back_sms()
+                except Exception:
+                    _logger.exception("eFaktura: could not read back SMS %s", self.ids)
+        return res

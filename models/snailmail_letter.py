@@ -1,4 +1,8 @@
+import logging
+
 from odoo import api, fields, models
+
+_logger = logging.getLogger(__name__)
 
 KEPT = "efaktura_test"
 
@@ -42,3 +46,20 @@ class SnailmailLetter(models.Model):
     def _snailmail_print(self, immediate=True):
         """A letter kept for test is never sent to the print service."""
         return super(SnailmailLetter, self.filtered(lambda letter: letter.state != KEPT))._snailmail_print(immediate)
+
+    def write(self, vals):
+        # EXTENDS 'snailmail': a letter of an eFaktura delivery that was posted, failed or was cancelled is read back.
+        res = super().write(vals)
+        if vals.get("state") in ("sent", "error", "canceled"):
+            deliveries = (
+                self.env["efaktura.delivery"]
+                .sudo()
+                .search([("snailmail_letter_id", "in", self.ids), ("state", "=", "submitted")])
+            )
+            if deliveries:
+                try:
+                    with self.env.cr.savepoint():
+                        self.env["efaktura.chain"]._read_back(deliveries)
+                except Exception:
+                    _logger.exception("eFaktura: could not read back letters %s", self.ids)
+        return res

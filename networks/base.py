@@ -35,6 +35,9 @@ class NetworkError(Exception):
     """
 
     retryable = False
+    #: Whether the network may have done the work although the call failed (an answer lost after a submission):
+    #: True, False (it surely did not, or refused), or None (this call says nothing about it).
+    ambiguous = None
 
     def __init__(self, message, code=None, retryable=None):
         super().__init__(message)
@@ -108,6 +111,9 @@ class Document:
     document_hash: str = ""  # sha256 of the document, for audit
     kind: str = "invoice"  # "invoice" or "credit_note"
     original_invoice_number: str = ""  # for a credit note: the invoice it credits
+    # The submission this document goes out in (MPS: the consignment id), at most 40 characters. The same for
+    # every document of one submission; a retry after an unknown outcome carries the id of the earlier one.
+    attempt_ref: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +123,7 @@ class SubmitResult:
     state: str = SUBMITTED
     error: NetworkError = None  # set when this one document failed; the others may have passed
     duplicate: bool = False  # the network already had this key: nothing new reached the consumer
+    attempt_ref: str = ""  # the network's id of the submission that carried it (MPS: the consignment id)
 
     @property
     def ok(self):

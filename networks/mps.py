@@ -42,6 +42,7 @@ from .base import (
     SUBMITTED,
     LookupResult,
     Network,
+    NetworkError,
     NetworkRejected,
     NetworkUnavailable,
     StatusResult,
@@ -72,6 +73,7 @@ INVOICE_STATUS_BATCH_SIZE = 1000  # invoiceNumber maxOccurs in the XSD
 # At most 1,000 transactions per shipment: the only per-shipment figure the public pages give.
 ADD_INVOICES_BATCH_SIZE = 1000
 REMINDER_NOT_SUPPORTED = "REMINDER_NOT_SUPPORTED"
+MAX_CONSIGNMENT_ID_ROUNDS = 5  # new consignment ids tried after 209 before the call counts as failed
 
 DOCUMENT_INVOICE = "INVOICE"
 DOCUMENT_CREDIT_NOTE = "CREDIT_NOTE"
@@ -640,12 +642,12 @@ class MpsNetwork(Network):
     - ``lookup`` asks getEfakturaIdentifiers, by national id when known, else by name with the
       mobile number and/or e-mail address. The service does not say whether a consumer reads
       eFaktura in Vipps, so ``vipps`` stays False.
-    - ``submit`` sends one addInvoices consignment per call, with a consignmentId derived from the
-      documents' keys (:func:`consignment_id_for`). When MPS answers 209 (duplicate consignmentId)
-      the consignment reached MPS before: nothing is sent again, the consignment's and invoices'
-      statuses are read and the documents are reported as ``duplicate`` in the state they reached
-      (with an error for those MPS refused). The network reference of a document is its invoice
-      number, unique per issuer.
+    - ``submit`` first asks MPS which invoice numbers it already holds (getInvoiceStatus): those are
+      reported as ``duplicate`` in the state they reached (with an error for those MPS refused) and
+      never sent again, whatever batch or consignment they came in. The rest go out by addInvoices,
+      one consignment per ``Document.attempt_ref`` (the chain keeps it per delivery and reuses it on a
+      retry), else with a consignmentId derived from the documents' keys (:func:`consignment_id_for`).
+      The network reference of a document is its invoice number, unique per issuer.
     - ``status`` asks getInvoiceStatus and maps :data:`INVOICE_STATES`.
     - ``cancel`` takes an invoice back through the "Issuer via MPS" service: getCancellableInvoice
       first, and cancelInvoice only when MPS lists the invoice as cancellable. The reference is the
@@ -679,31 +681,109 @@ class MpsNetwork(Network):
         return results
 
     def submit(self, channel, documents):
+        """Deliver the documents, each at most once per invoice number, whatever happened to earlier attempts.
+
+        1. Read before write: MPS is asked (getInvoiceStatus) which of the invoice numbers it already holds.
+           Those are not sent again; they come back as ``duplicate`` in the state MPS reports (with an error
+           when MPS refused them). An invoice MPS deleted (cancelled) is sent anew: it is a new revision.
+        2. The others go out in one consignment per ``Document.attempt_ref`` (documents without one share a
+           consignment id made from their keys, :func:`consignment_id_for`). A consignment id MPS has seen
+           before (209) holds none of these invoices (step 1 found none), so they go out under a new id made
+           from the old one.
+
+        This assumes MPS lists an invoice in getInvoiceStatus as soon as its consignment is received (the
+        contract is not published; the local peer does so). The consignment id of each document is reported
+        in ``SubmitResult.attempt_ref``.
+        """
         self._check_channel(channel)
         documents = list(documents)
         problems = {doc.key: problem for doc in documents if (problem := self._document_problem(doc))}
         sendable = [doc for doc in documents if doc.key not in problems]
         results = {}
-        for start in range(0, len(sendable), ADD_INVOICES_BATCH_SIZE):
-            results.update(self._submit_consignment(sendable[start : start + ADD_INVOICES_BATCH_SIZE]))
+        if sendable:
+            held = {
+                answer.invoice_number: answer
+                for answer in self.client.get_invoice_status([doc.invoice_number for doc in sendable], self.issuer_id)
+                if answer.status != "DELETED"
+            }
+            to_send = {}
+            for doc in sendable:
+                if doc.invoice_number in held:
+                    results[doc.key] = self._held(doc, held[doc.invoice_number])
+                else:
+                    to_send.setdefault(doc.attempt_ref or "", []).append(doc)
+            failures = []
+            # At most ADD_INVOICES_BATCH_SIZE invoices in one consignment.
+            consignments = [
+                (attempt_ref, documents[start : start + ADD_INVOICES_BATCH_SIZE])
+                for attempt_ref, documents in to_send.items()
+                for start in range(0, len(documents), ADD_INVOICES_BATCH_SIZE)
+            ]
+            for attempt_ref, group in consignments:
+                keys = [doc.key for doc in group]
+                consignment_id = attempt_ref or consignment_id_for(self.issuer_id, keys)
+                try:
+                    consignment_id = self._add_consignment(consignment_id, group)
+                except NetworkError as exc:
+                    # An addInvoices without an answer may have reached MPS; a refusal surely did not.
+                    exc.ambiguous = isinstance(exc, NetworkUnavailable)
+                    failures.append(exc)
+                    for doc in group:
+                        results[doc.key] = SubmitResult(key=doc.key, error=exc, attempt_ref=consignment_id)
+                    continue
+                for doc in group:
+                    results[doc.key] = SubmitResult(
+                        key=doc.key, network_reference=doc.invoice_number, state=SUBMITTED, attempt_ref=consignment_id
+                    )
+            if failures and not any(result.ok for result in results.values()) and len(failures) == 1:
+                raise failures[0]  # nothing of this call went through: the whole call failed, as before
         return [
             results.get(doc.key) or SubmitResult(key=doc.key, state=REJECTED, error=problems[doc.key])
             for doc in documents
         ]
 
-    def _submit_consignment(self, sendable):
-        """One addInvoices consignment of at most :data:`ADD_INVOICES_BATCH_SIZE` documents."""
-        consignment_id = consignment_id_for(self.issuer_id, [doc.key for doc in sendable])
-        try:
-            self.client.add_invoices(consignment_id, [self._invoice(doc) for doc in sendable], issuer_id=self.issuer_id)
-        except NetworkRejected as exc:
-            if exc.code != DUPLICATE_CONSIGNMENT:
-                raise
-            return self._earlier_consignment(consignment_id, sendable)
-        return {
-            doc.key: SubmitResult(key=doc.key, network_reference=doc.invoice_number, state=SUBMITTED)
-            for doc in sendable
-        }
+    def _add_consignment(self, consignment_id, documents):
+        """Send one consignment; returns the consignment id MPS took it under.
+
+        Only documents MPS does not hold come here, so a 209 means the id was used for other invoices (or
+        for none that arrived): the documents go out under a new id derived from it.
+        """
+        invoices = [self._invoice(doc) for doc in documents]
+        keys = [doc.key for doc in documents]
+        candidate = consignment_id
+        for round_ in range(MAX_CONSIGNMENT_ID_ROUNDS):
+            try:
+                self.client.add_invoices(candidate, invoices, issuer_id=self.issuer_id)
+            except NetworkRejected as exc:
+                if exc.code != DUPLICATE_CONSIGNMENT:
+                    raise
+                candidate = consignment_id_for(self.issuer_id, [consignment_id, f"round:{round_ + 1}", *keys])
+                continue
+            return candidate
+        raise NetworkUnavailable(
+            f"MPS refused {MAX_CONSIGNMENT_ID_ROUNDS} consignment ids in a row as used before (209), starting "
+            f"with {consignment_id}",
+            DUPLICATE_CONSIGNMENT,
+        )
+
+    @staticmethod
+    def _held(doc, invoice):
+        """The result for a document MPS already holds under its invoice number."""
+        state = INVOICE_STATES.get(invoice.status, SUBMITTED)
+        error = None
+        if state == REJECTED:
+            error = NetworkRejected(
+                f"{doc.invoice_number} was sent before, in consignment {invoice.consignment_id}, and MPS refused "
+                f"it: {invoice.status_text or invoice.status}"
+            )
+        return SubmitResult(
+            key=doc.key,
+            network_reference=doc.invoice_number,
+            state=state,
+            error=error,
+            duplicate=True,
+            attempt_ref=invoice.consignment_id,
+        )
 
     def status(self, channel, references):
         self._check_channel(channel)
@@ -802,32 +882,3 @@ class MpsNetwork(Network):
             document_type=DOCUMENT_CREDIT_NOTE if doc.kind == "credit_note" else DOCUMENT_INVOICE,
             presentation_url=doc.document_url,
         )
-
-    def _earlier_consignment(self, consignment_id, documents):
-        """What became of a consignment MPS already had (answer 209): a result per document.
-
-        The consignment's status gives the state of every document; an invoice status, where MPS
-        has one, gives a more precise state for that invoice.
-        """
-        earlier = self.client.get_consignment_status(consignment_id, issuer_id=self.issuer_id)
-        consignment_state = CONSIGNMENT_STATES.get(earlier.status, SUBMITTED)
-        invoices = {
-            answer.invoice_number: answer
-            for answer in self.client.get_invoice_status([doc.invoice_number for doc in documents], self.issuer_id)
-            if answer.consignment_id in ("", consignment_id)
-        }
-        results = {}
-        for doc in documents:
-            invoice = invoices.get(doc.invoice_number)
-            state = INVOICE_STATES.get(invoice.status, consignment_state) if invoice else consignment_state
-            error = None
-            if state == REJECTED:
-                reason = (invoice and invoice.status_text) or earlier.status_text or earlier.status
-                error = NetworkRejected(
-                    f"{doc.invoice_number} was sent before, in consignment {consignment_id}, "
-                    f"and MPS refused it: {reason}"
-                )
-            results[doc.key] = SubmitResult(
-                key=doc.key, network_reference=doc.invoice_number, state=state, error=error, duplicate=True
-            )
-        return results

@@ -34,7 +34,9 @@ class ProductionNetwork(Network):
         company has no Vipps agreement.
 
     After each ``lookup``, ``lookup_errors`` maps the channel of a side that failed to its error,
-    so that a caller can keep what it knew from that side instead of overwriting it.
+    and ``unanswered`` maps the ref of every recipient whose answer is incomplete (a side failed
+    for all, or Vipps failed for that one) to the error. The dispatcher retries those recipients'
+    lookup with backoff rather than take half an answer for "no eFaktura".
     """
 
     name = "production"
@@ -53,6 +55,7 @@ class ProductionNetwork(Network):
                     f"ProductionNetwork: the {channel} network is for issuer {org_number}, not for {issuer.org_number}"
                 )
         self.lookup_errors = {}
+        self.unanswered = {}
 
     @property
     def mps(self):
@@ -116,6 +119,7 @@ class ProductionNetwork(Network):
         """
         recipients = list(recipients)
         self.lookup_errors = {}
+        self.unanswered = {}
         if not self.configured_channels():
             raise NetworkRejected(
                 "Production network: no MPS or Vipps agreement is configured for the company", code=NOT_CONFIGURED
@@ -131,6 +135,9 @@ class ProductionNetwork(Network):
                 answers[channel] = self.networks[channel].lookup(asked)
             except NetworkError as exc:
                 self.lookup_errors[channel] = exc
+                self.unanswered.update(dict.fromkeys((r.ref for r in asked), exc))
+            else:
+                self.unanswered.update(getattr(self.networks[channel], "lookup_errors", None) or {})
         if self.lookup_errors and not answers:
             errors = list(self.lookup_errors.values())
             raise next((error for error in errors if error.retryable), errors[0])

@@ -58,6 +58,8 @@ PRODUCTION_TOKEN_URL = "https://api.vipps.no/accessToken/get"
 
 INVOICE_ID_RE = re.compile(r"([a-zA-Z-]+)\.(\d+)\.([a-zA-Z0-9-]+)", re.ASCII)  # the spec's pattern, anchored
 INVOICE_REF_RE = re.compile(r"[a-zA-Z0-9-]+", re.ASCII)
+# A Norwegian mobile number as the API and its errors write it: 8 digits from 4 or 9, after 47 or +47 or alone.
+MOBILE_IN_TEXT_RE = re.compile(r"(?<![0-9])(\+?47)?([49][0-9]{5})([0-9]{2})(?![0-9])", re.ASCII)
 INVOICE_ID_MAX_BYTES = 200
 ISSUER_NAME_MAX_LENGTH = 40
 KID_MIN_LENGTH = 4
@@ -65,6 +67,8 @@ MIN_DUE_AHEAD = datetime.timedelta(hours=72)
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 CURRENCY = "NOK"
 COMMERCIAL_INVOICE_MIME_TYPE = "application/pdf"
+# Document.kind -> the spec's invoiceType. A reminder is a paymentReminder, never a new invoice.
+INVOICE_TYPES = {"invoice": "invoice", "reminder": "paymentReminder"}
 TOKEN_EXPIRY_MARGIN = 60  # seconds before the access token's expiry at which a new one is fetched
 RECIPIENT_TOKEN_TTL = 10 * 60  # Vipps keeps a recipient token valid 15 minutes; reuse it for 10
 
@@ -132,6 +136,7 @@ class CheckedDocument:
     issuer_name: str
     url: str
     document_hash: str = ""
+    invoice_type: str = "invoice"  # the spec's invoiceType: "invoice" or "paymentReminder"
 
 
 def _utcnow():
@@ -153,6 +158,11 @@ def parse_rfc3339(value):
     except ValueError:
         return None
     return moment if moment.tzinfo else None
+
+
+def mask_mobiles(text):
+    """The text with every Norwegian mobile number in it masked but its last two digits, for the log."""
+    return MOBILE_IN_TEXT_RE.sub(lambda m: (m[1] or "") + "*" * len(m[2]) + m[3], str(text))
 
 
 def to_msisdn(value):
@@ -259,9 +269,9 @@ def validate_document(document, issuer, now):
         problems.append(("amount_ore", f"must be a positive whole number of øre, got {amount!r}"))
     if document.currency != CURRENCY:
         problems.append(("currency", f"must be {CURRENCY}, the only currency Vipps takes, got {document.currency!r}"))
-    if document.kind != "invoice":
+    if document.kind not in INVOICE_TYPES:
         # The spec lists creditNote, but the API guide says credit notes are not supported.
-        problems.append(("kind", f"Vipps eFaktura takes invoices only, not {document.kind!r}"))
+        problems.append(("kind", f"Vipps eFaktura takes invoices and payment reminders only, not {document.kind!r}"))
 
     due = None
     if not isinstance(document.due_date, datetime.date) or isinstance(document.due_date, datetime.datetime):
@@ -318,6 +328,7 @@ def validate_document(document, issuer, now):
         issuer_name=name,
         url=url,
         document_hash=document.document_hash,
+        invoice_type=INVOICE_TYPES.get(document.kind, "invoice"),
     )
 
 
@@ -327,7 +338,7 @@ def invoice_body(checked, recipient_token, subject_format="{issuer_name}", issue
     body = {
         "recipientToken": recipient_token,
         "paymentInformation": {"type": "kid", "value": checked.kid, "account": checked.account},
-        "invoiceType": "invoice",
+        "invoiceType": checked.invoice_type,
         "due": checked.due,
         "amount": checked.amount,
         "subject": subject or checked.issuer_name,
@@ -445,7 +456,7 @@ class VippsClient:
         else:
             exc = NetworkRejected(f"Vipps: the {what} call was refused with HTTP {status}: {text}", code=code)
         exc.http_status = status
-        _logger.info("%s", exc)
+        _logger.info("%s", mask_mobiles(exc))  # Vipps' errors repeat the msisdn they refused
         raise exc
 
     @staticmethod
@@ -607,6 +618,7 @@ class VippsNetwork(Network):
         self.config = config
         self.client = client or VippsClient(config, session=session)
         self._now = now or _utcnow
+        self.lookup_errors = {}
 
     @staticmethod
     def _check_channel(channel, operation):
@@ -620,21 +632,31 @@ class VippsNetwork(Network):
         """Which consumers receive eFaktura in Vipps, by their mobile number.
 
         A consumer without a usable Norwegian mobile number, or unknown to Vipps, gets
-        ``vipps=False``. Outages and authorisation failures raise.
+        ``vipps=False``. Authorisation failures raise. Vipps is asked once per consumer: when some
+        of those calls fail for a while (outage, timeout), the others' answers are returned and the
+        failed consumers are listed in ``lookup_errors`` (ref: error), with ``vipps=False`` in the
+        result that means "not known"; when every call failed, the first error is raised.
         """
         results = {}
+        self.lookup_errors = {}
+        asked = 0
         for recipient in recipients:
             msisdn = to_msisdn(recipient.mobile)
             token = None
             if msisdn is not None:
+                asked += 1
                 try:
                     token = self.client.recipient_token(msisdn=msisdn)
                 except NetworkRejected as exc:
                     if exc.code != "invalid-recipient-value-msisdn":
                         raise
+                except NetworkUnavailable as exc:
+                    self.lookup_errors[recipient.ref] = exc
             results[recipient.ref] = LookupResult(
                 ref=recipient.ref, vipps=bool(token), vipps_recipient=msisdn if token else ""
             )
+        if self.lookup_errors and len(self.lookup_errors) == asked:
+            raise next(iter(self.lookup_errors.values()))
         return results
 
     def submit(self, channel, documents):
@@ -689,6 +711,9 @@ class VippsNetwork(Network):
         body = invoice_body(checked, token, self.config.subject_format, self.config.issuer_icon_url)
         try:
             self.client.put_invoice(checked.invoice_id, body)
+        except NetworkUnavailable as exc:
+            exc.ambiguous = True  # the PUT may have been stored before its answer was lost
+            raise
         except NetworkRejected as exc:
             stored = self.client.get_invoice(checked.invoice_id) if getattr(exc, "http_status", None) == 409 else None
             if stored is None:

@@ -19,6 +19,7 @@ from . import test_issuer_agreement
 from . import test_kid_journal
 from . import test_production_network
 from . import test_dispatch_production
+from . import test_exactly_once_production
 from . import test_cancel
 from . import test_credit_notes
 from . import test_payment_status
@@ -38,3 +39,7 @@ from . import test_oidc_brokers
 from . import test_sms_segment
 from . import test_walkthrough
 from . import test_language
+from . import test_handoff
+from . import test_consent_delivery
+from . import test_public_routes
+from . import test_consent_evidence

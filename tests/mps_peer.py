@@ -14,13 +14,22 @@ once it is paid (5005), cancelled (5006), unknown (5004), or closed for cancella
 (:meth:`MpsPeer.close_cancellation`: getCancellableInvoice then finds nothing).
 
 It keeps issuers, consumers, consignments and invoices in memory, records every request, and can
-be switched to answer with an HTTP error, hang, garbage, or an injected fault.
+be switched to answer with an HTTP error, hang, garbage, or an injected fault. It can also lose answers
+after doing the work (:meth:`MpsPeer.lose_answers`: the request is carried out, then the connection is
+closed without a word, as after a timeout), and fail a share of all calls at random, before or after doing
+the work (:meth:`MpsPeer.set_chaos`).
+
+Every invoice of every addInvoices is recorded in ``submissions``. An invoice number the issuer already has
+live at the peer (not deleted) is a second copy of the same invoice in the consumer's online bank: it is
+kept out (the first copy stays as it was) and recorded in ``duplicates``; ``duplicate_count`` is what tests
+assert on.
 """
 
 import copy
 import dataclasses
 import datetime
 import http.server
+import random
 import re
 import sys
 import threading
@@ -204,6 +213,13 @@ class MpsPeer:
             self.invoices = {}
             self.requests = []
             self.errors = []
+            self.submissions = []
+            self.duplicates = []
+            self.lost = {}  # operation: how many answers to lose after doing the work
+            self.lost_answers = 0
+            self.chaos_rate = 0.0
+            self.chaos_faults = {"before": 0, "after": 0}
+            self._rng = random.Random(0)
 
     # -- test controls ----------------------------------------------------------------------------
 
@@ -255,6 +271,40 @@ class MpsPeer:
         with self._lock:
             self.invoices[(issuer_id, invoice_number)]["cancellable"] = False
 
+    def lose_answers(self, operation, count=1):
+        """Carry out the next ``count`` requests of ``operation``, then close the connection without answering."""
+        with self._lock:
+            self.lost[operation] = self.lost.get(operation, 0) + count
+
+    def set_chaos(self, rate, seed=0):
+        """Fail ``rate`` of all calls at random: half with HTTP 503 before doing anything, half by doing the
+        work and losing the answer (the ambiguous case)."""
+        with self._lock:
+            self.chaos_rate = rate
+            self._rng = random.Random(seed)
+
+    @property
+    def duplicate_count(self):
+        return len(self.duplicates)
+
+    def live_invoices(self):
+        """The (issuer, invoice number) the peer holds live: what the consumers' online banks show."""
+        with self._lock:
+            return sorted(key for key, invoice in self.invoices.items() if invoice["status"] != "DELETED")
+
+    def stats(self):
+        """Counts for a chaos report, as plain data."""
+        with self._lock:
+            return {
+                "requests": len(self.requests),
+                "submissions": len(self.submissions),
+                "duplicates": len(self.duplicates),
+                "duplicate_examples": [list(d) for d in self.duplicates[:5]],
+                "lost_answers": self.lost_answers,
+                "faults": dict(self.chaos_faults),
+                "live": [number for _issuer, number in self.live_invoices()],
+            }
+
     def requests_for(self, operation):
         return [request for request in self.requests if request.operation == operation]
 
@@ -271,6 +321,17 @@ class MpsPeer:
             except Refusal as refusal:
                 refusal.ns = SUBMITTER_NS if path == SUBMITTER_PATH else NS
                 return self._fault(refusal)
+        with self._lock:
+            chaos = ""
+            if self.chaos_rate and self._rng.random() < self.chaos_rate:
+                chaos = self._rng.choice(("before", "after"))
+                self.chaos_faults[chaos] += 1
+            if chaos == "before":
+                return 503, "text/html", b"<html><body><h1>Service unavailable</h1></body></html>"
+            lose = chaos == "after"
+            if self.lost.get(record.operation):
+                self.lost[record.operation] -= 1
+                lose = True
         if mode == MODE_HANG:
             self._release.wait(self.hang_seconds)
             return None
@@ -293,6 +354,9 @@ class MpsPeer:
                 refusal.ns = record.namespace
                 return self._fault(refusal)
             self._check_response(response, record.operation)
+            if lose:
+                self.lost_answers += 1
+                return None  # the work is done, the answer never arrives
             return 200, "text/xml; charset=utf-8", self._envelope(response)
 
     def _read_envelope(self, body, record):
@@ -516,6 +580,12 @@ class MpsPeer:
             "invoices": [number for number, _recipient in invoices],
         }
         for number, recipient in invoices:
+            self.submissions.append((issuer_id, number, consignment_id))
+            earlier = self.invoices.get((issuer_id, number))
+            if earlier is not None and earlier["status"] != "DELETED":
+                # A second live copy of the same invoice: the consumer would see it twice. Kept out, and counted.
+                self.duplicates.append((issuer_id, number, earlier["consignmentId"], consignment_id))
+                continue
             self.invoices[(issuer_id, number)] = {
                 "consignmentId": consignment_id,
                 "status": "RECEIVED",

@@ -1,4 +1,3 @@
-from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import EfakturaInvoiceCase
@@ -10,6 +9,11 @@ class TestCancelAtTheNetwork(EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ola))
         delivery = move.efaktura_delivery_ids
         move.button_draft()
+        # Odoo agreed; the invoice stays posted until the network has taken it back, right after the commit.
+        self.assertEqual((move.state, move.efaktura_state, delivery.cancel_request), ("posted", "cancelling", "draft"))
+        self.assertEqual(self.mailbox(move).state, "submitted")
+        move._efaktura_process_take_backs()
+        self.assertEqual(move.state, "draft")
         self.assertEqual(delivery.state, "cancelled")
         self.assertEqual(self.mailbox(move).state, "cancelled", "removed from the consumer's mailbox")
         self.assertEqual(move.efaktura_state, "none")
@@ -24,10 +28,13 @@ class TestCancelAtTheNetwork(EfakturaInvoiceCase):
     def test_paid_invoice_cannot_be_taken_back(self):
         move = self.dispatch(self.make_invoice(self.ola))
         self.mailbox(move).sudo().action_sandbox_pay()
-        with self.assertRaisesRegex(UserError, "refused to take it back.*credit note"):
-            move.button_cancel()
+        move.button_cancel()
+        move._efaktura_process_take_backs()
         self.assertEqual(move.state, "posted")
-        self.assertEqual(move.efaktura_delivery_ids.state, "submitted")
+        self.assertEqual((move.efaktura_state, move.efaktura_delivery_ids.state), ("sent", "submitted"))
+        self.assertRegex(move.efaktura_error, "refused to take it back.*credit note")
+        self.assertIn("refused to take it back", move.message_ids[0].body)
+        self.assertFalse(move.efaktura_delivery_ids.cancel_request)
 
     def test_email_copy_is_noted(self):
         company_partner = self.env["res.partner"].create(

@@ -82,11 +82,12 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "fallback_sent")
         self.assertEqual(move.efaktura_channel, "email")
-        self.assert_one_delivery(move, "email")
+        delivery = self.assert_one_delivery(move, "email", state="accepted")  # the (test) mail server took it
         mail_message = move.message_ids.filtered(lambda m: m.message_type == "comment" and m.attachment_ids)
         self.assertEqual(len(mail_message), 1, "one e-mail with the invoice attached")
         self.assertIn(self.ingrid, mail_message.partner_ids)
         self.assertEqual(mail_message.attachment_ids.mapped("name"), [move._get_invoice_report_filename()])
+        self.assertEqual(delivery.mail_message_id, mail_message, "the delivery knows its e-mail")
 
     def test_post_path(self):
         letters_before = self.env["snailmail.letter"].search_count([])
@@ -206,6 +207,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ola))
         first = move.efaktura_delivery_ids
         move.button_draft()
+        move._efaktura_process_take_backs()  # what runs right after the commit
         move.invoice_line_ids.price_unit = 1500
         move.action_post()
         self.dispatch(move)

@@ -6,10 +6,11 @@ EFAKTURA_FUZZ_REQUESTS for the full runs.
 
 import logging
 import os
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.exceptions import HTTPException
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
@@ -21,11 +22,15 @@ from ..models.res_company import BANKID_SIMULATOR_PATH
 from ..validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 from .common import EfakturaCase
 from .test_consent import ConsentCase
+from .test_public_routes import identity_of
 
 _logger = logging.getLogger(__name__)
 
 INPUTS = int(os.environ.get("EFAKTURA_FUZZ_INPUTS", "1000"))
 REQUESTS = int(os.environ.get("EFAKTURA_FUZZ_REQUESTS", "200"))
+# The methods a link checker, a CORS preflight or a proxy sends, for which Odoo checks no CSRF token: none may
+# change anything.
+UNSAFE_READS = ("HEAD", "OPTIONS", "TRACE")
 # What PostgreSQL cannot store in a text column, and what UTF-8 cannot encode.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 
@@ -58,6 +63,22 @@ def written_like_people_do(core):
         st.floats(allow_nan=True),
         st.booleans(),
     )
+
+
+ROUTES = [
+    "page",
+    "bankid",
+    "decline",
+    "callback",
+    "withdraw",
+    "document",
+    "issuer",
+    "sim_discovery",
+    "sim_jwks",
+    "sim_authorize",
+    "sim_token",
+    "sim_par",
+]
 
 
 class Counted:
@@ -200,6 +221,12 @@ class TestFuzzHttp(ConsentCase):
         self.csrf = self.form(page, "/bankid")[1].get("csrf_token", "")
         self.document_token = self.delivered._efaktura_document_url().rsplit("/", 1)[1]
         self.issuer_token = self.company._efaktura_sandbox_issuer_token()
+        # An accepted consent, for the withdrawal link.
+        self.request_consent(self.per)
+        accepted = self.consent_of(self.per)
+        self.assertTrue(accepted._accept(identity_of(self.per)))
+        self.withdraw_token = accepted._new_token()
+        accepted.sudo().withdraw_token_hash = accepted._hash_token_value(self.withdraw_token)
         self.secrets = set()
         for move in self.delivered | self.waiting:
             amount = move.amount_total
@@ -211,7 +238,7 @@ class TestFuzzHttp(ConsentCase):
                 f"{amount:.2f}".replace(".", ","),
                 f"{amount:,.2f}".replace(",", " ").replace(".", ","),
             }
-        self.sent = self.server_errors = self.leaks = 0
+        self.sent = self.server_errors = self.leaks = self.unframed = self.state_changes = self.core_answers = 0
 
     def mutate(self, token, how, junk):
         if how == "keep":
@@ -246,25 +273,95 @@ class TestFuzzHttp(ConsentCase):
             "sim_par": ("POST", sim + ENDPOINT_PATHS["par"]),
         }[which]
 
+    def snapshot(self):
+        """What a request may change: the consents, the waiting invoices, the issuer agreement."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT (SELECT array_agg((id, state, oidc_state_hash, withdraw_token_hash) ORDER BY id)::text
+                         FROM efaktura_consent),
+                      (SELECT array_agg((id, efaktura_state) ORDER BY id)::text FROM account_move),
+                      (SELECT efaktura_issuer_state FROM res_company WHERE id = %s)""",
+            [self.company.id],
+        )
+        return self.env.cr.fetchone()
+
+    def module_route(self, response):
+        """Whether the path the server got is one of the module's routes. A mutated token with dots, slashes or
+        a newline can make a path no route takes: then Odoo's router answers (its 404, the 301 that merges
+        slashes, or a 500 of its own), which is not the module's to judge."""
+        path = unquote(urlsplit(response.request.url).path)
+        adapter = self.env["ir.http"].routing_map().bind("localhost")
+        try:
+            rule, _args = adapter.match(path, method="GET", return_rule=True)
+        except HTTPException:
+            return False
+        return rule.rule.startswith("/efaktura/")
+
     def check(self, method, path, params, skip_leak_check=False):
         self.sent += 1
         if self.sent % 15 == 0:
             # Start fresh windows now and then, so that the fuzzing reaches past the rate limit too.
             self.env.cr.execute("DELETE FROM efaktura_rate_limit")
         url = self.url(path)
-        if method == "GET":
-            response = self.opener.get(url, params=params, allow_redirects=False, timeout=30)
+        before = self.snapshot() if method in UNSAFE_READS else None
+        if method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            response = self.opener.request(method, url, params=params, allow_redirects=False, timeout=30)
         else:
             response = self.opener.request(method, url, data=params, allow_redirects=False, timeout=30)
         body = response.content.decode("utf-8", "replace")
-        if response.status_code >= 500 and response.status_code != 503:
+        ours = self.module_route(response)
+        if not ours:
+            self.core_answers += 1
+        elif response.status_code >= 500 and response.status_code != 503:
             self.server_errors += 1
-        self.assertNotEqual(response.status_code, 500, f"{method} {path} {params}: {body[:300]}")
         self.assertNotIn("Traceback", body, f"{method} {path}")
+        if ours:
+            self.assertNotEqual(response.status_code, 500, f"{method} {path} {params}: {body[:300]}")
+            # Every answer of the module's routes refuses to be framed.
+            framed = response.headers.get("X-Frame-Options") != "DENY" or "frame-ancestors 'none'" not in (
+                response.headers.get("Content-Security-Policy", "")
+            )
+            self.unframed += framed
+            self.assertFalse(framed, f"{method} {path} ({response.status_code}) can be framed")
+        if before is not None:
+            changed = self.snapshot() != before
+            self.state_changes += changed
+            self.assertFalse(changed, f"{method} {path} changed state without a POST")
+        if before is not None and ours:
+            # 405, or what the GET answers for HEAD (the simulator's 400 and 401 to a request without parameters).
+            self.assertIn(response.status_code, (200, 400, 401, 403, 404, 405, 410, 429), f"{method} {path}")
         if not skip_leak_check:
             leaked = [secret for secret in self.secrets if secret and secret in body]
             self.leaks += bool(leaked)
             self.assertFalse(leaked, f"{method} {path} shows invoice data")
+
+    def log_counts(self):
+        _logger.info(
+            "eFaktura fuzz: %s requests, %s server errors, %s leaks, %s framable, %s changed without POST "
+            "(%s answered by Odoo's router: a mutated path no route takes)",
+            self.sent,
+            self.server_errors,
+            self.leaks,
+            self.unframed,
+            self.state_changes,
+            self.core_answers,
+        )
+
+    @mute_logger("odoo.http", "odoo.addons.l10n_no_efaktura_b2c.controllers.main")
+    def test_head_options_trace_on_every_route(self):
+        """Every public route, with its real tokens, under the methods Odoo checks no CSRF token for."""
+        for which in ROUTES:
+            token = {
+                "withdraw": self.withdraw_token,
+                "document": self.document_token,
+                "issuer": self.issuer_token,
+            }.get(which, self.consent_token)
+            _method, path = self.route(which, token, {"state": "x", "code": "y"})
+            for method in UNSAFE_READS:
+                with self.subTest(route=which, method=method):
+                    self.check(method, path, {"csrf_token": self.csrf}, skip_leak_check=which == "document")
+        self.log_counts()
+        self.assertEqual(self.sent, len(ROUTES) * len(UNSAFE_READS))
 
     def test_non_ascii_tokens_are_refused(self):
         """A constant-time comparison cannot take non-ASCII text: such links are refused, not a server error."""
@@ -280,6 +377,7 @@ class TestFuzzHttp(ConsentCase):
     def test_random_and_mutated_requests(self):
         tokens = {
             "consent": self.consent_token,
+            "withdraw": self.withdraw_token,
             "document": self.document_token,
             "issuer": self.issuer_token,
             "random": "",
@@ -321,44 +419,32 @@ class TestFuzzHttp(ConsentCase):
             suppress_health_check=list(HealthCheck),
         )
         @given(
-            which=st.sampled_from(
-                [
-                    "page",
-                    "bankid",
-                    "decline",
-                    "callback",
-                    "withdraw",
-                    "document",
-                    "issuer",
-                    "sim_discovery",
-                    "sim_jwks",
-                    "sim_authorize",
-                    "sim_token",
-                    "sim_par",
-                ]
-            ),
+            which=st.sampled_from(ROUTES),
             base=st.sampled_from(sorted(tokens)),
             how=st.sampled_from(["keep", "flip", "truncate", "append", "long", "traversal", "junk"]),
             junk=TEXT,
             extra=params,
             with_csrf=st.booleans(),
             quoted=st.booleans(),
+            verb=st.sampled_from([None, None, None, *UNSAFE_READS]),
         )
-        def one_request(which, base, how, junk, extra, with_csrf, quoted):
+        def one_request(which, base, how, junk, extra, with_csrf, quoted, verb):
             token = self.mutate(tokens[base], how, junk)
             token = quote(token, safe="") if quoted or not token else token
             method, path = self.route(which, token or "x", extra)
             extra = {k: v for k, v in extra.items() if k != "method"}
             if with_csrf and method == "POST":
                 extra["csrf_token"] = self.csrf
-            if method not in ("GET", "HEAD", "POST", "PUT", "DELETE"):
+            if method not in ("GET", "HEAD", "POST", "PUT", "DELETE", *UNSAFE_READS):
                 method = "GET"
+            if verb:
+                # A link checker or a preflight on the same route, with the same (perhaps valid) CSRF token.
+                method = verb
+                extra["csrf_token"] = self.csrf
             # The real link to the PDF serves the invoice, as it should.
             legit = which == "document" and token == self.document_token
             self.check(method, path, extra, skip_leak_check=legit)
 
         one_request()
-        _logger.info(
-            "eFaktura fuzz: %s requests, %s server errors, %s leaks", self.sent, self.server_errors, self.leaks
-        )
+        self.log_counts()
         self.assertGreaterEqual(self.sent, min(REQUESTS, 50))

@@ -202,7 +202,9 @@ class TestKidJournal(EfakturaInvoiceCase):
         self.set_kid(15, "mod11")
         move.payment_reference = mod11_only
         self.assertEqual(move._efaktura_kid_problem(), "", "a MOD11 journal takes a MOD11 KID")
-        move.payment_reference = good
+        # Not the invoice's own KID: one MOD10 KID in eleven is a valid MOD11 KID too, depending on the ids.
+        mod10_kids = (kid.make_kid(n, 15, kid.MOD10) for n in range(10, 100))
+        move.payment_reference = next(value for value in mod10_kids if not kid.is_valid_kid(value, algorithm=kid.MOD11))
         self.assertIn("does not end in a valid MOD11 check digit", move._efaktura_kid_problem())
         move.payment_reference = dash_payload + "-"
         self.assertIn("ends in '-' (a MOD11 check digit of 10), which banks refuse", move._efaktura_kid_problem())

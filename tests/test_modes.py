@@ -240,3 +240,27 @@ class TestModeMigration(EfakturaInvoiceCase):
             self.assertEqual(cr.fetchone()[0], 0)
             savepoint.rollback()  # the column as the ORM made it
         self.assertEqual(modes, {self.company.id: "test", other.id: "enabled", off.id: "disabled"})
+
+    def test_deliveries_keep_their_invoices_under_the_new_keys(self):
+        """18.0.1.0.1: the current delivery of each invoice gets its key in the new form, so an invoice delivered
+        under the old key (which hashed the amount left to pay) is not sent again."""
+        path = Path(__file__).parent.parent / "migrations" / "18.0.1.0.1" / "post-migration.py"
+        spec = importlib.util.spec_from_file_location("efaktura_post_migration", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        move = self.dispatch(self.make_invoice(self.ola))
+        delivery = move.efaktura_delivery_ids
+        self.assertEqual(len(delivery), 1)
+        expected = delivery.idempotency_key
+        # As the previous version left it: a key that hashed the document.
+        self.env.cr.execute(
+            "UPDATE efaktura_delivery SET idempotency_key = %s WHERE id = %s", ["0123456789abcdef" * 2, delivery.id]
+        )
+        delivery.invalidate_recordset(["idempotency_key"])
+        migration.migrate(self.env.cr, "18.0.1.0.0")
+        delivery.invalidate_recordset(["idempotency_key"])
+        self.assertEqual(delivery.idempotency_key, expected)
+        self.dispatch(move)
+        self.assertEqual(len(move.efaktura_delivery_ids), 1)
+        self.assertEqual(len(self.mailbox(move)), 1)
+

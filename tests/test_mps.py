@@ -481,8 +481,9 @@ class TestMpsClient(BaseCase):
             self.assertTrue(result.ok)
             self.assertEqual(result.state, base.SUBMITTED)
         self.assertEqual(len(self.peer.consignments), 1)
-        self.assertEqual(len(self.peer.requests_for("addInvoices")), 2)
-        self.assertEqual(len(self.peer.requests_for("getConsignmentStatus")), 1, "209 is followed by a status read")
+        self.assertEqual(len(self.peer.requests_for("addInvoices")), 1, "MPS is asked first, by invoice number")
+        self.assertEqual(len(self.peer.requests_for("getInvoiceStatus")), 2, "read before every write")
+        self.assertEqual(self.peer.duplicate_count, 0)
 
         self.peer.process_consignment(next(iter(self.peer.consignments)))
         self.peer.set_invoice_status(ISSUER_ID, "INV/2024/0002", "REJECTED", "Receiver blocked the issuer")

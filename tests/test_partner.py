@@ -1,5 +1,5 @@
 from odoo.exceptions import ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import EfakturaCase
 
@@ -130,3 +130,66 @@ class TestPartnerCard(EfakturaCase):
             form.efaktura_access_point = "b2cno"
         self.assertTrue(self.consumer.efaktura_b2c_enabled)
         self.assertEqual(self.consumer.mobile, "+4741234567")
+
+
+@tagged("post_install", "-at_install")
+class TestPartnerRulesAcrossCompanies(EfakturaCase):
+    """The customer is B2C in company A; a user works in company B, where the customer is an ordinary contact.
+    Company A's rules still hold: a private person with a Norwegian mobile number."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.enable_b2c(cls.consumer)
+        cls.company_b = cls.env["res.company"].create({"name": "Fjellet Regnskap AS"})
+        cls.user_b = new_test_user(
+            cls.env,
+            login="efaktura_billing_b",
+            groups="account.group_account_invoice,base.group_partner_manager",
+            company_id=cls.company_b.id,
+            company_ids=[cls.company_b.id],
+        )
+        cls.user_both = new_test_user(
+            cls.env,
+            login="efaktura_billing_both",
+            groups="account.group_account_invoice,base.group_partner_manager",
+            company_id=cls.company_b.id,
+            company_ids=[cls.company_b.id, cls.company.id],
+        )
+
+    def in_company_b(self, user):
+        return self.consumer.with_user(user).with_context(allowed_company_ids=[self.company_b.id])
+
+    def test_landline_or_company_refused_from_another_company(self):
+        for user in (self.user_b, self.user_both):
+            consumer = self.in_company_b(user)
+            self.assertFalse(consumer.efaktura_b2c_enabled, "an ordinary contact in company B")
+            with (
+                self.subTest(user=user.login, change="landline"),
+                self.assertRaises(ValidationError) as caught,
+                Form(consumer) as form,
+            ):
+                form.mobile = "22 22 22 22"
+            self.assertIn("Mobile", str(caught.exception))
+            # Names the company whose rule it is, to a user who may know it.
+            company = self.company.name if self.company in user.company_ids else "another company"
+            self.assertIn(f"receives B2C eFaktura from {company}", str(caught.exception))
+            # assertRaises, not assertRaisesRegex: only the former rolls the refused write back.
+            with self.subTest(user=user.login, change="company"), self.assertRaises(ValidationError) as caught:
+                consumer.write({"is_company": True})
+            self.assertIn("is a company", str(caught.exception))
+            with self.subTest(user=user.login, change="letters"), self.assertRaises(ValidationError):
+                consumer.write({"mobile": "+47 9WALLACE"})
+        self.consumer.invalidate_recordset()
+        self.assertEqual(self.consumer.mobile, "+4791234567")
+        self.assertFalse(self.consumer.is_company)
+
+    def test_mobile_changed_from_another_company_is_normalised(self):
+        with Form(self.in_company_b(self.user_b)) as form:
+            form.mobile = "0047 913 45 678"
+        self.consumer.invalidate_recordset()
+        self.assertEqual(self.consumer.mobile, "+4791345678")
+        # Company B's own settings stay its own: AvtaleGiro there is allowed, B2C is only in company A.
+        self.in_company_b(self.user_b).sudo().efaktura_avtalegiro = True
+        self.assertTrue(self.consumer.with_company(self.company_b).efaktura_avtalegiro)
+        self.assertFalse(self.consumer.efaktura_avtalegiro)

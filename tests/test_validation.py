@@ -37,6 +37,30 @@ class TestValidation(BaseCase):
                 normalize_no_mobile(raw)
             self.assertIn("+47 followed by 8 digits", caught.exception.rule)
 
+    def test_mobile_refuses_letters_and_other_characters(self):
+        """phonenumbers reads letters as keypad digits and drops what follows a number: such input is refused
+        before it is parsed, so "+47 9WALLACE" never becomes +4799255223."""
+        for raw in (
+            "+47 9WALLACE",
+            "9WALLACE",
+            "+47 912 34 567x",
+            "912 34 567 x",
+            "+47 912 34 56 7a",
+            "912/34/567",
+            "912_34_567",
+            "912 34 567+",
+            "+ +47 912 34 567",
+            "+47 912 34 567;",
+            "tel:+4791234567",
+            "９１２３４５６７",  # fullwidth digits
+        ):
+            with self.subTest(raw=raw), self.assertRaises(InvalidValue) as caught:
+                normalize_no_mobile(raw)
+            self.assertEqual(caught.exception.code, "no_mobile")
+        for raw in ("(+47) 912 34 567", "0047-912.34.567", "+47 (912) 34 567", " 912 34 567 "):
+            with self.subTest(raw=raw):
+                self.assertEqual(normalize_no_mobile(raw), "+4791234567")
+
     def test_org_number(self):
         self.assertEqual(normalize_org_number("123 456 785"), "123456785")
         for raw in ("123456784", "12345678", "", None, "abcdefghi"):

@@ -2,6 +2,7 @@ import dataclasses
 import datetime
 import socket
 import zoneinfo
+from unittest.mock import patch
 
 import requests
 
@@ -435,7 +436,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
             (self.document(amount_ore=0), "amount_ore", "must be a positive whole number of øre"),
             (self.document(amount_ore=12.5), "amount_ore", "must be a positive whole number of øre"),
             (self.document(currency="EUR"), "currency", "must be NOK"),
-            (self.document(kind="credit_note"), "kind", "Vipps eFaktura takes invoices only"),
+            (self.document(kind="credit_note"), "kind", "Vipps eFaktura takes invoices and payment reminders only"),
             (self.document(document_url="http://erp.example.com/x.pdf"), "document_url", "must be an https URL"),
             (self.document(document_url=""), "document_url", "must be an https URL"),
             (self.document(recipient="12345"), "recipient", "must be a Norwegian mobile number"),
@@ -492,6 +493,26 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertTrue(caught.exception.retryable)
         self.assertEqual(caught.exception.code, "internal-server-error")
         self.assertIn("HTTP 500", str(caught.exception))
+
+    def test_mobile_numbers_are_masked_in_the_log(self):
+        """Vipps repeats a refused msisdn in its error; the log line keeps only its last two digits."""
+        # What the client hands to its logger (a library's logging configuration may have silenced the logger
+        # itself in this process, so the call is watched, not the handlers).
+        with (
+            patch.object(vipps._logger, "info") as log_info,
+            self.assertRaises(NetworkRejected) as caught,
+        ):
+            self.client.recipient_token(msisdn="+" + MSISDN)
+        self.assertIn(MSISDN, str(caught.exception), "the error itself keeps the number, for the invoice")
+        self.assertTrue(log_info.called)
+        logged = "\n".join(call.args[0] % call.args[1:] for call in log_info.call_args_list)
+        self.assertIn("invalid-recipient-value-msisdn", logged)
+        self.assertNotIn(MSISDN[2:], logged)
+        self.assertIn("+47******67", logged)
+        self.assertEqual(
+            vipps.mask_mobiles("msisdn 4791234567, +4741234567 or 91234567; org 123456785, KID 0000000426"),
+            "msisdn 47******67, +47******67 or ******67; org 123456785, KID 0000000426",
+        )
 
     def test_rate_limit_is_retryable(self):
         self.peer.set_fault("429")

@@ -28,6 +28,13 @@ the same ``Idempotency-Key`` is answered 204 again.
 
 New invoices are stored in the state ``created``; tests move them on with :meth:`VippsPeer.set_state`,
 as Vipps' validation workers and the recipient's app would.
+
+Every new invoice is recorded in ``submissions``. A new invoice id whose ``metadata.invoiceNumber`` is
+already live at the peer for the same issuer (not revoked, deleted, expired or rejected) is the same invoice
+twice in the consumer's app: it is stored (Vipps cannot know better) and recorded in ``duplicates``;
+``duplicate_count`` is what tests assert on. :meth:`VippsPeer.lose_answers` carries out requests and then
+drops the answer (closes the connection), as after a timeout; :meth:`VippsPeer.set_chaos` fails a share of
+all calls at random, before or after doing the work.
 """
 
 import copy
@@ -36,6 +43,7 @@ import datetime
 import http.server
 import json
 import pathlib
+import random
 import re
 import secrets
 import threading
@@ -56,6 +64,7 @@ COMMERCIAL_MIME_TYPES = ("application/pdf", "text/html", "image/jpeg", "image/pn
 REVOCABLE = ("created", "pending", "rejected")
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII | re.IGNORECASE)
 FAULTS = ("500", "429", "hang", "malformed")
+NOT_LIVE = ("revoked", "deleted", "expired", "rejected")
 
 
 def parse_rfc3339(value):
@@ -223,6 +232,13 @@ class VippsPeer:
             self.fault_on = "api"
             self.fault_count = None
             self.fault_after = 0
+            self.submissions = []
+            self.duplicates = []
+            self.lost = {}  # (method, path template): answers to drop after doing the work
+            self.lost_answers = 0
+            self.chaos_rate = 0.0
+            self.chaos_faults = {"before": 0, "after": 0}
+            self._rng = random.Random(0)
 
     def add_user(self, msisdn=None, nin=None):
         """Register a person who receives eFaktura in Vipps."""
@@ -241,6 +257,41 @@ class VippsPeer:
             raise ValueError(f"unknown fault {fault!r}, expected one of {FAULTS}")
         with self._lock:
             self.fault, self.fault_on, self.fault_count, self.fault_after = fault, on, count, after
+
+    def lose_answers(self, method, template, count=1):
+        """Carry out the next ``count`` requests of an operation (``"PUT"``, ``"/invoices/{invoiceId}"``), then
+        close the connection without answering."""
+        with self._lock:
+            self.lost[(method, template)] = self.lost.get((method, template), 0) + count
+
+    def set_chaos(self, rate, seed=0):
+        """Fail ``rate`` of all calls at random: half with a 500 before doing anything, half by doing the
+        work and dropping the answer (the ambiguous case)."""
+        with self._lock:
+            self.chaos_rate = rate
+            self._rng = random.Random(seed)
+
+    @property
+    def duplicate_count(self):
+        return len(self.duplicates)
+
+    def live_invoices(self):
+        """The invoice ids the consumers' apps show."""
+        with self._lock:
+            return sorted(i for i, stored in self.invoices.items() if stored["state"] not in NOT_LIVE)
+
+    def stats(self):
+        """Counts for a chaos report, as plain data."""
+        with self._lock:
+            return {
+                "requests": len(self.requests),
+                "submissions": len(self.submissions),
+                "duplicates": len(self.duplicates),
+                "duplicate_examples": [list(d) for d in self.duplicates[:5]],
+                "lost_answers": self.lost_answers,
+                "faults": dict(self.chaos_faults),
+                "live": self.live_invoices(),
+            }
 
     def expire_access_tokens(self):
         """Make every access token issued so far invalid, as an early expiry would."""
@@ -376,6 +427,11 @@ class VippsPeer:
         with self._lock:
             self.requests.append(record)
             fault = self._take_fault(split.path)
+            chaos = ""
+            if fault is None and self.chaos_rate and self._rng.random() < self.chaos_rate:
+                chaos = self._rng.choice(("before", "after"))
+                self.chaos_faults[chaos] += 1
+                fault = "500" if chaos == "before" else None
         if fault == "hang":
             self._release.wait(self.hang_seconds)
         try:
@@ -401,6 +457,13 @@ class VippsPeer:
             return
         with self._lock:
             self._check_answer(request.command, template, status, answer)
+            lose = chaos == "after"
+            if self.lost.get((request.command, template)):
+                self.lost[(request.command, template)] -= 1
+                lose = True
+            if lose:
+                self.lost_answers += 1
+                return  # the work is done; the connection closes without an answer
         self._write(request, status, answer)
 
     def _take_fault(self, path):
@@ -516,6 +579,17 @@ class VippsPeer:
                     f"A different invoice with the id {invoice_id} already exists, but with different content.",
                 )
             return 200, None
+        number = (payload.get("metadata") or {}).get("invoiceNumber")
+        issuer = invoice_id.split(".")[1]
+        self.submissions.append((invoice_id, number))
+        for other_id, other in self.invoices.items():
+            if (
+                number
+                and other["state"] not in NOT_LIVE
+                and other_id.split(".")[1] == issuer
+                and (other["body"].get("metadata") or {}).get("invoiceNumber") == number
+            ):
+                self.duplicates.append((number, other_id, invoice_id))
         now = self._timestamp()
         self.invoices[invoice_id] = {
             "body": copy.deepcopy(payload),
