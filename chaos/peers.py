@@ -57,6 +57,7 @@ try:
     company.write(
         {
             "efaktura_network_mode": "production",
+            "efaktura_production_route": "mps",
             "efaktura_mps_endpoint": mps_peer.url,
             "efaktura_mps_client_cert": str(certificate),
             "efaktura_vipps_enabled": True,

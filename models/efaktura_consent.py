@@ -576,7 +576,7 @@ class EfakturaConsent(models.Model):
         partner._efaktura_set_state(
             "active",
             note=self.env._(
-                "Approved eFaktura with BankID (%(name)s); found in the eFaktura register.", name=self.bankid_name
+                "Approved eFaktura with BankID; found in the eFaktura register."
             ),
         )
         self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))

@@ -1,3 +1,4 @@
+from unittest.mock import patch
 from urllib.parse import urlsplit
 
 import requests
@@ -196,3 +197,18 @@ class SelfCallsInProcess:
             response.encoding = "utf-8"
             return response
         return super()._request_handler(s, r, **kw)
+
+
+class RealQueues:
+    """Odoo's own mail, SMS and snailmail queues, as a company in production uses them.
+
+    In Test mode the module keeps its messages in the test phone and inbox, so they never reach those queues;
+    tests of what the queues do with a message after the hand-off (sent, refused, bounced) switch that off.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        company_class = type(cls.env["res.company"])
+        cls.startClassPatcher(patch.object(company_class, "_efaktura_test_outbox", lambda self: {}))
+

@@ -13,6 +13,7 @@ from odoo.tools import mute_logger
 from odoo.addons.base.models.ir_mail_server import IrMailServer
 from odoo.addons.sms.tests.common import MockSMS
 
+from .common import RealQueues
 from .test_consent import ConsentCase
 
 QUIET = ("odoo.addons.mail.models.mail_mail", "odoo.addons.sms.models.sms_sms")
@@ -23,7 +24,7 @@ def smtp_down(*args, **kwargs):
 
 
 @tagged("post_install", "-at_install")
-class TestConsentDelivery(MockSMS, ConsentCase):
+class TestConsentDelivery(RealQueues, MockSMS, ConsentCase):
     def send_sms_queue(self, error=None):
         with self.mockSMSGateway(sim_error=error):
             self.env["sms.sms"].sudo()._process_queue()

@@ -45,6 +45,7 @@ class TestConsentProduction(ConsentCase):
         cls.company.write(
             {
                 "efaktura_mode": "enabled",
+                "efaktura_production_route": "mps",
                 "efaktura_mps_endpoint": cls.mps_peer.url,
                 "efaktura_mps_client_cert": __file__,  # plain HTTP to the peer: no TLS handshake is made
                 "efaktura_bankid_provider": "bankid",

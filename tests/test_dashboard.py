@@ -7,7 +7,7 @@ from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.sms.tests.common import MockSMS
 
-from .common import EfakturaInvoiceCase
+from .common import EfakturaInvoiceCase, RealQueues
 
 
 @tagged("post_install", "-at_install")
@@ -78,7 +78,7 @@ class TestNeedsAttention(EfakturaInvoiceCase):
 
 
 @tagged("post_install", "-at_install")
-class TestPartnerActions(MockSMS, EfakturaInvoiceCase):
+class TestPartnerActions(RealQueues, MockSMS, EfakturaInvoiceCase):
     def test_set_b2c_defaults_skips_and_says_why(self):
         Partner = self.env["res.partner"]
         good = Partner.create({"name": "Anne Dahl", "mobile": "48012345"})

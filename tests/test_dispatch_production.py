@@ -4,6 +4,7 @@ Switching a company from the sandbox to production is a change of settings only:
 then talks SOAP to MPS and REST to Vipps, and the network's error codes drive retries and fallbacks.
 """
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..models.efaktura_chain import MAX_ATTEMPTS
@@ -85,7 +86,9 @@ class TestDispatchProduction(ProductionCase):
     def test_sending_twice_reaches_mps_once(self):
         move = self.dispatch(self.make_invoice(self.ola))
         consignments = len(self.mps_peer.consignments)
-        move.action_efaktura_send()
+        with self.assertRaisesRegex(UserError, "already delivered"):
+            move.action_efaktura_send()
+        self.dispatch(move)
         self.env["efaktura.chain"]._cron_dispatch()
         self.assertEqual(len(self.mps_peer.consignments), consignments)
         self.assertEqual(len(move.efaktura_delivery_ids), 1)

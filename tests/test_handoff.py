@@ -20,7 +20,7 @@ from odoo.addons.base.models.ir_mail_server import IrMailServer
 from odoo.addons.snailmail.models.snailmail_letter import SnailmailLetter
 
 from ..models.efaktura_chain import MAX_ATTEMPTS
-from .common import EfakturaInvoiceCase
+from .common import EfakturaInvoiceCase, RealQueues
 
 _logger = logging.getLogger(__name__)
 QUIET = (
@@ -39,7 +39,7 @@ def smtp_down(*args, **kwargs):
 
 
 @tagged("post_install", "-at_install")
-class TestHandoffReadBack(EfakturaInvoiceCase):
+class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -251,7 +251,7 @@ class TestHandoffReadBack(EfakturaInvoiceCase):
 
 
 @tagged("post_install", "-at_install")
-class TestPdfRendering(EfakturaInvoiceCase):
+class TestPdfRendering(RealQueues, EfakturaInvoiceCase):
     """The invoice PDF rendered by this machine's wkhtmltopdf, as in production (tests normally render HTML).
 
     Odoo expects wkhtmltopdf 0.12.6 "with patched Qt"; Debian's package is built on an unpatched Qt and

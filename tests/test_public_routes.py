@@ -41,7 +41,8 @@ class PublicRouteCase(ConsentCase):
         self.request_consent(partner)
         consent = self.consent_of(partner)
         nnin = INGRID_NNIN if partner == self.ingrid else ""
-        self.assertTrue(consent._accept(identity_of(partner, nnin), ip_address="198.51.100.4"))
+        self.ingrid_registry.jtta = True  # she said yes to all: the lookup after BankID finds her
+        self.assertEqual(consent._accept(identity_of(partner, nnin), ip_address="198.51.100.4"), "accepted")
         token = consent._new_token()
         consent.sudo().withdraw_token_hash = consent._hash_token_value(token)
         return consent, token

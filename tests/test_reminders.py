@@ -10,7 +10,7 @@ from odoo.tools import format_date, mute_logger
 
 from odoo.addons.base.models.ir_mail_server import IrMailServer
 
-from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
+from .common import EfakturaInvoiceCase, RealQueues, RealTimeoutsOnLoopback
 from .vipps_peer import VippsPeer
 
 QUIET = ("odoo.addons.mail.models.mail_mail", "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain")
@@ -21,7 +21,7 @@ def smtp_down(*args, **kwargs):
 
 
 @tagged("post_install", "-at_install")
-class TestReminders(EfakturaInvoiceCase):
+class TestReminders(RealQueues, EfakturaInvoiceCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -188,6 +188,7 @@ class TestReminderVippsProduction(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         cls.company.write(
             {
                 "efaktura_network_mode": "production",
+                "efaktura_production_route": "mps",
                 "efaktura_mps_endpoint": "http://127.0.0.1:9/unused",
                 "efaktura_mps_client_cert": __file__,
                 "efaktura_vipps_enabled": True,
