@@ -144,9 +144,8 @@ class TestConsentFlow(ConsentCase):
         self.ingrid.lang = "nb_NO"
         self.request_consent()
         body = self.sms_to(self.ingrid).body
-        self.assertIn("BankID", body)
+        self.assertIn("Godkjenn med BankID", body)
         self.assertIn("nettbanken", body)
-        self.assertIn("e-post", body)
 
     def test_full_flow_through_http_delivers_to_the_nettbank(self):
         move = self.request_consent()
