@@ -452,7 +452,9 @@ class AccountMove(models.Model):
         return {
             lang: moves.with_context(lang=lang)
             for lang, moves in self.grouped(
-                lambda m: m.partner_id._efaktura_lang(m.company_id) if m.partner_id else m.company_id.partner_id.lang
+                lambda m: m.partner_id._efaktura_lang(m.company_id)
+                if m.partner_id
+                else m.company_id.partner_id.lang or self.env.lang or "en_US"
             ).items()
         }
 
