@@ -32,6 +32,7 @@
         "views/account_move_views.xml",
         "views/efaktura_consent_views.xml",
         "views/efaktura_consent_templates.xml",
+        "views/mail_layout_templates.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/efaktura_sandbox_views.xml",

@@ -447,6 +447,7 @@ class Simulator:
             "nonce": params.get("nonce"),
             "code_challenge": challenge,
             "acr": acr,
+            "ui_locales": params.get("ui_locales") or "",
         }
 
     def authorize(self, params):

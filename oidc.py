@@ -477,10 +477,11 @@ class AuthRequest:
         return cls(**{field.name: values[field.name] for field in dataclasses.fields(cls)})
 
 
-def start_authentication(provider, metadata, redirect_uri, session=None):
+def start_authentication(provider, metadata, redirect_uri, session=None, ui_locales=None):
     """Start a login: fresh state, nonce and PKCE verifier (256 bits each), and the URL to send
     the browser to. With ``provider.use_par`` and a PAR endpoint in the metadata, the parameters
-    are pushed to that endpoint first and the URL carries only ``client_id`` and ``request_uri``."""
+    are pushed to that endpoint first and the URL carries only ``client_id`` and ``request_uri``.
+    ``ui_locales`` (OpenID Connect Core 3.1.2.1, e.g. ``"nb en"``) asks for the login page's language."""
     _check_metadata(provider, metadata)
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
@@ -497,6 +498,8 @@ def start_authentication(provider, metadata, redirect_uri, session=None):
     }
     if provider.acr_values:
         params["acr_values"] = " ".join(provider.acr_values)
+    if ui_locales:
+        params["ui_locales"] = ui_locales
     par_endpoint = metadata.get("pushed_authorization_request_endpoint")
     if (provider.use_par or metadata.get("require_pushed_authorization_requests")) and not par_endpoint:
         # Never a silent fallback to a plain authorization request: the configuration is wrong.

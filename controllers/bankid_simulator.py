@@ -110,10 +110,25 @@ class BankidSimulatorController(http.Controller):
     def _is_read(self):
         return request.httprequest.method in ("GET", "HEAD")
 
+    def _ui_lang(self, ui_locales):
+        """The first installed language among the login request's ui_locales (BCP 47, preferred first)."""
+        installed = [code for code, _name in request.env["res.lang"].get_installed()]
+        for tag in (ui_locales or "").split():
+            code = tag.replace("-", "_")
+            match = next((c for c in installed if c == code), None) or next(
+                (c for c in installed if c.split("_")[0] == code.split("_")[0]), None
+            )
+            if match:
+                return match
+        return None
+
     def _render_login(self, simulator, request_id, error=None, status=200):
         pending = simulator.pending(request_id)
         if pending is None:
             raise SimulatorError("invalid_request", "the login request is unknown, expired or already finished")
+        # The page speaks the language the client asked for, like BankID's own; else the browser's.
+        if lang := self._ui_lang(pending.get("ui_locales")):
+            request.update_context(lang=lang)
         client = simulator.clients.get(pending["client_id"]) or {}
         persons = [
             {

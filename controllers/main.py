@@ -109,8 +109,23 @@ class EfakturaController(http.Controller):
     # Consent pages
     # ------------------------------------------------------------------
 
+    def _page_lang(self, lang=None, company=None):
+        """The language of a public page: the customer's, else the company's, else None (the browser's).
+        Without a company (a link that leads nowhere), the language of the companies that use eFaktura B2C, when
+        they share one."""
+        installed = dict(request.env["res.lang"].get_installed())
+        if company:
+            company_langs = {company.partner_id.lang}
+        else:
+            companies = request.env["res.company"].sudo().search([("efaktura_mode", "!=", "disabled")])
+            company_langs = set(companies.partner_id.mapped("lang"))
+        candidates = [lang, company_langs.pop() if len(company_langs) == 1 else None]
+        return next((code for code in candidates if code in installed), None)
+
     def _render(self, template, values, status=200, lang=None):
-        """A public page in the customer's language, kept out of caches and search engines."""
+        """A public page in the customer's language, else the company's, else the browser's; kept out of caches
+        and search engines."""
+        lang = self._page_lang(lang, values.get("company"))
         if lang:
             request.update_context(lang=lang)
         return request.render(
@@ -301,7 +316,12 @@ class EfakturaController(http.Controller):
         try:
             provider = company._efaktura_oidc_provider()
             metadata = _discover(provider)
-            auth = oidc.start_authentication(provider, metadata, company._efaktura_bankid_redirect_uri())
+            # The BankID page in the customer's language too (OpenID Connect ui_locales, BCP 47 tags).
+            lang = self._page_lang(consent.partner_id.lang, company)
+            ui_locales = f"{lang.replace('_', '-')} {lang.split('_')[0]}" if lang else None
+            auth = oidc.start_authentication(
+                provider, metadata, company._efaktura_bankid_redirect_uri(), ui_locales=ui_locales
+            )
         except (oidc.OidcConfigError, UserError) as error:
             # The company's BankID set-up is wrong (PAR not offered, http issuer...): the settings show it.
             _logger.warning("BankID login could not start for consent %s: %s", consent.id, error)

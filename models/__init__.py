@@ -19,3 +19,4 @@ from . import efaktura_test_message
 from . import mail_mail
 from . import sms_sms
 from . import snailmail_letter
+from . import mail_thread

@@ -143,7 +143,10 @@ class AccountMove(models.Model):
         if not moves:
             return moves
         moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
-        moves._message_log_batch(bodies=dict.fromkeys(moves.ids, self.env._("Queued for delivery by eFaktura B2C.")))
+        for group in moves._efaktura_by_lang().values():
+            group._message_log_batch(
+                bodies=dict.fromkeys(group.ids, group.env._("Queued for delivery by eFaktura B2C."))
+            )
         self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
         return moves
 
@@ -441,6 +444,32 @@ class AccountMove(models.Model):
             )
         )
         self.invalidate_recordset([*columns, "write_date", "write_uid"])
+
+    def _efaktura_by_lang(self):
+        """The moves grouped by the language of the chatter lines and tasks the module writes on them (crons,
+        callbacks and public pages included): the customer's, else the company's. Each group's environment
+        speaks that language."""
+        return {
+            lang: moves.with_context(lang=lang)
+            for lang, moves in self.grouped(
+                lambda m: m.partner_id._efaktura_lang(m.company_id)
+                if m.partner_id
+                else m.company_id.partner_id.lang or self.env.lang or "en_US"
+            ).items()
+        }
+
+    def _mail_track(self, tracked_fields, initial_values):
+        """Tracked values of a customer invoice (the eFaktura B2C status among them) in the language of the
+        module's other chatter lines on it: the customer's, else the company's, whoever made the change."""
+        if "efaktura_state" in tracked_fields and self.is_sale_document() and self.partner_id:
+            lang = self.partner_id._efaktura_lang(self.company_id)
+            if lang != self.env.lang:
+                move = self.with_context(lang=lang)
+                tracked_fields = move.fields_get(
+                    list(tracked_fields), attributes=("string", "type", "selection", "currency_field")
+                )
+                return super(AccountMove, move)._mail_track(tracked_fields, initial_values)
+        return super()._mail_track(tracked_fields, initial_values)
 
     def _efaktura_log(self, bodies):
         """Chatter lines for many moves in one go; ``bodies`` maps move id to text."""

@@ -48,6 +48,7 @@ class _Run:
         self.currency = self.env.ref("base.NOK")
         self.order = [*company._efaktura_channel_order(), MANUAL]
         self.logs = {}
+        self.skipped = {}
         self.db_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
         # A preview sends nothing, so it needs no idempotency keys; a new or draft invoice has no number yet.
         self.doc_hash = {} if dry_run else {move: chain._document_hash(move, reminder_step) for move in moves}
@@ -189,11 +190,12 @@ class EfakturaChain(models.AbstractModel):
             if not moves:
                 break
             moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False})
-            moves._message_log_batch(
-                bodies=dict.fromkeys(
-                    moves.ids, self.env._("No eFaktura consent before the deadline: sending by another channel.")
+            for group in moves._efaktura_by_lang().values():
+                group._message_log_batch(
+                    bodies=dict.fromkeys(
+                        group.ids, group.env._("No eFaktura consent before the deadline: sending by another channel.")
+                    )
                 )
-            )
             self._dispatch(moves)
             if not self._can_commit():
                 break
@@ -209,20 +211,27 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _dispatch(self, moves):
-        for company, company_moves in moves.grouped("company_id").items():
+        groups = [
+            (company, lang_moves)
+            for company, company_moves in moves.grouped("company_id").items()
+            for lang_moves in company_moves._efaktura_by_lang().values()
+        ]
+        for company, company_moves in groups:
+            # Chatter lines and tasks in the customer's language, whoever runs the chain (cron, callback, page).
+            chain = self.with_context(lang=company_moves.env.lang)
             try:
-                with self.env.cr.savepoint():
-                    self._dispatch_company(company, company_moves)
+                with chain.env.cr.savepoint():
+                    chain._dispatch_company(company, company_moves)
             except Exception as error:
                 if isinstance(error, psycopg2.OperationalError) and error.pgcode in PG_CONCURRENCY_ERRORS_TO_RETRY:
                     raise  # a concurrent worker: the whole transaction is retried, nothing is marked as failed
                 _logger.warning("eFaktura dispatch failed for %s", company_moves.ids, exc_info=True)
-                self.env.invalidate_all()
+                chain.env.invalidate_all()
                 company_moves._efaktura_write({"efaktura_state": "error", "efaktura_error": str(error)})
                 company_moves._message_log_batch(
                     bodies=dict.fromkeys(
                         company_moves.ids,
-                        self.env._("eFaktura B2C could not send this invoice: %(error)s", error=error),
+                        chain.env._("eFaktura B2C could not send this invoice: %(error)s", error=error),
                     )
                 )
 
@@ -246,8 +255,11 @@ class EfakturaChain(models.AbstractModel):
                 continue
             verdicts = getattr(self, f"_applicable_{code}")(candidates, run)
             take = candidates.filtered(lambda m, verdicts=verdicts: verdicts[m][0])
+            for move in candidates - take:
+                run.skipped.setdefault(move.id, []).append((code, verdicts[move][1]))
             if not take:
                 continue
+            self._log_skipped(run, take)
             outcomes = getattr(self, f"_send_{code}")(take, run)
             for move, outcome in outcomes.items():
                 if outcome == NEXT:
@@ -255,6 +267,15 @@ class EfakturaChain(models.AbstractModel):
                 else:
                     pending -= move
         return pending
+
+    def _log_skipped(self, run, moves):
+        """A fallback says why: the channels passed over before the one that takes the move, each with its
+        reason (an inactive issuer agreement, a EUR invoice, the KID settings, no consent...)."""
+        for move in moves:
+            for code, reason in run.skipped.pop(move.id, []):
+                run.log(
+                    move, self.env._("Not sent by %(channel)s: %(reason)s.", channel=self._label(code), reason=reason)
+                )
 
     @api.model
     def _original_network_channel(self, move):
@@ -1102,7 +1123,7 @@ class EfakturaChain(models.AbstractModel):
                         "note": self.env._(
                             "No channel could deliver this invoice: print it and post it to the customer."
                         ),
-                        "user_id": (move.invoice_user_id or self.env.user).id,
+                        "user_id": run.company._efaktura_task_user(move).id,
                         "date_deadline": fields.Date.context_today(self),
                     }
                     for move in moves
@@ -1360,25 +1381,29 @@ class EfakturaChain(models.AbstractModel):
 
     def _apply_statuses(self, deliveries, results):
         by_reference = {d.network_reference: d for d in deliveries}
-        labels = dict(self.env["efaktura.delivery"]._fields["state"]._description_selection(self.env))
+        states = dict(self.env["efaktura.delivery"]._fields["state"].selection)
+        langs = {move: group.env.lang for group in deliveries.move_id._efaktura_by_lang().values() for move in group}
         bodies = {}
         rejected = self.env["efaktura.delivery"]
         for result in results:
             delivery = by_reference.get(result.network_reference)
             state = result.state
-            if not delivery or state == delivery.state or state not in labels:
+            if not delivery or state == delivery.state or state not in states:
                 continue
             delivery._set_state(state, last_error=result.detail or False)
+            # The receipt in the customer's language, as every line the module writes on the invoice.
+            chain = self.with_context(lang=langs.get(delivery.move_id, self.env.lang))
             if state == "paid":
-                bodies[delivery.move_id.id] = self.env._(
+                bodies[delivery.move_id.id] = chain.env._(
                     "%(channel)s reports this invoice as paid (reference %(ref)s). Match it with the bank statement "
                     "line: no payment was registered in Odoo.",
-                    channel=self._label(delivery.channel),
+                    channel=chain._label(delivery.channel),
                     ref=delivery.network_reference,
                 )
                 continue
-            bodies[delivery.move_id.id] = self.env._(
-                "%(channel)s receipt: %(state)s.", channel=self._label(delivery.channel), state=labels[state]
+            labels = dict(chain.env["efaktura.delivery"]._fields["state"]._description_selection(chain.env))
+            bodies[delivery.move_id.id] = chain.env._(
+                "%(channel)s receipt: %(state)s.", channel=chain._label(delivery.channel), state=labels[state]
             )
             if state == "rejected":
                 rejected |= delivery

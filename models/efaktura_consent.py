@@ -142,6 +142,9 @@ class EfakturaConsent(models.Model):
     # Kept only while the lookups need it (until found, or the deadline), then erased; never shown or logged.
     lookup_national_id = fields.Char(readonly=True, copy=False, groups="base.group_system", prefetch=False)
     check_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    # Test mode only: a second link to the same request, made by "Open consent page" for the person trying it out.
+    test_token_hash = fields.Char(readonly=True, copy=False, index=True, groups="base.group_system")
+    efaktura_mode = fields.Selection(related="company_id.efaktura_mode", string="eFaktura B2C mode")
     withdrawn_ip_address = fields.Char(string="Withdrawn from IP address", readonly=True, groups=EVIDENCE_GROUP)
     withdrawn_user_agent = fields.Char(string="Withdrawn from browser", readonly=True, groups=EVIDENCE_GROUP)
     evidence_cleared_at = fields.Datetime(
@@ -185,8 +188,21 @@ class EfakturaConsent(models.Model):
         digest = _hash_token(token)
         consent = self.sudo().search([(field, "=", digest)], limit=1)
         if consent and consteq(consent[field], digest):
-            return consent
+            return consent._as_customer()
+        if field == "token_hash":
+            consent = self.sudo().search([("test_token_hash", "=", digest)], limit=1)
+            if consent and consent.company_id.efaktura_mode == "test" and consteq(consent.test_token_hash, digest):
+                return consent._as_customer()
         return self.browse()
+
+    def _as_customer(self):
+        """On a public page, the consent acts as its customer's own step: the chatter lines it writes are in the
+        customer's language (else the company's) and have the customer as author, not "Public user"."""
+        if len(self) != 1 or not self.env.user._is_public():
+            return self
+        return self.with_context(
+            lang=self.partner_id._efaktura_lang(self.company_id), efaktura_customer_author=self.partner_id.id
+        )
 
     @api.model
     def _find_by_oidc_state(self, state):
@@ -195,13 +211,24 @@ class EfakturaConsent(models.Model):
         digest = _hash_token(state)
         consent = self.sudo().search([("oidc_state_hash", "=", digest)], limit=1)
         if consent and consteq(consent.oidc_state_hash, digest):
-            return consent
+            return consent._as_customer()
         return self.browse()
 
     @api.model
     def _hash_national_id(self, national_id):
         """A keyed hash (per database) of a national identity number, so it can be matched, never read."""
         return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.national_id", national_id)
+
+    def action_open_consent_page(self):
+        """Test mode: open the consent page the customer's link leads to, as the customer would see it."""
+        self.ensure_one()
+        if self.company_id.efaktura_mode != "test":
+            raise UserError(self.env._("The consent page can be opened from here in Test mode only."))
+        if self.state not in OPEN_STATES:
+            raise UserError(self.env._("This request is no longer open: the customer's link shows nothing to do."))
+        token = self._new_token()
+        self.sudo().test_token_hash = _hash_token(token)
+        return {"type": "ir.actions.act_url", "url": self._consent_url(token), "target": "new"}
 
     def _consent_url(self, token):
         self.ensure_one()
@@ -415,7 +442,7 @@ class EfakturaConsent(models.Model):
         """
         self.ensure_one()
         mail = self.env["mail.mail"].sudo().browse(
-            template.send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
+            template.send_mail(self.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent")
         )
         mail.mail_message_id.body = False
         return mail.id
@@ -602,11 +629,15 @@ class EfakturaConsent(models.Model):
         self.write({"state": "expired"})
         # The lookups are over: the national identity number is erased.
         self.sudo().write({"lookup_national_id": False, "next_lookup_at": False, "check_token_hash": False})
-        for company, consents in self.grouped("company_id").items():
+        # Written by a cron: each customer's lines in their language.
+        for (company, lang), consents in self.grouped(
+            lambda c: (c.company_id, c.partner_id._efaktura_lang(c.company_id))
+        ).items():
+            consents = consents.with_context(lang=lang)
             consents.partner_id.with_company(company)._efaktura_set_state(
-                "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
+                "not_checked", note=consents.env._("No answer to the eFaktura request before the deadline.")
             )
-        self._release_waiting_invoices(self.env._("No eFaktura consent before the deadline."))
+            consents._release_waiting_invoices(consents.env._("No eFaktura consent before the deadline."))
 
     def _release_waiting_invoices(self, reason):
         """The waiting invoices go back to the chain at once, which now knows the customer's answer."""

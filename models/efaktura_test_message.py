@@ -1,4 +1,9 @@
+import html
+import re
+
 from odoo import api, fields, models
+
+URL_RE = re.compile(r"https?://[^\s<>\"']+")
 
 KINDS = [("sms", "SMS"), ("email", "E-mail"), ("letter", "Letter")]
 
@@ -25,6 +30,15 @@ class EfakturaTestMessage(models.Model):
     res_model = fields.Char(string="Related document model", readonly=True)
     res_id = fields.Many2oneReference(string="Related document", model_field="res_model", readonly=True)
     attachment_ids = fields.Many2many("ir.attachment", string="Attachments", readonly=True)
+    link_url = fields.Char(
+        string="Link", compute="_compute_link_url", help="The first link of the message, to open it as the customer."
+    )
+
+    @api.depends("body_text", "body")
+    def _compute_link_url(self):
+        for message in self:
+            match = URL_RE.search(message.body_text or "") or URL_RE.search(str(message.body or ""))
+            message.link_url = html.unescape(match.group(0)).rstrip(".,;)") if match else False
 
     @api.model
     def _keep(self, kind, company, values):

@@ -7,7 +7,7 @@ import tempfile
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import consteq, email_normalize
+from odoo.tools import consteq, email_normalize, file_open
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks import maventa, maventa_contract, mps, vipps
@@ -109,6 +109,12 @@ class ResCompany(models.Model):
     efaktura_send_on_post = fields.Boolean(
         string="Send on post",
         help="Queue every posted invoice of a B2C eFaktura customer for delivery, without Send & Print.",
+    )
+    efaktura_billing_user_id = fields.Many2one(
+        "res.users",
+        string="Billing user",
+        domain="[('share', '=', False)]",
+        help="Gets the print and post tasks of invoices without a salesperson.",
     )
     efaktura_bankid_provider = fields.Selection(
         [("bankid", "BankID (direct)"), ("signicat", "Signicat"), ("idura", "Idura (Criipto)")],
@@ -946,6 +952,24 @@ class ResCompany(models.Model):
         return False
 
     @api.model
+    def _efaktura_task_user(self, move):
+        """Who gets a task about ``move``: its salesperson, else the company's billing user, else an accounting
+        manager of the company; never OdooBot, an archived user or a portal user."""
+        self.ensure_one()
+        root = self.env.ref("base.user_root")
+
+        def usable(user):
+            return user and user != root and user.active and not user.share and self in user.company_ids
+
+        for user in (move.invoice_user_id, self.efaktura_billing_user_id):
+            if usable(user):
+                return user
+        managers = self.env.ref("account.group_account_manager").sudo().users.filtered(usable)
+        if managers:
+            return managers.sorted("id")[:1]
+        return self.env.user if usable(self.env.user) else self.env.ref("base.user_admin")
+
+    @api.model
     def _efaktura_setup_demo(self):
         """Demo data: eFaktura on the Norwegian demo company, and the demo consumers enabled there."""
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
@@ -958,6 +982,19 @@ class ResCompany(models.Model):
             }
         )
         company._efaktura_ensure_channels()
+        # What each channel costs the issuer, so that the cost report means something.
+        prices = {"vipps": 1.5, "efaktura": 2.5, "email": 0.0, "post": 17.0}
+        for channel in company.efaktura_channel_ids:
+            channel.price = prices.get(channel.code, 0.0)
+        # A document layout and a logo: the first Send does not stop at "Configure your document layout".
+        layout_values = {}
+        if not company.external_report_layout_id:
+            layout_values["external_report_layout_id"] = self.env.ref("web.external_layout_standard").id
+        if not company.logo or company.logo == company._get_logo():
+            with file_open("l10n_no_efaktura_b2c/static/description/icon.png", "rb") as logo:
+                layout_values["logo"] = base64.b64encode(logo.read())
+        if layout_values:
+            company.write(layout_values)
         consumers = self.env["res.partner"]
         for xmlid in ("vipps", "nettbank", "email", "declined", "post", "manual"):
             consumers |= self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
@@ -968,11 +1005,14 @@ class ResCompany(models.Model):
         )
         admin = self.env.ref("base.user_admin")
         admin.write({"company_ids": [fields.Command.link(company.id)], "company_id": company.id})
+        company.efaktura_billing_user_id = admin
         if company == self.env.ref("base.demo_company_no", raise_if_not_found=False):
             # Norwegian customers read Norwegian: their SMS, e-mails and consent pages are in Bokmål.
             self.env["res.lang"]._activate_lang("nb_NO")
             self.env["ir.module.module"].search([("state", "=", "installed")])._update_translations(["nb_NO"])
             (consumers - self.env.ref("l10n_no_efaktura_b2c.demo_consumer_vipps")).lang = "nb_NO"
+            # A Norwegian company: its public pages and chatter lines default to Norwegian.
+            company.partner_id.lang = "nb_NO"
         company._efaktura_demo_invoices(consumers)
         return company
 
@@ -997,6 +1037,7 @@ class ResCompany(models.Model):
                         "company_id": self.id,
                         "journal_id": journal.id,
                         "partner_id": consumer.id,
+                        "invoice_user_id": self.efaktura_billing_user_id.id or self.env.ref("base.user_admin").id,
                         "invoice_date": fields.Date.context_today(self),
                         "invoice_date_due": fields.Date.add(fields.Date.context_today(self), days=14),
                         "invoice_line_ids": [
@@ -1017,7 +1058,28 @@ class ResCompany(models.Model):
         moves.action_post()
         moves._efaktura_queue()
         over = fields.Datetime.subtract(fields.Datetime.now(), minutes=1)
-        moves.filtered(lambda m: m.partner_id.name in ("Per Olsen", "Siri Berg")).efaktura_deadline = over
+        late = moves.filtered(lambda m: m.partner_id.name in ("Per Olsen", "Siri Berg"))
+        late.efaktura_deadline = over
+        # They were asked three days ago and did not answer: their requests have expired, as the deadline cron
+        # would have left them, so the customer card, the consent list and the invoice tell the same story.
+        asked = fields.Datetime.subtract(over, days=self.efaktura_consent_days or 3)
+        self.env["efaktura.consent"].sudo().create(
+            [
+                {
+                    "partner_id": move.partner_id.id,
+                    "company_id": self.id,
+                    "state": "expired",
+                    "requested_at": asked,
+                    "deadline": over,
+                    "move_ids": [fields.Command.link(move.id)],
+                }
+                for move in late
+            ]
+        )
+        late.partner_id.with_company(self)._efaktura_set_state("consent_requested")
+        late.partner_id.with_company(self)._efaktura_set_state(
+            "not_checked", note=self.env._("No answer to the eFaktura request before the deadline.")
+        )
         return moves
 
     efaktura_sandbox_failure = fields.Selection(

@@ -15,6 +15,7 @@ class ResConfigSettings(models.TransientModel):
     efaktura_issuer_state = fields.Selection(related="company_id.efaktura_issuer_state")
     efaktura_consent_days = fields.Integer(related="company_id.efaktura_consent_days", readonly=False)
     efaktura_send_on_post = fields.Boolean(related="company_id.efaktura_send_on_post", readonly=False)
+    efaktura_billing_user_id = fields.Many2one(related="company_id.efaktura_billing_user_id", readonly=False)
     efaktura_evidence_retention_months = fields.Integer(
         related="company_id.efaktura_evidence_retention_months", readonly=False
     )

@@ -97,6 +97,29 @@ class ResPartner(models.Model):
         help="Receive eDocuments is ticked with access point B2CNO.",
     )
 
+    efaktura_test_mode = fields.Boolean(
+        compute="_compute_efaktura_test_mode", help="eFaktura B2C runs in Test mode in the current company."
+    )
+
+    @api.depends_context("company")
+    def _compute_efaktura_test_mode(self):
+        self.efaktura_test_mode = self.env.company.efaktura_mode == "test"
+
+    def action_efaktura_open_consent_page(self):
+        """Test mode: open the customer's open consent request page, as the customer would see it."""
+        self.ensure_one()
+        consent = self.env["efaktura.consent"].search(
+            [
+                ("partner_id", "=", self.id),
+                ("company_id", "=", self.env.company.id),
+                ("state", "in", ("draft", "sent")),
+            ],
+            limit=1,
+        )
+        if not consent:
+            raise UserError(self.env._("%(customer)s has no open eFaktura consent request.", customer=self.name))
+        return consent.action_open_consent_page()
+
     @api.depends("is_company")
     def _compute_efaktura_private_person(self):
         for partner in self:
@@ -223,18 +246,32 @@ class ResPartner(models.Model):
     # State
     # ------------------------------------------------------------------
 
+    def _efaktura_lang(self, company=None):
+        """The language the module writes to and about this customer in: theirs, else the company's, else
+        English (only installed languages)."""
+        self.ensure_one()
+        installed = dict(self.env["res.lang"].get_installed())
+        company = company or self.env.company
+        for lang in (self.lang, company.partner_id.lang):
+            if lang in installed:
+                return lang
+        return "en_US"
+
     def _efaktura_set_state(self, state, note=None):
         """Move the consumers' eFaktura status and say so in their chatter."""
-        labels = dict(EFAKTURA_STATES)
         now = fields.Datetime.now()
         partners = self.sudo().filtered(lambda p: p.efaktura_state != state)
         if not partners:
             return
         partners.write({"efaktura_state": state, "efaktura_state_date": now})
-        body = Markup("%s <b>%s</b>") % (self.env._("eFaktura status:"), labels[state])
-        if note:
-            body += Markup("<br/>%s") % note
-        partners._message_log_batch(bodies=dict.fromkeys(partners.ids, body))
+        company = self.env.company
+        for lang, group in partners.grouped(lambda p: p._efaktura_lang(company)).items():
+            env = group.with_context(lang=lang).env
+            labels = dict(self._fields["efaktura_state"]._description_selection(env))
+            body = Markup("%s <b>%s</b>") % (env._("eFaktura status:"), labels[state])
+            if note:
+                body += Markup("<br/>%s") % note
+            group._message_log_batch(bodies=dict.fromkeys(group.ids, body))
 
     def action_efaktura_withdraw(self):
         """Withdraw the customer's eFaktura consent in this company; the audit records stay."""

@@ -36,6 +36,9 @@ from . import test_mps_contract
 from . import test_modes
 from . import test_consent_production
 from . import test_oidc_brokers
+from . import test_sms_segment
+from . import test_walkthrough
+from . import test_language
 from . import test_handoff
 from . import test_consent_delivery
 from . import test_public_routes

@@ -260,10 +260,12 @@ class TestPartnerAndSettingsScreens(ScreensCase):
         for user, lang, env in self.each_env(users=(admin,)):
             with self.subTest(user=user.login, lang=lang):
                 form = Form(env["res.config.settings"])
-                self.assertTrue(form.efaktura_enabled)
+                self.assertEqual(form.efaktura_mode, "test")
                 form.efaktura_consent_days = 4
+                form.efaktura_billing_user_id = admin
                 form.save().execute()
                 self.assertEqual(self.company.efaktura_consent_days, 4)
+                self.assertEqual(self.company.efaktura_billing_user_id, admin)
 
     def test_sales_journal_form(self):
         journal = self.company_data["default_journal_sale"]

@@ -123,3 +123,39 @@ class TestAccountToursWithEfaktura(account_test_tour.TestUi):
         super().setUpClass()
         cls.env.company.efaktura_enabled = True
         cls.env.company.efaktura_send_on_post = True
+
+
+@tagged("post_install", "-at_install")
+class TestWalkthroughNorwegianTour(TourCase):
+    """The README walk-through in nb_NO: the admin reads the test phone and the consent request in Norwegian,
+    and Ingrid approves on a Norwegian consent page and BankID simulator."""
+
+    browser_size = "390x844"
+    touch_enabled = False
+
+    def test_walkthrough_in_norwegian(self):
+        self.env["res.lang"]._activate_lang("nb_NO")
+        self.env["ir.module.module"]._load_module_terms(["l10n_no_efaktura_b2c"], ["nb_NO"])
+        self.admin.lang = "nb_NO"
+        self.company.partner_id.lang = "nb_NO"
+        self.company.logo = self.env["ir.module.module"].search([("name", "=", "l10n_no_efaktura_b2c")]).icon_image
+        self.ingrid.lang = "nb_NO"
+        move = self.dispatch(self.make_invoice(self.ingrid))
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        self.start_tour(
+            "/odoo/action-l10n_no_efaktura_b2c.action_efaktura_test_message",
+            "l10n_no_efaktura_b2c_walkthrough_nb",
+            login="admin",
+            timeout=60,
+        )
+        consent = self.env["efaktura.consent"].search([("partner_id", "=", self.ingrid.id)])
+        self.start_tour(
+            f"/odoo/action-l10n_no_efaktura_b2c.efaktura_consent_action/{consent.id}",
+            "l10n_no_efaktura_b2c_consent_record_nb",
+            login="admin",
+            timeout=60,
+        )
+        url = consent.action_open_consent_page()["url"]
+        self.start_tour(url.removeprefix(self.base_url()), "l10n_no_efaktura_b2c_consent_nb", timeout=60)
+        consent.invalidate_recordset()
+        self.assertEqual(consent.lookup_state, "not_found", "confirmed with BankID, not switched on yet")
