@@ -130,9 +130,6 @@ class TestWalkthroughNorwegianTour(TourCase):
     """The README walk-through in nb_NO: the admin reads the test phone and the consent request in Norwegian,
     and Ingrid approves on a Norwegian consent page and BankID simulator."""
 
-    browser_size = "390x844"
-    touch_enabled = False
-
     def test_walkthrough_in_norwegian(self):
         self.env["res.lang"]._activate_lang("nb_NO")
         self.env["ir.module.module"]._load_module_terms(["l10n_no_efaktura_b2c"], ["nb_NO"])
