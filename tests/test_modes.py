@@ -3,11 +3,14 @@
 import importlib.util
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo.modules import neutralize
 from odoo.tests import HttpCase, new_test_user, tagged
+
+from odoo.addons.base.models.ir_mail_server import IrMailServer
 
 from .common import EfakturaInvoiceCase
 from .test_consent import ConsentCase
@@ -264,3 +267,19 @@ class TestModeMigration(EfakturaInvoiceCase):
         self.assertEqual(len(move.efaktura_delivery_ids), 1)
         self.assertEqual(len(self.mailbox(move)), 1)
 
+
+
+@tagged("post_install", "-at_install")
+class TestKeptMailsNeverSent(EfakturaInvoiceCase):
+    def test_kept_email_survives_a_mail_server_that_cannot_be_reached(self):
+        """Odoo's send marks a whole batch as failed when it cannot connect: an e-mail kept in the test inbox is
+        never in that batch (the chaos concurrency run found kept invoice e-mails failed that way)."""
+        Mail = self.env["mail.mail"].sudo()
+        kept = Mail.with_context(efaktura_test_outbox={"email": self.company.id}).create(
+            {"subject": "Test", "email_to": "kari@example.com", "body_html": "<p>Test</p>"}
+        )
+        real = Mail.create({"subject": "Real", "email_to": "kari@example.com", "body_html": "<p>Real</p>"})
+        self.assertEqual((kept.state, real.state), ("efaktura_test", "outgoing"))
+        with patch.object(IrMailServer, "connect", side_effect=ConnectionRefusedError("no mail server")):
+            (kept | real).send()
+        self.assertEqual((kept.state, real.state), ("efaktura_test", "exception"))
