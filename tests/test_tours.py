@@ -117,16 +117,28 @@ class TestAccountToursWithEfaktura(account_test_tour.TestUi):
     """Odoo's own Invoicing tours, with eFaktura B2C switched on for the tour's company."""
 
     allow_inherited_tests_method = True  # run account's own tour methods as tests of this module
-    # account_tour ends while its Send & Print wizard is still sending ("Tour finished with an open form view in
-    # edition mode") on this machine, where the send renders the PDF with Debian's wkhtmltopdf: left out until
-    # that is understood (see the project's notes); the tax group tour runs.
-    test_01_account_tour = None
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env.company.efaktura_enabled = True
+        # The suite runs on a database without demo data, where Odoo switches the onboarding tours on for the
+        # administrator (res.users.tour_enabled). account_tour is one of them: its interactive copy then runs
+        # beside the automatic one, skips its last check and reports "tour succeeded" while the Send & Print
+        # wizard is still open. Odoo runs these tours on demo databases, where onboarding is off; so here.
+        cls.env.ref("base.user_admin").tour_enabled = False
+        cls.env.company.efaktura_mode = "test"
         cls.env.company.efaktura_send_on_post = True
+
+    def test_01_account_tour(self):  # pylint: disable=missing-return
+        super().test_01_account_tour()
+        company = self.env.company
+        self.assertEqual(company.efaktura_mode, "test", "the tour ran with eFaktura B2C switched on")
+        invoice = self.env["account.move"].search(
+            [("company_id", "=", company.id), ("move_type", "=", "out_invoice")], order="id desc", limit=1
+        )
+        self.assertEqual(invoice.state, "posted")
+        self.assertTrue(invoice.is_move_sent, "the tour's Send & Print sent the invoice by e-mail")
+        self.assertTrue(invoice.invoice_pdf_report_id)
 
 
 @tagged("post_install", "-at_install")
