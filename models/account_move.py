@@ -430,10 +430,17 @@ class AccountMove(models.Model):
         if not all(name.startswith("efaktura_") and self._fields[name].column_type for name in columns):
             raise ValueError(f"_efaktura_write only writes stored eFaktura fields, not {columns}")
         self.flush_recordset(columns)
-        assignments = SQL(", ").join(
+        assignments = [
             SQL("%s = %s", SQL.identifier(name), self._fields[name].convert_to_column(vals[name], self))
             for name in columns
-        )
+        ]
+        sent = vals.get("efaktura_state") in ("sent", "fallback_sent")
+        if sent:
+            # Reached the customer: Odoo's own "Sent" flag (the list's Sent column, the secondary Send button)
+            # says so too, as after Send & Print. The chain's chatter line already tells how it went.
+            self.flush_recordset(["is_move_sent"])
+            assignments.append(SQL("is_move_sent = TRUE"))
+        assignments = SQL(", ").join(assignments)
         self.env.cr.execute(
             SQL(
                 "UPDATE account_move SET %s, write_date = %s, write_uid = %s WHERE id IN %s",
@@ -443,7 +450,9 @@ class AccountMove(models.Model):
                 tuple(self.ids),
             )
         )
-        self.invalidate_recordset([*columns, "write_date", "write_uid"])
+        self.invalidate_recordset(
+            [*columns, "write_date", "write_uid", *(("is_move_sent", "move_sent_values") if sent else ())]
+        )
 
     def _efaktura_by_lang(self):
         """The moves grouped by the language of the chatter lines and tasks the module writes on them (crons,

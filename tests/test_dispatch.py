@@ -34,6 +34,8 @@ class TestDispatchChain(EfakturaInvoiceCase):
     def test_vipps_path(self):
         move = self.dispatch(self.make_invoice(self.kari))
         self.assertEqual(move.efaktura_state, "sent")
+        self.assertTrue(move.is_move_sent, "Odoo's Sent flag follows a delivery made by the cron")
+        self.assertEqual(move.move_sent_values, "sent")
         self.assertEqual(move.efaktura_channel, "vipps")
         delivery = self.assert_one_delivery(move, "vipps")
         self.assertTrue(delivery.network_reference)
@@ -66,6 +68,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ingrid))
         self.assertEqual(move.efaktura_state, "awaiting_consent")
         self.assertFalse(move.efaktura_delivery_ids)
+        self.assertFalse(move.is_move_sent, "waiting for consent is not sent")
         expected = fields.Datetime.now() + timedelta(days=3)
         self.assertAlmostEqual(move.efaktura_deadline, expected, delta=timedelta(minutes=1))
         self.assertEqual(self.ingrid.with_company(self.company).efaktura_state, "consent_requested")
@@ -96,6 +99,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.dispatch(move)
         self.assertEqual(move.efaktura_state, "fallback_sent")
         self.assertEqual(move.efaktura_channel, "post")
+        self.assertTrue(move.is_move_sent)
         delivery = self.assert_one_delivery(move, "post")
         letter = delivery.snailmail_letter_id
         self.assertTrue(letter)
