@@ -15,7 +15,7 @@ import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, modules
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_date, format_datetime, split_every
 
@@ -1368,7 +1368,12 @@ class EfakturaChain(models.AbstractModel):
         Delivery = self.env["efaktura.delivery"].sudo()
         deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
         for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
-            network = company._efaktura_network()
+            try:
+                network = company._efaktura_network()
+            except (UserError, ValidationError, NetworkError) as error:
+                # One company switched off or misconfigured must not stop every other company's receipts.
+                _logger.warning("eFaktura status poll skipped for %s: %s", company.name, error)
+                continue
             for batch in split_every(batch_size, group.ids, Delivery.browse):
                 try:
                     results = network.status(channel, batch.mapped("network_reference"))
