@@ -13,6 +13,7 @@ from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
+from .efaktura_channel import NETWORK_CHANNELS
 from .efaktura_delivery import DELIVERED_STATES, DELIVERY_CHANNELS
 
 _logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class AccountMove(models.Model):
     def _compute_efaktura_receipt(self):
         for move in self:
             network = move.efaktura_delivery_ids.filtered(
-                lambda d: d.channel in ("vipps", "efaktura") and d.state != "cancelled"
+                lambda d: d.channel in NETWORK_CHANNELS and d.state != "cancelled"
             ).sorted("id")
             state = network[-1:].state
             move.efaktura_receipt = state if state in ("submitted", "accepted", "shown", "paid", "rejected") else False
@@ -240,7 +241,7 @@ class AccountMove(models.Model):
             .search(
                 [
                     ("move_id", "in", self.ids),
-                    ("channel", "in", ("vipps", "efaktura")),
+                    ("channel", "in", NETWORK_CHANNELS),
                     ("state", "in", DELIVERED_STATES),
                 ]
             )

@@ -20,6 +20,7 @@ from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_date, format_datetime, split_every
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
+from .efaktura_channel import NETWORK_CHANNELS
 from .efaktura_delivery import DELIVERED_STATES
 from .mail_mail import KEPT
 
@@ -28,7 +29,6 @@ _logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 MAX_CONFLICTS = 5  # batches a cron run starts over after a concurrent update before it hands over
 BACKOFF = timedelta(minutes=5)  # 5, 10, 20, 40 minutes between the attempts
-NETWORK_CHANNELS = ("vipps", "efaktura")
 MANUAL = "manual"
 DONE, WAIT, NEXT = "done", "wait", "next"
 RENDER_ERROR = "PDF"  # the error code of a PDF that could not be rendered: retried, then needs attention
@@ -794,7 +794,7 @@ class EfakturaChain(models.AbstractModel):
                 "partner_id": move.partner_id.id,
                 "company_id": run.company.id,
                 "channel": channel,
-                "network": (network.network_name(channel) if hasattr(network, "network_name") else network.name)
+                "network": network.network_name(channel)
                 if network
                 else False,
                 "document_hash": run.doc_hash[move],

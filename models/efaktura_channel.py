@@ -8,6 +8,8 @@ CHANNELS = [
     ("email", "E-mail with PDF"),
     ("post", "Post"),
 ]
+# The channels a network carries (a nettbank or Vipps shows the invoice); the others are Odoo's e-mail and post.
+NETWORK_CHANNELS = ("vipps", "efaktura")
 DEFAULT_PRICES = {"vipps": 0.0, "efaktura": 0.0, "email": 0.0, "post": 0.0}
 
 

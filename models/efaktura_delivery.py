@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from .efaktura_channel import CHANNELS
+from .efaktura_channel import CHANNELS, NETWORK_CHANNELS
 
 DELIVERY_CHANNELS = [*CHANNELS, ("manual", "Print and post by hand")]
 DELIVERY_STATES = [
@@ -135,7 +135,7 @@ class EfakturaDelivery(models.Model):
     def _cron_poll_status_domain(self):
         return [
             ("state", "in", OPEN_NETWORK_STATES),
-            ("channel", "in", ("vipps", "efaktura")),
+            ("channel", "in", NETWORK_CHANNELS),
             ("network_reference", "!=", False),
         ]
 

@@ -146,6 +146,11 @@ class Network(abc.ABC):
     def __init__(self, issuer):
         self.issuer = issuer
 
+    def network_name(self, channel):
+        """The name the outbox shows for what carried a document by ``channel``. A network that hands each
+        channel to a different carrier (see ``production.py``) names the carrier."""
+        return self.name
+
     @abc.abstractmethod
     def lookup(self, recipients):
         """Find the consumers' eFaktura identifiers and Vipps preference.
