@@ -160,3 +160,30 @@ class TestWalkthroughNorwegianTour(TourCase):
         self.start_tour(url.removeprefix(self.base_url()), "l10n_no_efaktura_b2c_consent_nb", timeout=60)
         consent.invalidate_recordset()
         self.assertEqual(consent.lookup_state, "not_found", "confirmed with BankID, not switched on yet")
+
+
+@tagged("post_install", "-at_install")
+class TestWalkthroughEnglishTour(TourCase):
+    """The README walk-through as written, in en_US, without developer mode, through the menus it names: the
+    test phone, Ingrid's SMS and its link, her (Norwegian) consent page and BankID, the JTTA registry, "Jeg har
+    gjort det", and her invoice in the sandbox nettbank."""
+
+    def test_walkthrough_in_english(self):
+        self.env["res.lang"]._activate_lang("nb_NO")
+        self.env["ir.module.module"]._load_module_terms(["l10n_no_efaktura_b2c"], ["nb_NO"])
+        # As in the demo: an English-speaking admin, a Norwegian company and customer.
+        self.assertEqual(self.admin.lang, "en_US")
+        self.company.partner_id.lang = "nb_NO"
+        self.company.logo = self.env["ir.module.module"].search([("name", "=", "l10n_no_efaktura_b2c")]).icon_image
+        self.ingrid.lang = "nb_NO"
+        move = self.dispatch(self.make_invoice(self.ingrid))
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        self.assertFalse(self.mailbox(move))
+        self.start_tour("/odoo", "l10n_no_efaktura_b2c_walkthrough_en", login="admin", timeout=120)
+        self.assertTrue(self.ingrid_registry.jtta, "ticked in the JTTA registry")
+        consent = self.env["efaktura.consent"].search([("partner_id", "=", self.ingrid.id)])
+        self.assertEqual(consent.state, "accepted")
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "sent")
+        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertTrue(self.mailbox(move), "delivered to the sandbox nettbank at once")
