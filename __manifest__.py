@@ -50,6 +50,9 @@
     ],
     "post_init_hook": "_post_init_hook",
     "assets": {
+        "web.assets_backend": [
+            "l10n_no_efaktura_b2c/static/src/scss/efaktura_settings.scss",
+        ],
         "web.assets_tests": [
             "l10n_no_efaktura_b2c/static/src/tours/*.js",
         ],

@@ -4,6 +4,8 @@ import re
 from odoo import api, fields, models
 
 URL_RE = re.compile(r"https?://[^\s<>\"']+")
+# In an e-mail, the first link the customer can click: not the company logo's image source.
+HREF_RE = re.compile(r"""<a\s[^>]*href=["'](https?://[^"']+)["']""", re.IGNORECASE)
 
 KINDS = [("sms", "SMS"), ("email", "E-mail"), ("letter", "Letter")]
 
@@ -34,10 +36,22 @@ class EfakturaTestMessage(models.Model):
         string="Link", compute="_compute_link_url", help="The first link of the message, to open it as the customer."
     )
 
+    @api.depends("kind", "partner_id", "recipient")
+    def _compute_display_name(self):
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
+        for message in self:
+            who = message.partner_id.name or message.recipient or ""
+            message.display_name = f"{kinds.get(message.kind, '')}: {who}"
+
     @api.depends("body_text", "body")
     def _compute_link_url(self):
         for message in self:
-            match = URL_RE.search(message.body_text or "") or URL_RE.search(str(message.body or ""))
+            body = str(message.body or "")
+            href = HREF_RE.search(body)
+            if href:
+                message.link_url = html.unescape(href.group(1))
+                continue
+            match = URL_RE.search(message.body_text or "") or URL_RE.search(body)
             message.link_url = html.unescape(match.group(0)).rstrip(".,;)") if match else False
 
     @api.model

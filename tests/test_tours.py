@@ -172,3 +172,64 @@ class TestWalkthroughNorwegianTour(TourCase):
         self.start_tour(url.removeprefix(self.base_url()), "l10n_no_efaktura_b2c_consent_nb", timeout=60)
         consent.invalidate_recordset()
         self.assertEqual(consent.lookup_state, "not_found", "confirmed with BankID, not switched on yet")
+
+
+class WalkthroughTourCase(TourCase):
+    def play_walkthrough(self, tour):
+        """The README walk-through through its menus: the test phone, Ingrid's SMS and its link, her (Norwegian)
+        consent page and BankID, the JTTA registry, "Jeg har gjort det", and her invoice in the sandbox nettbank."""
+        self.env["res.lang"]._activate_lang("nb_NO")
+        self.env["ir.module.module"]._load_module_terms(["base", "web", "account", "l10n_no_efaktura_b2c"], ["nb_NO"])
+        # As in the demo: a Norwegian company and customer.
+        self.company.partner_id.lang = "nb_NO"
+        self.company.logo = self.env["ir.module.module"].search([("name", "=", "l10n_no_efaktura_b2c")]).icon_image
+        self.ingrid.lang = "nb_NO"
+        move = self.dispatch(self.make_invoice(self.ingrid))
+        self.assertEqual(move.efaktura_state, "awaiting_consent")
+        self.assertFalse(self.mailbox(move))
+        self.start_tour("/odoo", tour, login="admin", timeout=120)
+        self.assertTrue(self.ingrid_registry.jtta, "ticked in the JTTA registry")
+        consent = self.env["efaktura.consent"].search([("partner_id", "=", self.ingrid.id)])
+        self.assertEqual(consent.state, "accepted")
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "sent")
+        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertTrue(self.mailbox(move), "delivered to the sandbox nettbank at once")
+
+
+@tagged("post_install", "-at_install")
+class TestWalkthroughEnglishTour(WalkthroughTourCase):
+    """The README walk-through as written, with Odoo in en_US, without developer mode."""
+
+    def test_walkthrough_in_english(self):
+        self.assertEqual(self.admin.lang, "en_US")
+        self.play_walkthrough("l10n_no_efaktura_b2c_walkthrough_en")
+
+
+@tagged("post_install", "-at_install")
+class TestWalkthroughNorwegianMenusTour(WalkthroughTourCase):
+    """The same walk-through with Odoo in nb_NO, through the Norwegian menus."""
+
+    def test_walkthrough_through_the_norwegian_menus(self):
+        self.admin.lang = "nb_NO"
+        self.play_walkthrough("l10n_no_efaktura_b2c_walkthrough_menus_nb")
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsLayoutTour(TourCase):
+    """On a 1024 px screen, in English and Norwegian, no label of the eFaktura settings runs into its value
+    ("Organisasjonsnummer") and every checkbox sits beside its label, in Test mode and in production."""
+
+    browser_size = "1024x768"
+
+    def test_settings_layout(self):
+        self.env["res.lang"]._activate_lang("nb_NO")
+        self.env["ir.module.module"]._load_module_terms(["l10n_no_efaktura_b2c"], ["nb_NO"])
+        # Cash basis taxes exist: without this, Odoo's own settings refuse to open without an error dialog.
+        self.company.write({"efaktura_issuer_org_number": "123456785", "tax_exigibility": True})
+        self.assertEqual(self.company.efaktura_mode, "test")
+        for lang in ("en_US", "nb_NO"):
+            with self.subTest(lang=lang):
+                self.admin.lang = lang
+                self.start_tour("/odoo/settings#account", "l10n_no_efaktura_b2c_settings_layout", login="admin")
+                self.assertEqual(self.company.efaktura_mode, "test", "nothing was saved")

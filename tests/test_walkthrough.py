@@ -56,9 +56,13 @@ class TestOpenConsentPage(ConsentCase):
         self.assertIn(f"/logo.png?company={self.company.id}", page.text)
 
     def test_test_phone_and_inbox_links_open_the_consent_page(self):
+        # The e-mail shows the company's logo: its link is still the consent page, not the logo's address.
+        self.company.logo = self.env["ir.module.module"].search([("name", "=", "l10n_no_efaktura_b2c")]).icon_image
         self.request_consent()
         kept = self.env["efaktura.test.message"].search([("partner_id", "=", self.ingrid.id)])
         self.assertEqual(sorted(kept.mapped("kind")), ["email", "sms"])
+        # The form's breadcrumb names the message, not "efaktura.test.message,1".
+        self.assertEqual(sorted(kept.mapped("display_name")), ["E-mail: Ingrid Hansen", "SMS: Ingrid Hansen"])
         for message in kept:
             with self.subTest(kind=message.kind):
                 self.assertIn("/efaktura/consent/", message.link_url)
