@@ -94,10 +94,14 @@ class EfakturaConsent(models.Model):
         "account.move", "efaktura_consent_move_rel", "consent_id", "move_id", string="Waiting invoices", readonly=True
     )
     # What really went out: read back from sms.sms and mail.mail.
-    sms_id = fields.Many2one("sms.sms", string="SMS", readonly=True, ondelete="set null", index="btree_not_null")
+    sms_id = fields.Many2one(
+        "sms.sms", string="SMS message", readonly=True, ondelete="set null", index="btree_not_null"
+    )
     sms_state = fields.Selection(SMS_STATES, string="SMS", readonly=True)
     sms_error = fields.Char(string="SMS problem", readonly=True)
-    mail_id = fields.Many2one("mail.mail", string="E-mail", readonly=True, ondelete="set null", index="btree_not_null")
+    mail_id = fields.Many2one(
+        "mail.mail", string="E-mail message", readonly=True, ondelete="set null", index="btree_not_null"
+    )
     mail_state = fields.Selection(MAIL_STATES, string="E-mail", readonly=True)
     mail_error = fields.Char(string="E-mail problem", readonly=True)
     # Evidence of the answer: personal data, for the accounting managers of the company only (the record rule
@@ -395,8 +399,9 @@ class EfakturaConsent(models.Model):
             partner = consent.partner_id.with_company(consent.company_id)
             partner._efaktura_set_state(
                 "not_checked",
-                note=self.env._("The eFaktura request reached the customer neither by SMS nor by e-mail: %(why)s.",
-                                why=reason),
+                note=self.env._(
+                    "The eFaktura request reached the customer neither by SMS nor by e-mail: %(why)s.", why=reason
+                ),
             )
             moves = consent.move_ids.filtered(lambda m: m.efaktura_state == "awaiting_consent")
             if moves:
@@ -441,8 +446,10 @@ class EfakturaConsent(models.Model):
         queued or failed e-mail shows no link. The customer's chatter says a request went out, without it.
         """
         self.ensure_one()
-        mail = self.env["mail.mail"].sudo().browse(
-            template.send_mail(self.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent")
+        mail = (
+            self.env["mail.mail"]
+            .sudo()
+            .browse(template.send_mail(self.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent"))
         )
         mail.mail_message_id.body = False
         return mail.id
@@ -517,11 +524,7 @@ class EfakturaConsent(models.Model):
             return "name_mismatch"
         self.write(evidence)
         self.sudo().lookup_national_id = national_id
-        self.partner_id._message_log(
-            body=self.env._(
-                "Confirmed with BankID; eFaktura is looked up in the register."
-            )
-        )
+        self.partner_id._message_log(body=self.env._("Confirmed with BankID; eFaktura is looked up in the register."))
         return self._efaktura_lookup()
 
     def _efaktura_lookup(self):
@@ -575,9 +578,7 @@ class EfakturaConsent(models.Model):
         )
         partner._efaktura_set_state(
             "active",
-            note=self.env._(
-                "Approved eFaktura with BankID; found in the eFaktura register."
-            ),
+            note=self.env._("Approved eFaktura with BankID; found in the eFaktura register."),
         )
         self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
         self._send_confirmation()
