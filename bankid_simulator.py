@@ -1,7 +1,7 @@
 """A BankID-like OpenID provider for sandbox mode, in plain Python (no Odoo import).
 
 This is the protocol core; an HTTP layer (an Odoo controller, or the test peer) maps requests to
-it. It implements what the relying party in ``oidc.py`` uses against the real BankID:
+it. It implements what the relying party in ``tools/oidc.py`` uses against the real BankID:
 
 * discovery metadata, with authorization, token, JWKS and PAR endpoints under the issuer URL;
 * the authorization code flow with mandatory PKCE S256, ``state``, ``nonce`` and ``acr_values``;

@@ -16,7 +16,7 @@ from stdnum.no import fodselsnummer
 
 from odoo.exceptions import UserError
 
-from odoo.addons.l10n_no_efaktura_b2c.oidc import VerifiedIdentity
+from odoo.addons.l10n_no_efaktura_b2c.tools.oidc import VerifiedIdentity
 
 env = globals()["env"]  # provided by odoo-bin shell
 

@@ -9,8 +9,8 @@ from odoo.exceptions import UserError
 from odoo.http import request
 from odoo.tools import consteq
 
-from .. import oidc
 from ..models.efaktura_rate_limit import MISS_LIMIT, RATE_LIMIT, RATE_WINDOW
+from ..tools import oidc
 
 _logger = logging.getLogger(__name__)
 
@@ -220,9 +220,7 @@ class EfakturaController(http.Controller):
         return httprequest.remote_addr, httprequest.headers.get("User-Agent", "")
 
     # Not readonly: every request is counted for the rate limit.
-    @http.route(
-        "/efaktura/consent/<string:token>", type="http", auth="public", methods=None, csrf=False, sitemap=False
-    )
+    @http.route("/efaktura/consent/<string:token>", type="http", auth="public", methods=None, csrf=False, sitemap=False)
     @public_methods("GET")
     def consent_page(self, token, **kwargs):
         consent, error_page = self._open_consent(token)
@@ -292,7 +290,6 @@ class EfakturaController(http.Controller):
         if outcome == "not_found":
             outcome = "still_not_found"
         return self._lookup_outcome_page(consent, outcome, check_action=f"/efaktura/consent/{token}/check")
-
 
     @http.route(
         "/efaktura/consent/<string:token>/bankid",

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from .. import kid
+from ..tools import kid
 
 KID_ALGORITHMS = [("mod10", "MOD10 (Luhn)"), ("mod11", "MOD11")]
 DEFAULT_KID_LENGTH = 15

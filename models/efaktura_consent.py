@@ -12,7 +12,7 @@ from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError, Recipient
-from ..oidc import name_matches
+from ..tools.oidc import name_matches
 from .mail_mail import KEPT
 
 _logger = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from odoo.tools.misc import hmac as hmac_sign
 from ..networks import maventa, maventa_contract, mps, vipps
 from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..networks.production import ProductionNetwork
-from ..oidc import OidcError, Provider, configuration_problems, discover
-from ..validation import InvalidValue, normalize_account_number, normalize_org_number
+from ..tools.oidc import OidcError, Provider, configuration_problems, discover
+from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
+from ..tools.validation_messages import rule_text
 from .efaktura_channel import CHANNELS, DEFAULT_PRICES
-from .validation_messages import rule_text
 
 _logger = logging.getLogger(__name__)
 

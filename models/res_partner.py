@@ -4,8 +4,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..networks.base import NetworkError, Recipient
-from ..validation import InvalidValue, normalize_no_mobile
-from .validation_messages import rule_text
+from ..tools.validation import InvalidValue, normalize_no_mobile
+from ..tools.validation_messages import rule_text
 
 EFAKTURA_STATES = [
     ("not_checked", "Not checked"),
@@ -218,9 +218,7 @@ class ResPartner(models.Model):
                 where = self.env._("The customer receives B2C eFaktura from %(company)s.", company=company.name)
             else:
                 where = self.env._("The customer receives B2C eFaktura from another company.")
-            raise ValidationError(
-                self.env._("%(error)s %(where)s", error=error.args[0], where=where)
-            ) from error
+            raise ValidationError(self.env._("%(error)s %(where)s", error=error.args[0], where=where)) from error
 
     @api.model_create_multi
     def create(self, vals_list):

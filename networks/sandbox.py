@@ -15,7 +15,7 @@ import re
 import secrets
 import unicodedata
 
-from ..validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
+from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 from .base import (
     ACCEPTED,
     CANCELLED,

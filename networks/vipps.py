@@ -33,8 +33,8 @@ import zoneinfo
 
 import requests
 
-from ..kid import KidError, validate_kid
-from ..validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
+from ..tools.kid import KidError, validate_kid
+from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 from .base import (
     CANCELLED,
     PAID,

@@ -271,7 +271,7 @@ class TestConsentFlow(ConsentCase):
         self.assertEqual(len(move.efaktura_delivery_ids), 1)
 
     def _identity(self, given, family, nnin):
-        from ..oidc import VerifiedIdentity
+        from ..tools.oidc import VerifiedIdentity
 
         return VerifiedIdentity(
             sub="sub-1",

@@ -17,9 +17,9 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..bankid_simulator import ENDPOINT_PATHS
-from ..kid import KidError, make_kid, validate_kid
 from ..models.res_company import BANKID_SIMULATOR_PATH
-from ..validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
+from ..tools.kid import KidError, make_kid, validate_kid
+from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 from .common import EfakturaCase
 from .test_consent import ConsentCase
 from .test_public_routes import identity_of

@@ -8,7 +8,7 @@ from stdnum.no import kontonr, orgnr
 
 from odoo.tests import BaseCase, tagged
 
-from ..kid import (
+from ..tools.kid import (
     MOD10,
     MOD11,
     KidError,

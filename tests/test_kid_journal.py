@@ -11,8 +11,8 @@ from odoo.tests import tagged
 
 from odoo.addons.l10n_no.models.account_move import AccountMove as L10nNoAccountMove
 
-from .. import kid
 from ..models.account_journal import kid_payload
+from ..tools import kid
 from .common import EfakturaInvoiceCase
 
 PARTNER_IDS = st.integers(min_value=1, max_value=10**12)

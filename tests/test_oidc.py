@@ -13,7 +13,6 @@ from stdnum.no import fodselsnummer
 
 from odoo.tests import BaseCase, tagged
 
-from .. import oidc
 from ..bankid_simulator import (
     DEFAULT_ACR,
     TEST_PERSONS,
@@ -23,6 +22,7 @@ from ..bankid_simulator import (
     find_test_person,
     generate_rsa_key_pem,
 )
+from ..tools import oidc
 from .oidc_peer import OidcPeer
 
 CLIENT_ID = "efaktura-odoo"

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 
 from odoo.tests import BaseCase, tagged
 
-from .. import oidc
 from ..bankid_simulator import find_test_person, generate_ec_key_pem, generate_rsa_key_pem
+from ..tools import oidc
 from .oidc_peer import OidcPeer
 
 REDIRECT_URI = "https://odoo.example.com/efaktura/bankid/callback"
@@ -171,9 +171,10 @@ class TestOidcBrokers(BaseCase):
             self.login(self.provider(self.es_peer, allowed_algorithms=("RS256",)), self.es_peer)
         self.assertEqual(caught.exception.reason, "alg")
         metadata = oidc.discover(self.es_peer.issuer)
-        self.assertIn("none is in the allowlist", " ".join(oidc.configuration_problems(
-            self.provider(self.es_peer, allowed_algorithms=("RS256",)), metadata
-        )))
+        self.assertIn(
+            "none is in the allowlist",
+            " ".join(oidc.configuration_problems(self.provider(self.es_peer, allowed_algorithms=("RS256",)), metadata)),
+        )
 
     # -- private_key_jwt -------------------------------------------------------------------------
 

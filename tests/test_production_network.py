@@ -7,7 +7,6 @@ import requests
 
 from odoo.tests import BaseCase, tagged
 
-from ..kid import MOD10, make_kid
 from ..networks import mps, production, vipps
 from ..networks.base import (
     CANCELLED,
@@ -20,6 +19,7 @@ from ..networks.base import (
     NetworkUnavailable,
     Recipient,
 )
+from ..tools.kid import MOD10, make_kid
 from .common import RealTimeoutsOnLoopback
 from .mps_peer import MODE_HTTP_ERROR, MpsPeer
 from .vipps_peer import VippsPeer

@@ -19,7 +19,7 @@ UNSAFE_READS = ("HEAD", "OPTIONS", "TRACE")
 
 def identity_of(partner, nnin=""):
     """What BankID says about the person behind ``partner``."""
-    from ..oidc import VerifiedIdentity
+    from ..tools.oidc import VerifiedIdentity
 
     given, family = partner.name.split(" ", 1)
     return VerifiedIdentity(

@@ -1,6 +1,6 @@
 from odoo.tests import BaseCase, tagged
 
-from ..validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
+from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 
 
 @tagged("post_install", "-at_install")
