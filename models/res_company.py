@@ -10,7 +10,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import consteq, email_normalize, file_open
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks import maventa, maventa_contract, mps, vipps
+from ..networks import maventa, maventa_contract, mps, mps_client, vipps
 from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..networks.production import ProductionNetwork
 from ..tools.oidc import OidcError, Provider, configuration_problems, discover
@@ -171,7 +171,7 @@ class ResCompany(models.Model):
     )
     # Production networks.
     efaktura_mps_endpoint = fields.Char(
-        string="MPS endpoint", default=mps.PRODUCTION_ENDPOINT, help="The eFaktura ERP service v4 address."
+        string="MPS endpoint", default=mps_client.PRODUCTION_ENDPOINT, help="The eFaktura ERP service v4 address."
     )
     efaktura_mps_client_cert = fields.Char(
         string="MPS client certificate file",
@@ -185,7 +185,7 @@ class ResCompany(models.Model):
     )
     efaktura_mps_cancel_endpoint = fields.Char(
         string="MPS cancellation address",
-        default=mps.SUBMITTER_PRODUCTION_ENDPOINT,
+        default=mps_client.SUBMITTER_PRODUCTION_ENDPOINT,
         help='The "Issuer via MPS" service that takes invoices back (getCancellableInvoice, cancelInvoice). '
         "Use the address MPS gives you at onboarding.",
     )
@@ -461,7 +461,7 @@ class ResCompany(models.Model):
         company = self.sudo()
         if not (company.efaktura_mps_endpoint and company.efaktura_mps_client_cert):
             return None
-        return mps.MpsConfig(
+        return mps_client.MpsConfig(
             endpoint=company.efaktura_mps_endpoint,
             issuer_org_number=company.efaktura_issuer_org_number or "",
             client_cert=company.efaktura_mps_client_cert,
@@ -475,7 +475,7 @@ class ResCompany(models.Model):
         """The WSDL zeep reads: the one MPS handed the issuer when uploaded, else the module's stand-in."""
         company = self.sudo()
         if not company.efaktura_mps_wsdl:
-            return mps.WSDL_PATH
+            return mps_client.WSDL_PATH
         content = base64.b64decode(company.efaktura_mps_wsdl)
         digest = hashlib.sha256(content).hexdigest()
         path = os.path.join(tempfile.gettempdir(), f"efaktura-mps-{self.env.cr.dbname}-{digest[:16]}.wsdl")
@@ -648,7 +648,7 @@ class ResCompany(models.Model):
                 client = company._efaktura_mps_client()
                 try:
                     client.create_issuer(
-                        mps.MpsIssuer(
+                        mps_client.MpsIssuer(
                             issuer_id=company.efaktura_issuer_org_number,
                             name=company.name,
                             account_number=company.efaktura_billing_account,
@@ -821,7 +821,7 @@ class ResCompany(models.Model):
             raise UserError(
                 self.env._("Fill in the MPS endpoint and client certificate in the eFaktura settings first.")
             )
-        return mps.MpsClient(config)
+        return mps_client.MpsClient(config)
 
     def _efaktura_sandbox_issuer_token(self):
         self.ensure_one()

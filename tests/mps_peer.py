@@ -37,13 +37,13 @@ import threading
 from lxml import etree
 from stdnum.no import kontonr
 
-from ..networks import mps
+from ..networks import mps_client
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-NS = mps.NAMESPACE
+NS = mps_client.NAMESPACE
 PATH = "/invoicing-erp/v4/"
-SUBMITTER_NS = mps.SUBMITTER_NAMESPACE
-SUBMITTER_PATH = mps.SUBMITTER_PATH
+SUBMITTER_NS = mps_client.SUBMITTER_NAMESPACE
+SUBMITTER_PATH = mps_client.SUBMITTER_PATH
 #: The soapAction of each service's operations: namespace or documented prefix + operation name.
 _ACTION_PREFIX = {NS: NS, SUBMITTER_NS: "https://efaktura-services.nets.no/efaktura-submitter-service/v1/"}
 _SERVICE_PATH = {NS: PATH, SUBMITTER_NS: SUBMITTER_PATH}
@@ -157,7 +157,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class MpsPeer:
     """The fake service. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
 
-    def __init__(self, xsd_path=mps.XSD_PATH, submitter_xsd_path=mps.SUBMITTER_XSD_PATH):
+    def __init__(self, xsd_path=mps_client.XSD_PATH, submitter_xsd_path=mps_client.SUBMITTER_XSD_PATH):
         self.schema = etree.XMLSchema(etree.parse(xsd_path))
         self.schemas = {NS: self.schema, SUBMITTER_NS: etree.XMLSchema(etree.parse(submitter_xsd_path))}
         self._lock = threading.RLock()

@@ -8,7 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..models.efaktura_chain import MAX_ATTEMPTS
-from ..networks import mps
+from ..networks import mps_client
 from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
 from .mps_peer import MODE_HTTP_ERROR, MpsPeer
 from .vipps_peer import VippsPeer
@@ -34,7 +34,7 @@ class ProductionCase(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
                 "efaktura_network_mode": "production",
                 "efaktura_production_route": "mps",
                 "efaktura_mps_endpoint": cls.mps_peer.url,
-                "efaktura_mps_cancel_endpoint": cls.mps_peer.base_url.rstrip("/") + mps.SUBMITTER_PATH,
+                "efaktura_mps_cancel_endpoint": cls.mps_peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH,
                 "efaktura_mps_client_cert": __file__,  # plain HTTP to the peer: no TLS handshake is made
                 "efaktura_vipps_enabled": True,
                 "efaktura_vipps_base_url": cls.vipps_peer.base_url,

@@ -12,7 +12,7 @@ from lxml import etree
 from odoo.tests import BaseCase, tagged
 from odoo.tests import common as odoo_test_common
 
-from ..networks import base, mps
+from ..networks import base, mps, mps_client
 from .mps_peer import MODE_GARBAGE, MODE_HANG, MODE_HTTP_ERROR, MODE_NOT_SOAP, NS, SOAP_ENV, MpsPeer
 
 ISSUER_ID = "123456785"
@@ -48,8 +48,8 @@ class TestMpsClient(BaseCase):
         self.peer.add_issuer(ISSUER_ID, "Nordlys Elektro AS", ACCOUNT, "faktura@nordlys.example.com")
         self.peer.add_consumer(KARI_ID, "Kari Nordmann", ssn=KARI_SSN, phone=KARI_MOBILE, email="kari@example.com")
         self.peer.add_consumer(OLA_ID, "Ola Nordmann", email="ola@example.com", blocked_issuers=frozenset({ISSUER_ID}))
-        self.config = mps.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=5.0)
-        self.client = mps.MpsClient(self.config)
+        self.config = mps_client.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=5.0)
+        self.client = mps_client.MpsClient(self.config)
         self.addCleanup(self.assert_peer_clean)
 
     def assert_peer_clean(self):
@@ -70,7 +70,7 @@ class TestMpsClient(BaseCase):
             "presentation_url": "https://erp.example.com/efaktura/INV-2024-0001.pdf?token=abc",
             **values,
         }
-        return mps.MpsInvoice(**values)
+        return mps_client.MpsInvoice(**values)
 
     def document(self, key, number, recipient=KARI_ID, **values):
         values = {
@@ -103,12 +103,12 @@ class TestMpsClient(BaseCase):
     # -- operations ---------------------------------------------------------------------------
 
     def test_issuer_create_get_delete(self):
-        issuer = mps.MpsIssuer(OTHER_ISSUER_ID, "Fjordkraft Test AS", ACCOUNT, "billing@fjord.example.com")
+        issuer = mps_client.MpsIssuer(OTHER_ISSUER_ID, "Fjordkraft Test AS", ACCOUNT, "billing@fjord.example.com")
         self.assertEqual(self.client.create_issuer(issuer), OTHER_ISSUER_ID)
         self.assertEqual(self.client.get_issuer(OTHER_ISSUER_ID), issuer)
         self.assertEqual(
             self.client.get_issuer(),
-            mps.MpsIssuer(ISSUER_ID, "Nordlys Elektro AS", ACCOUNT, "faktura@nordlys.example.com"),
+            mps_client.MpsIssuer(ISSUER_ID, "Nordlys Elektro AS", ACCOUNT, "faktura@nordlys.example.com"),
             "issuer_id defaults to the configured organisation number",
         )
         self.client.delete_issuer(OTHER_ISSUER_ID)
@@ -119,7 +119,7 @@ class TestMpsClient(BaseCase):
 
     def test_create_issuer_with_invalid_account_is_5006(self):
         with self.assertRaises(base.NetworkRejected) as caught:
-            self.client.create_issuer(mps.MpsIssuer(OTHER_ISSUER_ID, "Fjordkraft Test AS", BAD_ACCOUNT))
+            self.client.create_issuer(mps_client.MpsIssuer(OTHER_ISSUER_ID, "Fjordkraft Test AS", BAD_ACCOUNT))
         self.assert_error(caught.exception, base.NetworkRejected, "5006", False)
         self.assertNotIn(OTHER_ISSUER_ID, self.peer.issuers)
 
@@ -141,12 +141,12 @@ class TestMpsClient(BaseCase):
     def test_get_efaktura_identifiers(self):
         answers = self.client.get_efaktura_identifiers(
             [
-                mps.IdentifierQuery("by-ssn", national_id=KARI_SSN),
-                mps.IdentifierQuery("by-phone", name="Kari Nordmann", phone=KARI_MOBILE),
-                mps.IdentifierQuery("by-email", name="kari nordmann", email="KARI@example.com"),
-                mps.IdentifierQuery("wrong-name", name="Kari Hansen", phone=KARI_MOBILE),
-                mps.IdentifierQuery("blocked", name="Ola Nordmann", email="ola@example.com"),
-                mps.IdentifierQuery(
+                mps_client.IdentifierQuery("by-ssn", national_id=KARI_SSN),
+                mps_client.IdentifierQuery("by-phone", name="Kari Nordmann", phone=KARI_MOBILE),
+                mps_client.IdentifierQuery("by-email", name="kari nordmann", email="KARI@example.com"),
+                mps_client.IdentifierQuery("wrong-name", name="Kari Hansen", phone=KARI_MOBILE),
+                mps_client.IdentifierQuery("blocked", name="Ola Nordmann", email="ola@example.com"),
+                mps_client.IdentifierQuery(
                     "unknown", name="Per Olsen", phone="+4799999999", birthdate=datetime.date(1980, 5, 17)
                 ),
             ]
@@ -154,7 +154,7 @@ class TestMpsClient(BaseCase):
         by_ref = {answer.reference: answer for answer in answers}
         self.assertEqual(set(by_ref), {"by-ssn", "by-phone", "by-email", "wrong-name", "blocked", "unknown"})
         for ref in ("by-ssn", "by-phone", "by-email"):
-            self.assertEqual(by_ref[ref], mps.IdentifierAnswer(ref, KARI_ID, auto_accept=True, blocked=False))
+            self.assertEqual(by_ref[ref], mps_client.IdentifierAnswer(ref, KARI_ID, auto_accept=True, blocked=False))
             self.assertTrue(by_ref[ref].usable)
         self.assertEqual(by_ref["blocked"].efaktura_identifier, OLA_ID)
         self.assertTrue(by_ref["blocked"].blocked)
@@ -166,13 +166,13 @@ class TestMpsClient(BaseCase):
         self.assertEqual(body.findtext(f".//{{{NS}}}socialSecurityNumber"), KARI_SSN)
         self.assertEqual(body.findtext(f".//{{{NS}}}dateOfBirth"), "1980-05-17")
         with self.assertRaises(ValueError):
-            self.client.get_efaktura_identifiers([mps.IdentifierQuery("name-only", name="Kari Nordmann")])
+            self.client.get_efaktura_identifiers([mps_client.IdentifierQuery("name-only", name="Kari Nordmann")])
 
     def test_add_invoices_and_read_statuses(self):
         invoices = [
             self.invoice("INV/2024/0001"),
             self.invoice("INV/2024/0002", efaktura_identifier="unknown-consumer", kid=""),
-            self.invoice("CN/2024/0001", document_type=mps.DOCUMENT_CREDIT_NOTE, amount=decimal.Decimal("99")),
+            self.invoice("CN/2024/0001", document_type=mps_client.DOCUMENT_CREDIT_NOTE, amount=decimal.Decimal("99")),
         ]
         self.assertEqual(self.client.add_invoices("consignment-1", invoices), 3)
 
@@ -190,7 +190,8 @@ class TestMpsClient(BaseCase):
         self.assertEqual(sent[2].findtext(f"{{{NS}}}amount"), "99.00")
 
         self.assertEqual(
-            self.client.get_consignment_status("consignment-1"), mps.ConsignmentStatus("consignment-1", "RECEIVED", 3)
+            self.client.get_consignment_status("consignment-1"),
+            mps_client.ConsignmentStatus("consignment-1", "RECEIVED", 3),
         )
         self.assertEqual(
             {status.status for status in self.client.get_invoice_status(["INV/2024/0001", "INV/2024/0002"])},
@@ -232,13 +233,13 @@ class TestMpsClient(BaseCase):
     def test_every_request_carries_a_fresh_message_identifier(self):
         self.client.get_issuer()
         self.client.add_brand_agreement_rule(ACCOUNT)
-        self.client.get_efaktura_identifiers([mps.IdentifierQuery("r1", national_id=KARI_SSN)])
+        self.client.get_efaktura_identifiers([mps_client.IdentifierQuery("r1", national_id=KARI_SSN)])
         self.client.add_invoices("consignment-1", [self.invoice()])
         self.client.get_consignment_status("consignment-1")
         self.client.get_invoice_status(["INV/2024/0001"])
         with self.assertRaises(base.NetworkRejected):
             self.client.add_invoices("consignment-1", [self.invoice()])
-        self.client.create_issuer(mps.MpsIssuer(OTHER_ISSUER_ID, "Fjordkraft Test AS", ACCOUNT))
+        self.client.create_issuer(mps_client.MpsIssuer(OTHER_ISSUER_ID, "Fjordkraft Test AS", ACCOUNT))
         self.client.delete_issuer(OTHER_ISSUER_ID)
 
         recorded = self.peer.requests
@@ -247,7 +248,7 @@ class TestMpsClient(BaseCase):
         for request in recorded:
             with self.subTest(operation=request.operation):
                 self.assertTrue(5 <= len(request.message_identifier) <= 50, request.message_identifier)
-                self.assertEqual(request.soap_action.strip('"'), mps.NAMESPACE + request.operation)
+                self.assertEqual(request.soap_action.strip('"'), mps_client.NAMESPACE + request.operation)
                 self.assertEqual(request.path, "/invoicing-erp/v4/", "the configured endpoint replaces the WSDL's")
                 self.assertEqual(request.schema_error, "")
         self.assertEqual(len(set(identifiers)), len(identifiers), "every request has its own identifier")
@@ -290,7 +291,7 @@ class TestMpsClient(BaseCase):
         self.assertIn("maxLength", str(caught.exception))
 
     def test_fault_codes_map_to_error_classes(self):
-        for code, (retryable, meaning) in mps.FAULT_CODES.items():
+        for code, (retryable, meaning) in mps_client.FAULT_CODES.items():
             self.peer.inject_fault("validationFault", code, meaning)
             with self.subTest(code=code), self.assertRaises(base.NetworkError) as caught:
                 self.client.get_issuer()
@@ -320,7 +321,7 @@ class TestMpsClient(BaseCase):
         ]
         for fault, error_class in cases:
             with self.subTest(code=fault.code):
-                error = mps.fault_to_error(fault, "getIssuer")
+                error = mps_client.fault_to_error(fault, "getIssuer")
                 self.assert_error(error, error_class, None, error_class.retryable)
 
     def test_http_errors(self):
@@ -348,7 +349,9 @@ class TestMpsClient(BaseCase):
 
     def test_timeout_is_unavailable(self):
         self.peer.mode = MODE_HANG
-        client = mps.MpsClient(mps.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=0.3))
+        client = mps_client.MpsClient(
+            mps_client.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=0.3)
+        )
         started = time.monotonic()
         with self.assertRaises(base.NetworkUnavailable) as caught:
             client.get_issuer()
@@ -359,15 +362,17 @@ class TestMpsClient(BaseCase):
 
     def test_connection_refused_is_unavailable(self):
         with self.assertRaises(base.NetworkUnavailable) as caught:
-            closed = mps.MpsClient(mps.MpsConfig(endpoint="http://127.0.0.1:9/invoicing-erp/v4/", timeout=2))
+            closed = mps_client.MpsClient(
+                mps_client.MpsConfig(endpoint="http://127.0.0.1:9/invoicing-erp/v4/", timeout=2)
+            )
             closed.get_issuer(ISSUER_ID)
         self.assertTrue(caught.exception.retryable)
         self.assertIn("could not reach", str(caught.exception))
 
     def test_config_and_session(self):
-        self.assertTrue(os.path.isfile(mps.MpsConfig().wsdl_path), "the WSDL ships with the module")
-        self.assertEqual(mps.MpsConfig().endpoint, "https://efaktura-services.nets.no/invoicing-erp/v4/")
-        config = mps.MpsConfig(
+        self.assertTrue(os.path.isfile(mps_client.MpsConfig().wsdl_path), "the WSDL ships with the module")
+        self.assertEqual(mps_client.MpsConfig().endpoint, "https://efaktura-services.nets.no/invoicing-erp/v4/")
+        config = mps_client.MpsConfig(
             endpoint=self.peer.url,
             issuer_org_number=ISSUER_ID,
             client_cert="/etc/efaktura/client.crt",
@@ -377,18 +382,18 @@ class TestMpsClient(BaseCase):
         )
         session = requests.Session()
         session.headers["X-Request-Source"] = "efaktura-test"
-        client = mps.MpsClient(config, session=session)
+        client = mps_client.MpsClient(config, session=session)
         self.assertIs(client.session, session)
         self.assertEqual(session.cert, ("/etc/efaktura/client.crt", "/etc/efaktura/client.key"))
         self.assertEqual(session.verify, "/etc/efaktura/mps-ca.pem")
         self.assertEqual(client.transport.operation_timeout, 7)
-        self.assertEqual(mps.MpsClient(self.config).session.verify, True, "the system CAs by default")
+        self.assertEqual(mps_client.MpsClient(self.config).session.verify, True, "the system CAs by default")
         client.session.cert = None  # the peer speaks plain HTTP
         client.get_issuer()
         self.assertEqual(self.peer.requests[-1].headers.get("X-Request-Source"), "efaktura-test")
         for values in ({"timeout": 0}, {"endpoint": ""}, {"client_key": "/k.pem"}):
             with self.subTest(values=values), self.assertRaises(ValueError):
-                mps.MpsConfig(**values)
+                mps_client.MpsConfig(**values)
 
     def test_consignment_id_is_deterministic(self):
         keys = ["move-17-a1b2", "move-18-c3d4", "move-19-e5f6"]
@@ -556,19 +561,19 @@ class TestMpsClient(BaseCase):
 
     def test_submitter_address(self):
         self.assertEqual(
-            mps.MpsConfig().submitter_address, "https://efaktura-services.nets.no/invoicing-nets-submitter/v1/"
+            mps_client.MpsConfig().submitter_address, "https://efaktura-services.nets.no/invoicing-nets-submitter/v1/"
         )
         self.assertEqual(
-            mps.MpsConfig(endpoint="https://proxy.example.com:8443/mps/invoicing-erp/v4/").submitter_address,
+            mps_client.MpsConfig(endpoint="https://proxy.example.com:8443/mps/invoicing-erp/v4/").submitter_address,
             "https://proxy.example.com:8443/invoicing-nets-submitter/v1/",
             "derived from the ERP endpoint's scheme and host",
         )
         self.assertEqual(
-            mps.MpsConfig(submitter_endpoint="https://other.example.com/submitter/").submitter_address,
+            mps_client.MpsConfig(submitter_endpoint="https://other.example.com/submitter/").submitter_address,
             "https://other.example.com/submitter/",
         )
-        self.assertEqual(self.config.submitter_address, self.peer.base_url.rstrip("/") + mps.SUBMITTER_PATH)
-        self.assertTrue(os.path.isfile(mps.MpsConfig().submitter_wsdl_path), "the WSDL ships with the module")
+        self.assertEqual(self.config.submitter_address, self.peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH)
+        self.assertTrue(os.path.isfile(mps_client.MpsConfig().submitter_wsdl_path), "the WSDL ships with the module")
 
     def test_get_cancellable_invoice_and_cancel_invoice(self):
         self.submitted("INV/2024/0001")
@@ -576,8 +581,8 @@ class TestMpsClient(BaseCase):
         self.assertEqual((found.invoice_number, found.status), ("INV/2024/0001", "RECEIVED"))
         self.assertTrue(found.consignment_id)
         request = self.peer.requests_for("getCancellableInvoice")[-1]
-        self.assertEqual(request.path, mps.SUBMITTER_PATH)
-        self.assertEqual(request.namespace, mps.SUBMITTER_NAMESPACE)
+        self.assertEqual(request.path, mps_client.SUBMITTER_PATH)
+        self.assertEqual(request.namespace, mps_client.SUBMITTER_NAMESPACE)
         self.assertEqual(request.message_identifier, self.client.last_message_identifier)
         self.assertTrue(5 <= len(request.message_identifier) <= 50)
         self.assertEqual(
@@ -587,8 +592,8 @@ class TestMpsClient(BaseCase):
         self.assertEqual(self.client.cancel_invoice("INV/2024/0001"), "DELETED")
         self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0001")]["status"], "DELETED")
         body = self.last_body("cancelInvoice")
-        self.assertEqual(body.findtext(f".//{{{mps.SUBMITTER_NAMESPACE}}}invoiceNumber"), "INV/2024/0001")
-        self.assertEqual(body.findtext(f".//{{{mps.SUBMITTER_NAMESPACE}}}issuerId"), ISSUER_ID)
+        self.assertEqual(body.findtext(f".//{{{mps_client.SUBMITTER_NAMESPACE}}}invoiceNumber"), "INV/2024/0001")
+        self.assertEqual(body.findtext(f".//{{{mps_client.SUBMITTER_NAMESPACE}}}issuerId"), ISSUER_ID)
         self.assertEqual(self.client.get_invoice_status(["INV/2024/0001"])[0].status, "DELETED")
 
     def test_cancellation_refusal_codes(self):
@@ -626,9 +631,11 @@ class TestMpsClient(BaseCase):
         self.peer.http_status = 503
         with self.assertRaises(base.NetworkUnavailable) as caught:
             self.client.cancel_invoice("INV/2024/0001")
-        self.assertIn(mps.SUBMITTER_PATH, str(caught.exception))
+        self.assertIn(mps_client.SUBMITTER_PATH, str(caught.exception))
         self.peer.mode = MODE_HANG
-        client = mps.MpsClient(mps.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=0.3))
+        client = mps_client.MpsClient(
+            mps_client.MpsConfig(endpoint=self.peer.url, issuer_org_number=ISSUER_ID, timeout=0.3)
+        )
         with self.assertRaises(base.NetworkUnavailable) as caught:
             client.cancel_invoice("INV/2024/0001")
         self.assertIn("no answer within 0.3 s", str(caught.exception))

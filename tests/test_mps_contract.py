@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from odoo.tests import Form, tagged
 
-from ..networks import base, mps
+from ..networks import base, mps, mps_client
 from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
 from .mps_peer import MpsPeer
 
@@ -20,16 +20,16 @@ OLA_IDENTIFIER = "700000002"
 
 def self_contained_wsdl(binding="MpsOwnBinding", actions=None):
     """The stand-in WSDL with its XSD inlined and another binding name: a WSDL such as MPS could hand out."""
-    with open(mps.WSDL_PATH, encoding="utf-8") as handle:
+    with open(mps_client.WSDL_PATH, encoding="utf-8") as handle:
         wsdl = handle.read()
-    with open(mps.XSD_PATH, encoding="utf-8") as handle:
+    with open(mps_client.XSD_PATH, encoding="utf-8") as handle:
         xsd = re.sub(r"^<\?xml[^>]*\?>", "", handle.read().strip())
     wsdl = re.sub(r"<xs:schema>\s*<xs:import[^>]*/>\s*</xs:schema>", lambda _m: xsd, wsdl)
     wsdl = wsdl.replace('name="EfakturaErpBinding"', f'name="{binding}"').replace(
         'binding="tns:EfakturaErpBinding"', f'binding="tns:{binding}"'
     )
     for operation, action in (actions or {}).items():
-        wsdl = wsdl.replace(f'soapAction="{mps.NAMESPACE}{operation}"', f'soapAction="{action}"')
+        wsdl = wsdl.replace(f'soapAction="{mps_client.NAMESPACE}{operation}"', f'soapAction="{action}"')
     return wsdl.encode()
 
 
@@ -46,7 +46,7 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
                 "efaktura_network_mode": "production",
                 "efaktura_production_route": "mps",
                 "efaktura_mps_endpoint": cls.peer.url,
-                "efaktura_mps_cancel_endpoint": cls.peer.base_url.rstrip("/") + mps.SUBMITTER_PATH,
+                "efaktura_mps_cancel_endpoint": cls.peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH,
                 "efaktura_mps_client_cert": __file__,  # plain HTTP to the local peer: no TLS is made
             }
         )
@@ -64,9 +64,9 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
                 self_contained_wsdl(actions={"addBrandAgreementRule": own_action})
             )
         config = self.company._efaktura_mps_config()
-        self.assertNotEqual(config.wsdl_path, mps.WSDL_PATH)
+        self.assertNotEqual(config.wsdl_path, mps_client.WSDL_PATH)
         client = self.company._efaktura_mps_client()
-        self.assertEqual(client._binding_name(client._zeep), f"{{{mps.NAMESPACE}}}MpsOwnBinding")
+        self.assertEqual(client._binding_name(client._zeep), f"{{{mps_client.NAMESPACE}}}MpsOwnBinding")
         client.add_brand_agreement_rule(ACCOUNT)
         [request] = self.peer.requests_for("addBrandAgreementRule")
         self.assertEqual(request.soap_action.strip('"'), own_action, "zeep read the uploaded WSDL")
@@ -78,7 +78,7 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         self.company.efaktura_mps_soap_actions = "addBrandAgreementRule = urn:own:add\n\n"
         config = self.company._efaktura_mps_config()
         self.assertEqual(config.soap_actions, (("addBrandAgreementRule", "urn:own:add"),))
-        self.assertEqual(config.submitter_address, self.peer.base_url.rstrip("/") + mps.SUBMITTER_PATH)
+        self.assertEqual(config.submitter_address, self.peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH)
         self.company._efaktura_mps_client().add_brand_agreement_rule(ACCOUNT)
         self.assertEqual(self.peer.requests_for("addBrandAgreementRule")[0].soap_action.strip('"'), "urn:own:add")
         self.peer.errors.clear()
@@ -94,7 +94,7 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         with self.assertRaises(base.NetworkRejected):
             client.delete_brand_agreement_rule(ACCOUNT, "KID[1-6]")
         self.peer.errors.clear()
-        with open(mps.WSDL_PATH, encoding="utf-8") as handle:
+        with open(mps_client.WSDL_PATH, encoding="utf-8") as handle:
             self.assertIn("deleteBrandAgreementRule", handle.read())
 
     def test_add_invoices_is_capped_at_1000(self):

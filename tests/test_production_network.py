@@ -7,7 +7,7 @@ import requests
 
 from odoo.tests import BaseCase, tagged
 
-from ..networks import mps, production, vipps
+from ..networks import mps, mps_client, production, vipps
 from ..networks.base import (
     CANCELLED,
     SHOWN,
@@ -67,7 +67,7 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
     # -- helpers ------------------------------------------------------------------------------
 
     def mps_network(self):
-        config = mps.MpsConfig(endpoint=self.mps_peer.url, issuer_org_number=ISSUER.org_number, timeout=5.0)
+        config = mps_client.MpsConfig(endpoint=self.mps_peer.url, issuer_org_number=ISSUER.org_number, timeout=5.0)
         return mps.MpsNetwork(ISSUER, config)
 
     def vipps_network(self):
