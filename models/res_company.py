@@ -10,7 +10,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import consteq, email_normalize, file_open
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks import maventa, maventa_contract, mps, mps_client, vipps
+from ..networks import maventa, maventa_contract, mps, mps_client, vipps, vipps_client
 from ..networks.base import Issuer, NetworkError, NetworkRejected
 from ..networks.production import ProductionNetwork
 from ..tools.oidc import OidcError, Provider, configuration_problems, discover
@@ -246,8 +246,10 @@ class ResCompany(models.Model):
     )
     efaktura_maventa_webhook_hash = fields.Char(groups="base.group_system", copy=False, readonly=True)
     efaktura_vipps_enabled = fields.Boolean(string="Vipps Invoice API")
-    efaktura_vipps_base_url = fields.Char(string="Vipps API address", default=vipps.PRODUCTION_BASE_URL)
-    efaktura_vipps_token_url = fields.Char(string="Vipps access token address", default=vipps.PRODUCTION_TOKEN_URL)
+    efaktura_vipps_base_url = fields.Char(string="Vipps API address", default=vipps_client.PRODUCTION_BASE_URL)
+    efaktura_vipps_token_url = fields.Char(
+        string="Vipps access token address", default=vipps_client.PRODUCTION_TOKEN_URL
+    )
     efaktura_vipps_client_id = fields.Char(string="Vipps client ID", groups="base.group_system")
     efaktura_vipps_client_secret = fields.Char(string="Vipps client secret", groups="base.group_system")
     efaktura_vipps_subscription_key = fields.Char(string="Vipps subscription key", groups="base.group_system")
@@ -571,13 +573,13 @@ class ResCompany(models.Model):
             and company.efaktura_vipps_subscription_key
         ):
             return None
-        return vipps.VippsConfig(
+        return vipps_client.VippsConfig(
             client_id=company.efaktura_vipps_client_id,
             client_secret=company.efaktura_vipps_client_secret,
             subscription_key=company.efaktura_vipps_subscription_key,
             issuer_org_number=company.efaktura_issuer_org_number or "",
-            base_url=company.efaktura_vipps_base_url or vipps.PRODUCTION_BASE_URL,
-            token_url=company.efaktura_vipps_token_url or vipps.PRODUCTION_TOKEN_URL,
+            base_url=company.efaktura_vipps_base_url or vipps_client.PRODUCTION_BASE_URL,
+            token_url=company.efaktura_vipps_token_url or vipps_client.PRODUCTION_TOKEN_URL,
         )
 
     def _efaktura_production_network(self):
@@ -800,7 +802,7 @@ class ResCompany(models.Model):
                 config = self._efaktura_vipps_config()
                 if not config:
                     raise UserError(self.env._("Fill in the Vipps keys in the eFaktura settings first."))
-                vipps.VippsClient(config).access_token()
+                vipps_client.VippsClient(config).access_token()
                 message = self.env._("Vipps answered with an access token.")
         except NetworkRejected as error:
             if route == "mps" and str(error.code) == "5002":

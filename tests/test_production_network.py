@@ -7,7 +7,7 @@ import requests
 
 from odoo.tests import BaseCase, tagged
 
-from ..networks import mps, mps_client, production, vipps
+from ..networks import mps, mps_client, production, vipps, vipps_client
 from ..networks.base import (
     CANCELLED,
     SHOWN,
@@ -71,7 +71,7 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
         return mps.MpsNetwork(ISSUER, config)
 
     def vipps_network(self):
-        config = vipps.VippsConfig(
+        config = vipps_client.VippsConfig(
             client_id=self.vipps_peer.client_id,
             client_secret=self.vipps_peer.client_secret,
             subscription_key=self.vipps_peer.subscription_key,

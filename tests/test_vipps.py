@@ -8,7 +8,7 @@ import requests
 
 from odoo.tests import BaseCase, tagged
 
-from ..networks import vipps
+from ..networks import vipps, vipps_client
 from ..networks.base import (
     CANCELLED,
     PAID,
@@ -46,7 +46,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.clock = [1000.0]
         self.session = requests.Session()
         self.addCleanup(self.session.close)
-        self.config = vipps.VippsConfig(
+        self.config = vipps_client.VippsConfig(
             client_id=self.peer.client_id,
             client_secret=self.peer.client_secret,
             subscription_key=self.peer.subscription_key,
@@ -55,7 +55,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
             token_url=self.peer.token_url,
             timeout=5.0,
         )
-        self.client = vipps.VippsClient(self.config, session=self.session, clock=lambda: self.clock[0])
+        self.client = vipps_client.VippsClient(self.config, session=self.session, clock=lambda: self.clock[0])
         self.network = vipps.VippsNetwork(ISSUER, self.config, client=self.client)
         self.today = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Oslo")).date()
 
@@ -104,7 +104,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(request.header("client_secret"), self.peer.client_secret)
         self.assertEqual(request.header("Ocp-Apim-Subscription-Key"), self.peer.subscription_key)
         self.assertEqual(request.body, b"")
-        self.clock[0] += self.peer.token_lifetime - vipps.TOKEN_EXPIRY_MARGIN - 1
+        self.clock[0] += self.peer.token_lifetime - vipps_client.TOKEN_EXPIRY_MARGIN - 1
         self.assertEqual(self.client.access_token(), token, "still valid a little before expiry")
         self.clock[0] += 2
         self.assertNotEqual(self.client.access_token(), token, "fetched again at expiry")
@@ -118,7 +118,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(len(self.peer.requests_to("POST", "/accessToken/get")), 2)
 
     def test_access_token_refused(self):
-        client = vipps.VippsClient(dataclasses.replace(self.config, client_secret="wrong"), session=self.session)
+        client = vipps_client.VippsClient(dataclasses.replace(self.config, client_secret="wrong"), session=self.session)
         with self.assertRaises(NetworkRejected) as caught:
             client.access_token()
         self.assertFalse(caught.exception.retryable)
@@ -229,9 +229,9 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(len(self.peer.requests_to("PUT", first.network_reference)), 1, "found by GET, not sent again")
 
         # The raw PUT again, with a fresh recipient token for the same person: Vipps answers 200.
-        checked = vipps.validate_document(document, ISSUER, datetime.datetime.now(datetime.timezone.utc))
+        checked = vipps_client.validate_document(document, ISSUER, datetime.datetime.now(datetime.timezone.utc))
         self.client.forget_recipient_token(msisdn=MSISDN)
-        body = vipps.invoice_body(checked, self.client.recipient_token(msisdn=MSISDN))
+        body = vipps_client.invoice_body(checked, self.client.recipient_token(msisdn=MSISDN))
         self.client.put_invoice(first.network_reference, body)
         self.client.put_invoice(first.network_reference, body)
         self.assertEqual([r.status for r in self.peer.requests_to("PUT", first.network_reference)], [200, 200, 200])
@@ -255,8 +255,8 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         """Vipps already holds the invoice with an older document link (a re-run signs a new one):
         the PUT gets 409, the invoice read back is the same invoice, so nothing new reached the
         consumer. This is the PUT of submit(), as if its GET had not found the invoice yet."""
-        checked = vipps.validate_document(self.document(), ISSUER, datetime.datetime.now(datetime.timezone.utc))
-        body = vipps.invoice_body(checked, self.client.recipient_token(msisdn=MSISDN))
+        checked = vipps_client.validate_document(self.document(), ISSUER, datetime.datetime.now(datetime.timezone.utc))
+        body = vipps_client.invoice_body(checked, self.client.recipient_token(msisdn=MSISDN))
         old_link = [{"mimeType": "application/pdf", "url": DOCUMENT_URL + "-old"}]
         self.client.put_invoice(checked.invoice_id, {**body, "commercialInvoice": old_link})
         result = self.network._put(checked)
@@ -277,12 +277,12 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(self.client.get_invoice(reference)["status"]["state"], "revoked")
         (revoke,) = self.peer.requests_to("PUT", "/status/revoked")
         self.assertEqual(revoke.status, 204)
-        self.assertEqual(revoke.header("Idempotency-Key"), vipps.revoke_idempotency_key(reference))
+        self.assertEqual(revoke.header("Idempotency-Key"), vipps_client.revoke_idempotency_key(reference))
         self.assertTrue(revoke.header("If-Match"))
         self.network.cancel("vipps", reference)  # already revoked: nothing to do
         self.assertEqual(len(self.peer.requests_to("PUT", "/status/revoked")), 1)
         # The same revoke repeated (a retry after a lost answer) is answered 204 again.
-        self.client.revoke(reference, etag="stale", idempotency_key=vipps.revoke_idempotency_key(reference))
+        self.client.revoke(reference, etag="stale", idempotency_key=vipps_client.revoke_idempotency_key(reference))
         self.assertEqual(self.peer.requests_to("PUT", "/status/revoked")[-1].status, 204)
 
     def test_revoke_too_late(self):
@@ -321,7 +321,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
                 self.assertEqual(status.state, state)
                 self.assertIn(detail, status.detail)
         self.assertEqual(
-            set(vipps.VIPPS_STATES),
+            set(vipps_client.VIPPS_STATES),
             set(self.peer.spec["definitions"]["invoiceOut"]["properties"]["status"]["properties"]["state"]["enum"]),
         )
 
@@ -381,8 +381,8 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
 
     def test_business_rules_of_the_api_guide_are_enforced_by_the_peer(self):
         document = self.document()
-        checked = vipps.validate_document(document, ISSUER, datetime.datetime.now(datetime.timezone.utc))
-        body = vipps.invoice_body(checked, self.client.recipient_token(msisdn=MSISDN))
+        checked = vipps_client.validate_document(document, ISSUER, datetime.datetime.now(datetime.timezone.utc))
+        body = vipps_client.invoice_body(checked, self.client.recipient_token(msisdn=MSISDN))
         soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=71)).isoformat()
         cases = [
             ({"due": soon}, "invalid-due-date"),
@@ -416,7 +416,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
     def assert_refused_before_sending(self, document, field, rule, issuer=ISSUER):
         network = vipps.VippsNetwork(issuer, self.config, client=self.client)
         (result,) = network.submit("vipps", [document])
-        self.assertIsInstance(result.error, vipps.VippsValidationError)
+        self.assertIsInstance(result.error, vipps_client.VippsValidationError)
         self.assertFalse(result.error.retryable)
         self.assertIn((field, rule), [(f, r[: len(rule)]) for f, r in result.error.problems])
         self.assertIn(f"{field}: {rule}", str(result.error))
@@ -457,18 +457,18 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
     def test_earliest_due_date_passes(self):
         now = datetime.datetime(2025, 3, 28, 9, 0, tzinfo=datetime.timezone.utc)  # Friday before summer time
         early = self.document(due_date=datetime.date(2025, 3, 31))  # 00:00+02:00 is 61 h later
-        with self.assertRaises(vipps.VippsValidationError) as caught:
-            vipps.validate_document(early, ISSUER, now)
+        with self.assertRaises(vipps_client.VippsValidationError) as caught:
+            vipps_client.validate_document(early, ISSUER, now)
         self.assertIn("so 2025-04-01 or later", str(caught.exception))
-        checked = vipps.validate_document(self.document(due_date=datetime.date(2025, 4, 1)), ISSUER, now)
+        checked = vipps_client.validate_document(self.document(due_date=datetime.date(2025, 4, 1)), ISSUER, now)
         self.assertEqual(checked.due, "2025-04-01T00:00:00+02:00")
-        naive = vipps.validate_document(
+        naive = vipps_client.validate_document(
             self.document(due_date=datetime.date(2025, 1, 10)), ISSUER, datetime.datetime(2025, 1, 1, 12)
         )
         self.assertEqual(naive.due, "2025-01-10T00:00:00+01:00")
 
     def test_invoice_id(self):
-        self.assertEqual(vipps.invoice_id("918130047", "abc123"), "orgno-no.918130047.abc123")
+        self.assertEqual(vipps_client.invoice_id("918130047", "abc123"), "orgno-no.918130047.abc123")
         self.assertEqual(self.client.invoice_id("A-1"), "orgno-no.123456785.A-1")
         for org, ref, field in (
             ("918130047", "a.b", "invoice ref"),
@@ -478,10 +478,10 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
             ("918130048", "abc", "org_number"),
             ("918130047", "x" * 200, "invoice ref"),
         ):
-            with self.subTest(org=org, ref=ref), self.assertRaises(vipps.VippsValidationError) as caught:
-                vipps.invoice_id(org, ref)
+            with self.subTest(org=org, ref=ref), self.assertRaises(vipps_client.VippsValidationError) as caught:
+                vipps_client.invoice_id(org, ref)
             self.assertEqual(caught.exception.problems[0][0], field)
-        self.assertEqual(len(vipps.invoice_id("918130047", "x" * 181)), 200)
+        self.assertEqual(len(vipps_client.invoice_id("918130047", "x" * 181)), 200)
 
     # -- error mapping --------------------------------------------------------------------------
 
@@ -499,7 +499,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         # What the client hands to its logger (a library's logging configuration may have silenced the logger
         # itself in this process, so the call is watched, not the handlers).
         with (
-            patch.object(vipps._logger, "info") as log_info,
+            patch.object(vipps_client._logger, "info") as log_info,
             self.assertRaises(NetworkRejected) as caught,
         ):
             self.client.recipient_token(msisdn="+" + MSISDN)
@@ -510,7 +510,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertNotIn(MSISDN[2:], logged)
         self.assertIn("+47******67", logged)
         self.assertEqual(
-            vipps.mask_mobiles("msisdn 4791234567, +4741234567 or 91234567; org 123456785, KID 0000000426"),
+            vipps_client.mask_mobiles("msisdn 4791234567, +4741234567 or 91234567; org 123456785, KID 0000000426"),
             "msisdn 47******67, +47******67 or ******67; org 123456785, KID 0000000426",
         )
 
@@ -522,7 +522,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(caught.exception.code, "http-429")
 
     def test_timeout_is_retryable(self):
-        client = vipps.VippsClient(dataclasses.replace(self.config, timeout=0.5), session=self.session)
+        client = vipps_client.VippsClient(dataclasses.replace(self.config, timeout=0.5), session=self.session)
         client.access_token()
         self.peer.set_fault("hang")
         with self.assertRaises(NetworkUnavailable) as caught:
@@ -547,7 +547,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
             port = probe.getsockname()[1]
         config = dataclasses.replace(self.config, token_url=f"http://127.0.0.1:{port}/accessToken/get")
         with self.assertRaises(NetworkUnavailable) as caught:
-            vipps.VippsClient(config, session=self.session).access_token()
+            vipps_client.VippsClient(config, session=self.session).access_token()
         self.assertEqual(caught.exception.code, "connection")
 
     def test_client_error_is_not_retryable(self):
@@ -558,7 +558,9 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertIn("HTTP 400", str(caught.exception))
         self.assertIn("'recipientToken' is a required property", str(caught.exception))
 
-        client = vipps.VippsClient(dataclasses.replace(self.config, subscription_key="wrong"), session=self.session)
+        client = vipps_client.VippsClient(
+            dataclasses.replace(self.config, subscription_key="wrong"), session=self.session
+        )
         with self.assertRaises(NetworkRejected) as caught:
             client.get_invoice("orgno-no.123456785.abc")
         self.assertFalse(caught.exception.retryable)
