@@ -19,7 +19,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_date, format_datetime, split_every
 
-from ..networks.base import Document, NetworkError, NetworkUnavailable, Recipient
+from ..networks.base import Document, NetworkError, NetworkUnavailable
 from .efaktura_channel import NETWORK_CHANNELS
 from .efaktura_delivery import DELIVERED_STATES
 from .mail_mail import KEPT
@@ -372,11 +372,8 @@ class EfakturaChain(models.AbstractModel):
         )
         if not partners:
             return moves
-        recipients = [
-            Recipient(ref=str(p.id), name=p.name or "", mobile=p.mobile or "", email=p.email or "") for p in partners
-        ]
         try:
-            results = run.network.lookup(recipients)
+            results = run.network.lookup([p._efaktura_recipient() for p in partners])
         except NetworkError as error:
             waiting = moves.filtered(lambda m: m.partner_id in partners)
             give_up = self._lookup_failed(run, waiting, error)
@@ -390,16 +387,8 @@ class EfakturaChain(models.AbstractModel):
             waiting = moves.filtered(lambda m: m.partner_id in failed)
             give_up = self._lookup_failed(run, waiting, next(iter(unanswered.values())))
             moves = (moves - waiting) | give_up
-        found_partners = partners.browse()
-        for partner in partners:
-            found = results.get(str(partner.id))
-            if found and (found.efaktura_identifier or found.vipps):
-                partner.sudo().write(
-                    {"efaktura_identifier": found.efaktura_identifier or False, "efaktura_vipps": found.vipps}
-                )
-                found_partners |= partner
         # One state change and one chatter batch for all of them, not one per customer.
-        found_partners._efaktura_set_state("active", note=self.env._("Found in the eFaktura network (yes to all)."))
+        partners._efaktura_remember(results, self.env._("Found in the eFaktura network (yes to all)."))
         return moves
 
     def _lookup_failed(self, run, moves, error):

@@ -11,7 +11,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks.base import NetworkError, Recipient
+from ..networks.base import NetworkError
 from ..tools.oidc import name_matches
 from .mail_mail import KEPT
 
@@ -536,11 +536,8 @@ class EfakturaConsent(models.Model):
             return "accepted" if self.state == "accepted" else "expired"
         now = fields.Datetime.now()
         partner = self.partner_id.with_company(self.company_id)
-        recipient = Recipient(
-            ref=str(partner.id),
-            name=self.bankid_name or partner.name,
-            mobile=partner.mobile or "",
-            email=partner.email or "",
+        recipient = partner._efaktura_recipient(
+            name=self.bankid_name or partner.name or "",
             national_id=national_id,
             birthdate=fields.Date.to_string(self.bankid_birthdate) if self.bankid_birthdate else "",
         )
@@ -565,7 +562,6 @@ class EfakturaConsent(models.Model):
         self._lock()
         if self.state not in OPEN_STATES:
             return "expired"
-        partner.sudo().write({"efaktura_identifier": result.efaktura_identifier, "efaktura_vipps": result.vipps})
         consent.write(
             {
                 "state": "accepted",
@@ -576,9 +572,10 @@ class EfakturaConsent(models.Model):
                 "check_token_hash": False,
             }
         )
-        partner._efaktura_set_state(
-            "active",
-            note=self.env._("Approved eFaktura with BankID; found in the eFaktura register."),
+        partner._efaktura_remember(
+            {recipient.ref: result},
+            self.env._("Approved eFaktura with BankID; found in the eFaktura register."),
+            identifier_required=True,
         )
         self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
         self._send_confirmation()
@@ -685,11 +682,8 @@ class EfakturaConsent(models.Model):
                     body=self.env._("eFaktura consent withdrawn through the link in the confirmation e-mail.")
                 )
         for consent in self:
-            consent.partner_id.with_company(consent.company_id).sudo().write(
-                {"efaktura_identifier": False, "efaktura_vipps": False}
-            )
-            consent.partner_id.with_company(consent.company_id)._efaktura_set_state(
-                "withdrawn", note=self.env._("Withdrew the eFaktura consent.")
+            consent.partner_id.with_company(consent.company_id)._efaktura_forget(
+                "withdrawn", self.env._("Withdrew the eFaktura consent.")
             )
         return True
 

@@ -271,6 +271,43 @@ class ResPartner(models.Model):
                 body += Markup("<br/>%s") % note
             group._message_log_batch(bodies=dict.fromkeys(group.ids, body))
 
+    # ------------------------------------------------------------------
+    # What the network knows of the customer: one way in, one way out
+    # ------------------------------------------------------------------
+
+    def _efaktura_recipient(self, **values):
+        """The customer as a network lookup asks for them; ``values`` adds or overrides fields (the name and
+        national identity number BankID verified). A mobile number that is not a valid Norwegian one is left
+        out rather than sent as typed."""
+        self.ensure_one()
+        try:
+            mobile = normalize_no_mobile(self.mobile) if self.mobile else ""
+        except InvalidValue:
+            mobile = ""
+        return Recipient(
+            **{"ref": str(self.id), "name": self.name or "", "mobile": mobile, "email": self.email or "", **values}
+        )
+
+    def _efaktura_remember(self, results, note, identifier_required=False):
+        """Keep what a lookup found (``results`` by ``Recipient.ref``): the eFaktura identifier and whether they
+        read eFaktura in Vipps, and make them active in one state change. Returns the customers found."""
+        found = self.browse()
+        for partner in self:
+            result = results.get(str(partner.id))
+            if result and (result.efaktura_identifier or (result.vipps and not identifier_required)):
+                partner.sudo().write(
+                    {"efaktura_identifier": result.efaktura_identifier or False, "efaktura_vipps": result.vipps}
+                )
+                found |= partner
+        found._efaktura_set_state("active", note=note)
+        return found
+
+    def _efaktura_forget(self, state, note):
+        """Forget the customers' eFaktura identifier and Vipps preference, and move them to ``state``."""
+        if self:
+            self.sudo().write({"efaktura_identifier": False, "efaktura_vipps": False})
+            self._efaktura_set_state(state, note=note)
+
     def action_efaktura_withdraw(self):
         """Withdraw the customer's eFaktura consent in this company; the audit records stay."""
         company = self.env.company
@@ -280,11 +317,7 @@ class ResPartner(models.Model):
         if consents:
             consents.action_withdraw()
         rest = self.with_company(company).filtered(lambda p: p.efaktura_state != "withdrawn")
-        if rest:
-            rest.sudo().write({"efaktura_identifier": False, "efaktura_vipps": False})
-            rest._efaktura_set_state(
-                "withdrawn", note=self.env._("eFaktura withdrawn by %(user)s.", user=self.env.user.name)
-            )
+        rest._efaktura_forget("withdrawn", self.env._("eFaktura withdrawn by %(user)s.", user=self.env.user.name))
         return True
 
     # ------------------------------------------------------------------
@@ -372,24 +405,11 @@ class ResPartner(models.Model):
                 candidates |= partner
         found = self.browse()
         if candidates:
-            recipients = [
-                Recipient(ref=str(p.id), name=p.name or "", mobile=normalize_no_mobile(p.mobile), email=p.email or "")
-                for p in candidates
-            ]
             try:
-                results = company._efaktura_network().lookup(recipients)
+                results = company._efaktura_network().lookup([p._efaktura_recipient() for p in candidates])
             except NetworkError as error:
                 raise UserError(self.env._("The eFaktura lookup failed: %(error)s", error=error)) from error
-            for partner in candidates:
-                result = results.get(str(partner.id))
-                if result and (result.efaktura_identifier or result.vipps):
-                    partner.sudo().write(
-                        {"efaktura_identifier": result.efaktura_identifier or False, "efaktura_vipps": result.vipps}
-                    )
-                    partner._efaktura_set_state(
-                        "active", note=self.env._("Found in the eFaktura network (yes to all).")
-                    )
-                    found |= partner
+            found = candidates._efaktura_remember(results, self.env._("Found in the eFaktura network (yes to all)."))
         message = self.env._(
             "%(found)s of %(count)s found in the eFaktura network.", found=len(found), count=len(candidates)
         )
