@@ -1,22 +1,17 @@
 import functools
-import hashlib
 import logging
 import secrets
-import time
 
-from odoo import fields, http
-from odoo.exceptions import UserError
+from odoo import http
 from odoo.http import request
 from odoo.tools import consteq
 
+from ..models.efaktura_consent import BankidPageError
 from ..models.efaktura_rate_limit import MISS_LIMIT, RATE_LIMIT, RATE_WINDOW
-from ..tools import oidc
 
 _logger = logging.getLogger(__name__)
 
 # Provider metadata rarely changes: keep each discovery document for an hour per issuer.
-_DISCOVERY_CACHE = {}
-DISCOVERY_TTL = 3600
 # Binds a BankID login to the browser that started it: the callback must come with this cookie.
 BROWSER_COOKIE = "efaktura_bankid"
 CALLBACK_PATH = "/efaktura/bankid/callback"
@@ -59,15 +54,6 @@ def public_methods(*allowed, head=True):
         return checked
 
     return decorate
-
-
-def _discover(provider):
-    cached = _DISCOVERY_CACHE.get(provider.issuer)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
-    metadata = oidc.discover(provider.issuer, timeout=provider.timeout)
-    _DISCOVERY_CACHE[provider.issuer] = (metadata, time.monotonic() + DISCOVERY_TTL)
-    return metadata
 
 
 class EfakturaController(http.Controller):
@@ -204,15 +190,8 @@ class EfakturaController(http.Controller):
             if limited := self._rate_limited("unknown", "", limit=MISS_LIMIT):
                 return None, limited
             return None, self._message("not_found", status=404)
-        lang = self._lang_of(consent)
-        expired = consent.state == "expired" or (
-            consent.state in ("draft", "sent") and consent.deadline and consent.deadline <= fields.Datetime.now()
-        )
-        if expired:
-            # Whether or not the deadline job has run yet: the link expired and the invoice goes by e-mail or post.
-            return None, self._message("expired", status=410, company=consent.company_id, lang=lang)
-        if consent.state not in ("draft", "sent"):
-            return None, self._message("answered", status=410, company=consent.company_id, lang=lang)
+        if problem := consent._link_problem():
+            return None, self._message(problem, status=410, company=consent.company_id, lang=self._lang_of(consent))
         return consent, None
 
     def _client(self):
@@ -282,7 +261,7 @@ class EfakturaController(http.Controller):
             return self._stale_form(consent.company_id, lang)
         if consent.state == "accepted":
             return self._message("accepted", company=consent.company_id, lang=lang)
-        if consent.state not in ("draft", "sent") or consent.deadline <= fields.Datetime.now():
+        if consent._link_problem():
             return self._message("expired", status=410, company=consent.company_id, lang=lang)
         if not consent.lookup_state:
             return self._message("not_found", status=404)
@@ -310,40 +289,17 @@ class EfakturaController(http.Controller):
         company = consent.company_id
         if consent.lookup_state:
             return self._enable_efaktura_page(consent, f"/efaktura/consent/{token}/check", consent.lookup_state)
-        try:
-            provider = company._efaktura_oidc_provider()
-            metadata = _discover(provider)
-            # The BankID page in the customer's language too (OpenID Connect ui_locales, BCP 47 tags).
-            lang = self._page_lang(consent.partner_id.lang, company)
-            ui_locales = f"{lang.replace('_', '-')} {lang.split('_')[0]}" if lang else None
-            auth = oidc.start_authentication(
-                provider, metadata, company._efaktura_bankid_redirect_uri(), ui_locales=ui_locales
-            )
-        except (oidc.OidcConfigError, UserError) as error:
-            # The company's BankID set-up is wrong (PAR not offered, http issuer...): the settings show it.
-            _logger.warning("BankID login could not start for consent %s: %s", consent.id, error)
-            company._efaktura_bankid_record_problem(str(error))
-            return self._message("bankid_misconfigured", status=503, company=company, lang=consent.partner_id.lang)
-        except Exception as error:  # noqa: BLE001 - the customer sees a clear page, never a trace
-            _logger.warning("BankID login could not start for consent %s: %s", consent.id, error)
-            return self._message("bankid_unavailable", status=503, company=company, lang=consent.partner_id.lang)
-        company._efaktura_bankid_record_problem(False)
         browser_key = secrets.token_urlsafe(32)
-        consent.write(
-            {
-                "oidc_state_hash": consent._hash_token_value(auth.state),
-                "oidc_browser_hash": consent._hash_token_value(browser_key),
-                "oidc_nonce": auth.nonce,
-                "oidc_code_verifier": auth.code_verifier,
-                "oidc_started_at": fields.Datetime.now(),
-            }
-        )
-        response = request.redirect(auth.url, code=303, local=False)
+        try:
+            url, ttl = consent._bankid_start(browser_key, lang=self._page_lang(consent.partner_id.lang, company))
+        except BankidPageError as error:
+            return self._message(error.kind, status=error.status, company=company, lang=consent.partner_id.lang)
+        response = request.redirect(url, code=303, local=False)
         # Lax: sent on the top-level redirect back from the provider, not on cross-site subrequests.
         response.set_cookie(
             BROWSER_COOKIE,
             browser_key,
-            max_age=provider.request_ttl,
+            max_age=ttl,
             path=CALLBACK_PATH,
             secure=request.httprequest.scheme == "https",
             httponly=True,
@@ -358,53 +314,25 @@ class EfakturaController(http.Controller):
         """BankID sends the customer back here; the consent is accepted only after every check passed."""
         if limited := self._rate_limited("callback", params.get("state")):
             return limited
-        consent = request.env["efaktura.consent"].sudo()._find_by_oidc_state(params.get("state"))
-        if not consent or not consent.oidc_nonce or not consent.oidc_code_verifier:
-            return self._message("invalid", status=400)
-        lang = consent.partner_id.lang
-        company = consent.company_id
-        # The state must come back to the browser that started the login, not to any browser holding the URL.
-        browser_key = request.httprequest.cookies.get(BROWSER_COOKIE) or ""
-        expected = consent.oidc_browser_hash or ""
-        if not expected or not consteq(hashlib.sha256(browser_key.encode()).hexdigest(), expected):
-            _logger.warning("BankID callback for consent %s came from another browser: refused", consent.id)
-            return self._message("invalid", status=400, company=company, lang=lang)
-        auth_request = oidc.AuthRequest(
-            url="",
-            state=params.get("state"),
-            nonce=consent.oidc_nonce,
-            code_verifier=consent.oidc_code_verifier,
-            created_at=consent.oidc_started_at.timestamp() if consent.oidc_started_at else 0,
-        )
-        # A login is used once: a replayed callback finds nothing.
-        consent.write(
-            {"oidc_state_hash": False, "oidc_browser_hash": False, "oidc_nonce": False, "oidc_code_verifier": False}
-        )
-        try:
-            provider = company._efaktura_oidc_provider()
-            identity = oidc.finish_authentication(
-                provider, _discover(provider), auth_request, params, company._efaktura_bankid_redirect_uri()
-            )
-        except oidc.OidcProviderError as error:
-            if error.cancelled:
-                return self._message("cancelled", company=company, lang=lang)
-            _logger.info("BankID login failed for consent %s: %s", consent.id, error)
-            return self._message("invalid", status=400, company=company, lang=lang)
-        except oidc.OidcAssuranceError as error:
-            _logger.info("BankID login too weak for consent %s: %s", consent.id, error)
-            return self._message("weak_login", status=403, company=company, lang=lang)
-        except oidc.OidcError as error:
-            _logger.warning("BankID answer rejected for consent %s: %s", consent.id, error)
-            return self._message("invalid", status=400, company=company, lang=lang)
-        except UserError as error:
-            _logger.warning("BankID is not configured for consent %s: %s", consent.id, error)
-            return self._message("bankid_misconfigured", status=503, company=company, lang=lang)
         ip_address, user_agent = self._client()
         try:
-            outcome = consent._accept(identity, ip_address=ip_address, user_agent=user_agent)
-        except UserError as error:  # expired or answered meanwhile: say so, never a trace
-            _logger.info("Consent %s could not be accepted: %s", consent.id, error)
-            return self._message("expired", status=410, company=company, lang=lang)
+            consent, outcome = (
+                request.env["efaktura.consent"]
+                .sudo()
+                ._bankid_finish(
+                    params,
+                    request.httprequest.cookies.get(BROWSER_COOKIE) or "",
+                    ip_address=ip_address,
+                    user_agent=user_agent,
+                )
+            )
+        except BankidPageError as error:
+            consent = error.consent
+            if not consent:
+                return self._message(error.kind, status=error.status)
+            return self._message(
+                error.kind, status=error.status, company=consent.company_id, lang=consent.partner_id.lang
+            )
         return self._lookup_outcome_page(consent, outcome)
 
     @http.route(

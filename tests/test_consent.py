@@ -2,15 +2,17 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import requests
 from freezegun import freeze_time
 from lxml import html
 from psycopg2 import IntegrityError
 
-from odoo import fields
+from odoo import fields, http
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
 from ..bankid_simulator import TEST_PERSONS
+from ..models.efaktura_bankid_simulator import InProcessAdapter
 from .common import EfakturaInvoiceCase, SelfCallsInProcess
 
 INGRID_NNIN = next(p.nnin for p in TEST_PERSONS if p.given_name == "Ingrid")
@@ -356,3 +358,36 @@ class TestConsentFlow(ConsentCase):
         self.assertEqual(ola.efaktura_state, "withdrawn")
         self.assertFalse(ola.efaktura_identifier)
         self.assertEqual(self.dispatch(self.make_invoice(self.ola)).efaktura_channel, "email")
+
+
+@tagged("post_install", "-at_install")
+class TestBankidWithoutSelfCalls(ConsentCase):
+    """In Test mode the consent's BankID login reaches the simulator in process, so the consent page works on a
+    server with one worker: any call of the server to itself over HTTP fails this test."""
+
+    self_calls = []
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        url = urlsplit(r.url)
+        in_process = isinstance(s.get_adapter(r.url), InProcessAdapter)
+        if (
+            http.request
+            and url.port == cls.http_port()
+            and url.hostname in ("127.0.0.1", "localhost")
+            and not in_process
+        ):
+            cls.self_calls.append(f"{r.method} {url.path}")
+            raise requests.ConnectionError(f"the server called itself over HTTP: {r.method} {url.path}")
+        return super()._request_handler(s, r, **kw)
+
+    def test_bankid_login_needs_no_call_to_itself(self):
+        move = self.request_consent()
+        self.ingrid_registry.jtta = True  # she has said yes to all issuers since: the lookup by national id finds her
+        token = self.token_from_sms(self.ingrid)
+        callback = self.bankid_login(token, INGRID_NNIN)
+        self.assertEqual(self.opener.get(callback, timeout=60).status_code, 200)
+        self.assertEqual(self.self_calls, [], "discovery, keys and token were asked in process")
+        self.assertEqual(self.consent_of(self.ingrid).state, "accepted")
+        move.invalidate_recordset()
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))

@@ -13,7 +13,7 @@ from freezegun import freeze_time
 
 from odoo.tests import Form, new_test_user, tagged
 
-from ..controllers import main as consent_controller
+from ..models import efaktura_consent
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL, MpsPeer
 from .oidc_peer import OidcPeer
 from .test_consent import INGRID_NNIN, KARI_NNIN, ConsentCase
@@ -57,7 +57,7 @@ class TestConsentProduction(ConsentCase):
 
     def setUp(self):
         super().setUp()
-        consent_controller._DISCOVERY_CACHE.clear()
+        efaktura_consent._DISCOVERY_CACHE.clear()
         self.mps_peer.reset()
         self.mps_peer.add_issuer("123456785", self.company.name, "86011117947")
         self.oidc_peer.reset()
