@@ -19,7 +19,8 @@ client sends and reads, and which of it is documented or guessed, is in :mod:`.m
     the route forced to eFaktura unless the company lets Maventa route everything. The invoice UUID
     is derived from the document's idempotency key: a second POST of the same document is refused by
     Maventa and read back as a duplicate, and an answer lost on the way (timeout, 5xx) is settled by
-    asking Maventa for that UUID before anything is sent again.
+    asking Maventa for that UUID before anything is sent again. When Maventa cannot say, the error is
+    marked ambiguous: the chain then waits for Maventa rather than send the invoice by another channel.
   - ``status`` reads GET /v1/invoices/{id}; ``cancel`` is refused: the docs show no way to take an
     invoice back.
   - Reminders (``Document.kind == "reminder"``) are refused with code ``REMINDER_NOT_SUPPORTED``:
@@ -305,18 +306,22 @@ class MaventaNetwork(Network):
             answer = self.client.send_invoice(
                 invoice_id, filename, xml, force_efaktura=not self.config.route_everything
             )
-        except NetworkUnavailable:
+        except NetworkUnavailable as exc:
             # The answer was lost or the service failed: ask what Maventa has before anything is sent again.
             earlier = self._earlier(document, invoice_id)
             if earlier is None:
+                # Maventa may hold the invoice all the same: no other channel may take it on a guess.
+                exc.ambiguous = True
                 raise
             return earlier
         if answer is None:  # Maventa already has this UUID: the document was sent before
             earlier = self._earlier(document, invoice_id)
             if earlier is None:
-                raise NetworkUnavailable(
+                error = NetworkUnavailable(
                     f"Maventa: invoice {invoice_id} is reported as existing but cannot be read", code="UNKNOWN"
                 )
+                error.ambiguous = True
+                raise error
             return earlier
         return self._result(document.key, invoice_id, answer, duplicate=False)
 

@@ -8,6 +8,7 @@ from freezegun import freeze_time
 from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
+from ..models.efaktura_chain import MAX_ATTEMPTS
 from ..networks import maventa, maventa_contract
 from ..networks.base import Document, Issuer, NetworkRejected, NetworkUnavailable
 from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
@@ -141,6 +142,27 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
             move.action_efaktura_send()
         self.dispatch(move)
         self.env["efaktura.chain"]._cron_dispatch()
+        self.assertEqual(len(self.peer.invoices), 1)
+
+    def test_lost_answer_then_maventa_down_never_falls_back_to_another_channel(self):
+        self.peer.add_fault("lose_answer", method="POST", path=maventa_contract.INVOICES_PATH)
+        self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICES_PATH)
+        move = self.dispatch(self.make_invoice(self.ola))
+        delivery = move.efaktura_delivery_ids
+        self.assertEqual((delivery.state, delivery.outcome_unknown), ("failed", True), "Maventa may hold it")
+        # Maventa is then out of reach for more attempts than the chain's limit (found by the chaos faults run):
+        # the invoice waits for Maventa's answer instead of going by e-mail or post beside the eFaktura.
+        for _attempt in range(MAX_ATTEMPTS + 1):
+            self.peer.add_fault("500", method="POST", path=maventa_contract.TOKEN_PATH)
+            move.efaktura_next_try = False
+            self.env["efaktura.chain"]._cron_dispatch()
+            move.invalidate_recordset()
+            self.assertEqual(move.efaktura_state, "queued")
+            self.assertEqual(move.efaktura_delivery_ids.mapped("channel"), ["efaktura"], "no other channel")
+        move.efaktura_next_try = False
+        self.env["efaktura.chain"]._cron_dispatch()
+        move.invalidate_recordset()
+        self.assertEqual((move.efaktura_state, delivery.state), ("sent", "submitted"))
         self.assertEqual(len(self.peer.invoices), 1)
 
     def test_crash_after_maventa_took_it_delivers_once(self):
