@@ -96,6 +96,51 @@ def invoice_uuid(issuer_org_number, key):
     return str(uuid.uuid5(INVOICE_UUID_NAMESPACE, f"{issuer_org_number}:{key}"))
 
 
+def document_problem(document):
+    """The :class:`~.base.NetworkRejected` with which the Maventa route refuses a document before sending it,
+    or None: a reminder (no reminder type for Norwegian eFaktura), an unknown kind, a currency other than NOK,
+    a credit note carrying a KID."""
+    if document.kind == "reminder" and not contract.REMINDERS_SUPPORTED:
+        return NetworkRejected(
+            f"{document.invoice_number}: Maventa's docs show no reminder for Norwegian eFaktura; "
+            "a new invoice would be a second payment claim, so it goes by e-mail or post",
+            code=REMINDER_NOT_SUPPORTED,
+        )
+    if document.kind not in ("invoice", "credit_note"):
+        return NetworkRejected(f"{document.invoice_number}: unknown document kind {document.kind!r}", code="KIND")
+    if document.currency != CURRENCY:
+        return NetworkRejected(
+            f"{document.invoice_number}: eFaktura carries {CURRENCY} only, not {document.currency}",
+            code="CURRENCY",
+        )
+    if document.kind == "credit_note" and document.kid:
+        return NetworkRejected(
+            f"{document.invoice_number}: a credit note carries no KID (it would be taken for a payment claim)",
+            code="CREDIT_NOTE_KID",
+        )
+    return None
+
+
+def file_problems(document, data):
+    """What Maventa would find wrong in ``data``, the UBL file made for ``document``: a list of (code,
+    message), empty when the file is what Maventa reads for this document (the type its root gives, the
+    same invoice number, and for an invoice the document's KID as PaymentID)."""
+    try:
+        read = contract.read_ubl(data)
+    except contract.UnreadableFile as exc:
+        return [(exc.code, str(exc))]
+    problems = []
+    if read["type"] != document.kind:
+        problems.append(("FILE_TYPE", f"the file is a {read['type']}, the document a {document.kind}"))
+    if read["invoice_nr"] != document.invoice_number:
+        problems.append(
+            ("FILE_NUMBER", f"the file's number is {read['invoice_nr']!r}, not {document.invoice_number!r}")
+        )
+    if document.kind == "invoice" and read["kid"] != document.kid:
+        problems.append(("FILE_KID", f"the file's PaymentID is {read['kid']!r}, not the KID {document.kid!r}"))
+    return problems
+
+
 class MaventaClient:
     """The REST calls, with token caching; raises :class:`~.base.NetworkError` subclasses."""
 
@@ -268,7 +313,7 @@ class MaventaNetwork(Network):
         self.client.access_token()  # fail the whole call early when Maventa cannot be reached
         results = []
         for document in documents:
-            problem = self._problem(document)
+            problem = document_problem(document)
             if problem:
                 results.append(SubmitResult(key=document.key, state=REJECTED, error=problem))
                 continue
@@ -277,27 +322,6 @@ class MaventaNetwork(Network):
             except NetworkError as error:
                 results.append(SubmitResult(key=document.key, error=error))
         return results
-
-    def _problem(self, document):
-        if document.kind == "reminder" and not contract.REMINDERS_SUPPORTED:
-            return NetworkRejected(
-                f"{document.invoice_number}: Maventa's docs show no reminder for Norwegian eFaktura; "
-                "a new invoice would be a second payment claim, so it goes by e-mail or post",
-                code=REMINDER_NOT_SUPPORTED,
-            )
-        if document.kind not in ("invoice", "credit_note"):
-            return NetworkRejected(f"{document.invoice_number}: unknown document kind {document.kind!r}", code="KIND")
-        if document.currency != CURRENCY:
-            return NetworkRejected(
-                f"{document.invoice_number}: eFaktura carries {CURRENCY} only, not {document.currency}",
-                code="CURRENCY",
-            )
-        if document.kind == "credit_note" and document.kid:
-            return NetworkRejected(
-                f"{document.invoice_number}: a credit note carries no KID (it would be taken for a payment claim)",
-                code="CREDIT_NOTE_KID",
-            )
-        return None
 
     def _submit_one(self, document):
         invoice_id = self.invoice_id(document)

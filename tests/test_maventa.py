@@ -1,5 +1,6 @@
 """Production through Visma AutoInvoice (Maventa), against the strict local Maventa peer over real HTTP."""
 
+import base64
 import json
 from datetime import timedelta
 
@@ -406,3 +407,57 @@ class TestMaventaWebhook(MaventaProductionMixin, EfakturaInvoiceCase, HttpCase):
         delivery.invalidate_recordset()
         self.assertEqual(delivery.state, "accepted", "Maventa says SENT, whatever the event claimed")
         self.assertEqual(self.post_json(path, {"invoice_id": "not-a-uuid"}).status_code, 400)
+
+
+@tagged("post_install", "-at_install")
+class TestMaventaSandbox(EfakturaInvoiceCase):
+    """Test mode with Visma AutoInvoice as the production route (the default): the sandbox plays Maventa."""
+
+    def reverse(self, move):
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=move.ids)
+            .create({"journal_id": move.journal_id.id, "reason": "Feil timepris"})
+        )
+        refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
+        refund.action_post()
+        return refund
+
+    def network_file(self, document):
+        return maventa_contract.read_ubl(base64.b64decode(document.network_file))
+
+    def test_the_sandbox_receives_the_invoice_as_maventa_would(self):
+        self.assertEqual(self.company.efaktura_production_route, "maventa")
+        move = self.dispatch(self.make_invoice(self.ola))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        delivery = move.efaktura_delivery_ids
+        document = self.mailbox(move)
+        self.assertEqual(document.played_network, "maventa")
+        # Filed under the invoice UUID the Maventa network would send it with, which the outbox shows.
+        invoice_id = maventa.invoice_uuid(self.company.efaktura_issuer_org_number, delivery.idempotency_key)
+        self.assertEqual((document.reference, delivery.network_reference), (invoice_id, invoice_id))
+        # The Peppol BIS 3.0 file of Odoo's generator, as Maventa reads it: an invoice, its number, its KID.
+        self.assertTrue(document.network_file_name.endswith(".xml"))
+        read = self.network_file(document)
+        self.assertEqual(
+            (read["type"], read["invoice_nr"], read["kid"]), ("invoice", move.name, move.payment_reference)
+        )
+        log = self.env["efaktura.sandbox.submission"].search([("reference", "=", invoice_id)])
+        self.assertEqual(log.played_network, "maventa")
+
+    def test_a_credit_note_goes_as_a_credit_note_file_without_the_invoice_kid(self):
+        invoice = self.dispatch(self.make_invoice(self.ola))
+        refund = self.dispatch(self.reverse(invoice))
+        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "efaktura"))
+        read = self.network_file(self.mailbox(refund))
+        self.assertEqual(
+            (read["type"], read["invoice_nr"], read["billing_reference"]), ("credit_note", refund.name, invoice.name)
+        )
+        self.assertNotEqual(read["kid"], invoice.payment_reference, "no second claim under the invoice's KID")
+
+    def test_other_routes_keep_the_sandbox_own_network(self):
+        self.company.efaktura_production_route = "mps"
+        move = self.dispatch(self.make_invoice(self.ola))
+        document = self.mailbox(move)
+        self.assertEqual((document.played_network, document.network_file), ("sandbox", False))
+        self.assertTrue(document.reference.startswith("SBX-"))
