@@ -1,7 +1,9 @@
 """Production through Visma AutoInvoice (Maventa), against the strict local Maventa peer over real HTTP."""
 
 import base64
+import contextlib
 import json
+import uuid
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -12,6 +14,7 @@ from odoo.tests import Form, HttpCase, tagged
 from ..models.efaktura_chain import MAX_ATTEMPTS
 from ..networks import maventa, maventa_contract
 from ..networks.base import Document, Issuer, NetworkRejected, NetworkUnavailable
+from . import test_sandbox_network
 from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
 from .maventa_peer import MaventaPeer
 
@@ -327,6 +330,29 @@ class TestMaventaClient(EfakturaInvoiceCase):
         [token] = self.peer.requests_to("POST", maventa_contract.TOKEN_PATH)[:1]
         self.assertIn(b"grant_type=client_credentials", token.body)
         self.assertIn(b"vendor_api_key=", token.body)
+
+    def test_peer_counts_for_the_chaos_check_what_it_holds_twice(self):
+        """What chaos/check.py reads: a second invoice number under a new UUID is counted as a duplicate, with
+        an example, and the faults it injects are counted, a lost answer after the work included."""
+        client = maventa.MaventaClient(self.config)
+        _name, xml = test_sandbox_network.ubl_file(self.document())
+        first, second = (str(uuid.uuid4()) for _i in range(2))
+        client.send_invoice(first, "a.xml", xml)
+        self.assertEqual(self.peer.stats()["duplicates"], 0)
+        client.send_invoice(second, "a.xml", xml)
+        stats = self.peer.stats()
+        self.assertEqual((stats["duplicates"], stats["submissions"]), (1, 2))
+        self.assertEqual(stats["duplicate_examples"], [["2026/0001", first, second]])
+        self.assertEqual(sorted(stats["live"]), sorted([first, second]))
+        self.peer.set_chaos(1.0, seed=3)
+        for _i in range(6):
+            with contextlib.suppress(NetworkUnavailable):
+                client.get_invoice(first)
+        stats = self.peer.stats()
+        self.assertEqual(sum(stats["faults"].values()), 6)
+        self.assertEqual(stats["lost_answers"], stats["faults"]["after"])
+        self.assertTrue(stats["faults"]["after"] and stats["faults"]["before"], stats["faults"])
+        self.peer.set_chaos(0)
 
     def test_peer_refuses_unknown_and_missing_fields(self):
         client = maventa.MaventaClient(self.config)
