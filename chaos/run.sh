@@ -10,10 +10,13 @@ if [ "$SCALE" = small ]; then
     CRASH_INVOICES=60 KILLS=5 KILL_MAX=0.15 CONC_INVOICES=120 FAULT_INVOICES=60 RACE_CONSENTS=10 FUZZ_INPUTS=1000 FUZZ_REQUESTS=200
     HANDOFF_INVOICES=30
     PROD_CRASH_INVOICES=40 PROD_CONC_INVOICES=80 PROD_FAULT_INVOICES=40
+    MAVENTA_CRASH_INVOICES=20 MAVENTA_CONC_INVOICES=40 MAVENTA_FAULT_INVOICES=20
 else
     CRASH_INVOICES=500 KILLS=20 KILL_MAX=0.15 CONC_INVOICES=1000 FAULT_INVOICES=500 RACE_CONSENTS=50 FUZZ_INPUTS=10000 FUZZ_REQUESTS=2000
     HANDOFF_INVOICES=300
     PROD_CRASH_INVOICES=500 PROD_CONC_INVOICES=1000 PROD_FAULT_INVOICES=500
+    # Maventa gets each invoice's PDF inside its EHF file: wkhtmltopdf renders one per invoice and attempt.
+    MAVENTA_CRASH_INVOICES=200 MAVENTA_CONC_INVOICES=400 MAVENTA_FAULT_INVOICES=200
 fi
 WORKERS=2
 PY="$(venv_dir)/bin/python"
@@ -196,8 +199,9 @@ fi
 # The peers count every invoice number they hold twice. The faults include the ambiguous kind: the peer does
 # the work, then the answer is lost. Maventa routes the invoices after taking them: their outcome is read back
 # by the status poll cron (chaos/poll.py) before the check.
-production_rows() {  # production_rows ROUTE SUFFIX PEERS_LABEL
+production_rows() {  # production_rows ROUTE SUFFIX PEERS_LABEL CRASH_INVOICES CONC_INVOICES FAULT_INVOICES
     local route=$1 sfx=$2 what=$3 name line extra
+    local PROD_CRASH_INVOICES=$4 PROD_CONC_INVOICES=$5 PROD_FAULT_INVOICES=$6
     name=crash_$sfx
     if want "$name"; then
         log "Production crash: $PROD_CRASH_INVOICES invoices, $KILLS kill -9 of the dispatch cron, $what"
@@ -257,8 +261,9 @@ poll_extra() {  # poll_extra NAME: the read-back's figures, as more JSON members
         printf ', %s' "${line%\}}"
     fi
 }
-production_rows mps prod "MPS and Vipps peers"
-production_rows maventa maventa "Maventa peer"
+production_rows mps prod "MPS and Vipps peers" "$PROD_CRASH_INVOICES" "$PROD_CONC_INVOICES" "$PROD_FAULT_INVOICES"
+production_rows maventa maventa "Maventa peer" "$MAVENTA_CRASH_INVOICES" "$MAVENTA_CONC_INVOICES" \
+    "$MAVENTA_FAULT_INVOICES"
 
 # 8. Fuzzing: the suite's fuzz tests at full size, on a database of their own.
 if want fuzz; then

@@ -374,10 +374,17 @@ class MaventaNetwork(Network):
         )
 
     def status(self, channel, references):
+        """One GET per invoice. A GET that fails skips its invoice, to be read at the next poll; the others'
+        answers are returned. Raises the first error only when no invoice could be read."""
         self._check_channel(channel)
         results = []
+        errors = []
         for reference in dict.fromkeys(ref for ref in references if ref):
-            answer = self.client.get_invoice(reference)
+            try:
+                answer = self.client.get_invoice(reference)
+            except NetworkError as error:
+                errors.append(error)
+                continue
             if answer is None:
                 continue
             status = str(answer.get("status") or "")
@@ -386,6 +393,8 @@ class MaventaNetwork(Network):
             if state is None:
                 state, detail = SUBMITTED, f"unknown Maventa invoice status {status!r}"
             results.append(StatusResult(network_reference=reference, state=state, detail=detail))
+        if errors and not results:
+            raise errors[0]
         return results
 
     def cancel(self, channel, reference):

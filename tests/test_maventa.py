@@ -331,6 +331,25 @@ class TestMaventaClient(EfakturaInvoiceCase):
         self.assertIn(b"grant_type=client_credentials", token.body)
         self.assertIn(b"vendor_api_key=", token.body)
 
+    def test_status_returns_what_it_could_read_when_some_reads_fail(self):
+        network = maventa.MaventaNetwork(
+            Issuer(org_number="123456785", name="Nordlys", account_number="86011117947"), self.config
+        )
+        client = network.client
+        _name, xml = test_sandbox_network.ubl_file(self.document())
+        ids = [str(uuid.uuid4()) for _i in range(3)]
+        for invoice_id, number in zip(ids, ("2026/0001", "2026/0002", "2026/0003"), strict=True):
+            client.send_invoice(invoice_id, "a.xml", xml.replace(b"2026/0001", number.encode()))
+        self.peer.process()  # no JTTA consumer: forced to eFaktura, all three fail at Maventa
+        self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICE_PATH.format(id=ids[1]))
+        results = network.status("efaktura", ids)
+        self.assertEqual([r.network_reference for r in results], [ids[0], ids[2]], "the failed read is skipped")
+        self.assertEqual({r.state for r in results}, {"rejected"})
+        for invoice_id in ids:
+            self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICE_PATH.format(id=invoice_id))
+        with self.assertRaises(NetworkUnavailable):
+            network.status("efaktura", ids)
+
     def test_peer_counts_for_the_chaos_check_what_it_holds_twice(self):
         """What chaos/check.py reads: a second invoice number under a new UUID is counted as a duplicate, with
         an example, and the faults it injects are counted, a lost answer after the work included."""
