@@ -46,6 +46,9 @@ company.write(
     {
         "efaktura_enabled": True,
         "efaktura_network_mode": "sandbox",
+        # The sandbox's own network, as measured so far: for the Visma AutoInvoice route it would play Maventa
+        # and render each invoice's EHF file (the Maventa production path is bench/maventa_client.py's row).
+        "efaktura_production_route": "mps",
         "efaktura_issuer_org_number": "123456785",
         "efaktura_billing_account": "86011117947",
         "efaktura_contact_email": "faktura@bench.example.com",

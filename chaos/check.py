@@ -1,8 +1,9 @@
 """Chaos check (run by ``odoo-bin shell``): exactly-once, nothing lost, nothing stuck, in plain SQL.
 
 With ``CHAOS_PEER_STATS`` (the JSON that chaos/peers.py wrote), the production peers' own counts are checked
-too: no invoice number live twice at MPS or Vipps, and nothing live there that the outbox does not know as
-delivered. Prints one line ``CHAOS_CHECK <json>``; ``problems`` lists every broken rule with examples.
+too: no invoice number live twice at MPS, Vipps or Maventa (nor, at Maventa, a second payment claim under one
+KID), and nothing live there that the outbox does not know as delivered. Prints one line
+``CHAOS_CHECK <json>``; ``problems`` lists every broken rule with examples.
 """
 
 import json
@@ -13,6 +14,8 @@ env = globals()["env"]  # provided by odoo-bin shell
 cr = env.cr
 company_id = env["res.company"].search([("name", "=", "Chaos Elektro AS")], limit=1).id
 DELIVERED = "('submitted', 'accepted', 'shown', 'paid')"
+# The production peers (chaos/peers.py) and the channel each carries.
+PEER_CHANNELS = {"mps": "efaktura", "vipps": "vipps", "maventa": "efaktura"}
 
 
 def rows(query):
@@ -139,24 +142,32 @@ if os.environ.get("CHAOS_PEER_STATS"):
         peers = None
         problems["peer_stats"] = {"count": 1, "examples": [str(error)]}
     if peers is not None:
+        sides = [side for side in PEER_CHANNELS if side in peers]
         figures["peers"] = {
             side: {k: v for k, v in peers[side].items() if k != "live"} | {"live": len(peers[side]["live"])}
-            for side in ("mps", "vipps")
+            for side in sides
         }
-        figures["faults"] = sum(sum(peers[side]["faults"].values()) for side in ("mps", "vipps"))
-        figures["calls"] = sum(peers[side]["requests"] for side in ("mps", "vipps"))
-        for side, channel in (("mps", "efaktura"), ("vipps", "vipps")):
+        figures["faults"] = sum(sum(peers[side]["faults"].values()) for side in sides)
+        figures["calls"] = sum(peers[side]["requests"] for side in sides)
+        for side in sides:
+            channel = PEER_CHANNELS[side]
             if peers[side]["duplicates"]:
                 problems[f"{side}_peer_duplicates"] = {
                     "count": peers[side]["duplicates"],
                     "examples": peers[side]["duplicate_examples"],
                 }
                 peer_counts += peers[side]["duplicates"]
+            # Maventa's peer also counts a second payment claim under the same KID, and a credit note with one.
+            for name in ("second_claims", "credit_notes_with_kid"):
+                if peers[side].get(name):
+                    problems[f"{side}_peer_{name}"] = {"count": peers[side][name], "examples": []}
+                    peer_counts += peers[side][name]
             known = {
                 row[0]
                 for row in rows(
                     f"""SELECT network_reference FROM efaktura_delivery
-                         WHERE company_id = %(company)s AND channel = '{channel}' AND state IN {DELIVERED}"""
+                         WHERE company_id = %(company)s AND channel = '{channel}' AND network = '{side}'
+                           AND state IN {DELIVERED}"""
                 )
             }
             orphans = [ref for ref in peers[side]["live"] if ref not in known]
@@ -171,6 +182,12 @@ if os.environ.get("CHAOS_PEER_STATS"):
                 peer_missing += len(missing)
             if peers[side].get("errors"):
                 problems[f"{side}_peer_errors"] = {"count": peers[side]["errors"], "examples": []}
+            if peers[side].get("refused"):
+                # A request the Maventa contract forbids (unknown or missing field, no agreement, bad token).
+                problems[f"{side}_peer_refused"] = {
+                    "count": peers[side]["refused"],
+                    "examples": peers[side].get("refused_examples", []),
+                }
 figures["problems"] = problems
 figures["duplicates"] = (
     sum(
@@ -180,7 +197,9 @@ figures["duplicates"] = (
     + sum(int(row[2]) - 1 for row in rows(checks["not_exactly_once"]) if int(row[2]) > 1)
     + peer_counts
 )
-figures["lost"] = peer_missing + problems.get("lost", {}).get("count", 0) + sum(
-    1 for row in rows(checks["not_exactly_once"]) if int(row[2]) == 0
+figures["lost"] = (
+    peer_missing
+    + problems.get("lost", {}).get("count", 0)
+    + sum(1 for row in rows(checks["not_exactly_once"]) if int(row[2]) == 0)
 )
 sys.stdout.write("CHAOS_CHECK " + json.dumps(figures, sort_keys=True) + "\n")

@@ -16,6 +16,9 @@ LABELS = {
     "crash_prod": "Crash, production (MPS and Vipps peers): kill -9 of the dispatch cron, restarted",
     "concurrency_prod": "Concurrency, production (MPS and Vipps peers): two workers",
     "faults_prod": "Faults, production: 30% of MPS and Vipps calls fail, half of them after the work",
+    "crash_maventa": "Crash, production (Maventa peer): kill -9 of the dispatch cron, restarted",
+    "concurrency_maventa": "Concurrency, production (Maventa peer): two workers",
+    "faults_maventa": "Faults, production: 30% of Maventa calls fail, half of them after the work",
     "fuzz": "Fuzzing: validators and public routes",
 }
 header = (
@@ -100,6 +103,24 @@ for name, what in (
         f"{vipps.get('faults')}; {r.get('rounds', r.get('runs', 1))} runs or rounds. Final states: "
         f"{r.get('by_state')}."
     )
+for name, what in (
+    ("crash_maventa", "Crash, production through Visma AutoInvoice: the same kill -9 runs"),
+    ("concurrency_maventa", "Concurrency, production through Visma AutoInvoice: two workers on the same queue"),
+    ("faults_maventa", "Faults, production through Visma AutoInvoice: 30% of the calls to the peer failed"),
+):
+    if (r := by_run.get(name)) is None:
+        continue
+    maventa = (r.get("peers") or {}).get("maventa", {})
+    details.append(
+        f"- {what}, against the Maventa peer (REST) as an HTTP server of its own process on 127.0.0.1, which "
+        f"routes what it took every 0.2 s, as Maventa does. The peer counted {maventa.get('duplicates', '?')} "
+        f"invoice numbers sent twice and {maventa.get('second_claims', '?')} second payment claims under one KID; it "
+        f"created {maventa.get('submissions', '?')} invoices and holds {maventa.get('live', '?')} live "
+        f"({maventa.get('by_status')}), all known to the outbox as delivered; faults injected (before the work / "
+        f"after it, the answer lost): {maventa.get('faults')}. The status poll cron read the outcomes back in "
+        f"{r.get('poll_rounds', '?')} rounds ({r.get('still_submitted', '?')} left unread); "
+        f"{r.get('rounds', r.get('runs', 1))} runs or rounds. Final states: {r.get('by_state')}."
+    )
 if (r := by_run.get("fuzz")) is not None:
     details.append(
         f"- Fuzzing: {r.get('validator_inputs', 0)} generated phone numbers, KIDs, account and organisation "
@@ -114,12 +135,14 @@ now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 document = f"""# Reliability figures
 
 Produced by `make chaos` (scale: {scale}) on {now}, against real Odoo 18.0 and PostgreSQL, with the
-embedded sandbox network and with the production network (the local MPS and Vipps peers, real HTTP
-servers in a process of their own). Reproduce with:
+embedded sandbox network and with the production network for two production routes (the local MPS and
+Vipps peers, and the local Maventa peer for Visma AutoInvoice: real HTTP servers in a process of their
+own). Reproduce with:
 
 ```sh
 make chaos                    # full size, the figures below
 CHAOS_SCALE=small make chaos  # the same runs in miniature
+CHAOS_ROWS="crash_maventa faults_maventa" make chaos  # only these rows
 ```
 
 {table}
@@ -132,7 +155,8 @@ reference appears twice; the sandbox holds no idempotency key and no invoice num
 the outbox does not know as delivered; no delivery is left pending and no queued invoice has a retry that
 is due; no e-mail or letter that failed after the hand-off counts as delivered, and every one whose fate Odoo
 knows was read back. In production the peers count themselves every invoice number they were given while they held
-it live (a duplicate), and the check compares what they hold live with the outbox: anything live that the outbox
+it live (a duplicate; the Maventa peer also counts a second payment claim under one KID), and the check
+ compares what they hold live with the outbox: anything live that the outbox
 does not know as delivered counts as a duplicate, anything the outbox calls delivered that the peer does not hold
 counts as lost. "Lost" counts invoices neither delivered nor visibly waiting.
 The bounded versions of these runs are in the test suite (`tests/test_reliability.py`, `tests/test_fuzz.py`).

@@ -538,18 +538,20 @@ class AccountMove(models.Model):
         )
         return pdf, self._get_invoice_report_filename()
 
-    def _efaktura_ubl_file(self):
+    def _efaktura_ubl_file(self, embed_pdf=True):
         """``(filename, xml)``: the invoice or credit note as Peppol BIS 3.0 / EHF, by account_edi_ubl_cii.
 
         Odoo's own generator writes it (PaymentMeans/PaymentID is the move's own payment reference: the KID of
         an invoice, never the one of the invoice a credit note credits), and Odoo's Send & Print step embeds
-        the PDF as an AdditionalDocumentReference.
+        the PDF as an AdditionalDocumentReference (unless ``embed_pdf`` is False).
         """
         self.ensure_one()
         builder = self.env["account.edi.xml.ubl_bis3"].with_company(self.company_id)
         xml, errors = builder._export_invoice(self)
         if errors:
             _logger.info("EHF of %s has remarks: %s", self.name, "; ".join(sorted(map(str, errors))))
+        if not embed_pdf:
+            return builder._export_invoice_filename(self), xml
         pdf, pdf_name = self._efaktura_document_pdf()
         invoice_data = {
             "ubl_cii_xml_attachment_values": {"raw": xml},

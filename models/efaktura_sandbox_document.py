@@ -1,4 +1,6 @@
+import base64
 import contextlib
+import functools
 
 import odoo.modules.module
 from odoo import SUPERUSER_ID, api, fields, models
@@ -26,6 +28,8 @@ STATE_LABELS = {
     "cancelled": "Cancelled",
 }
 CHANNEL_LABELS = {"efaktura": "eFaktura (nettbank)", "vipps": "Vipps"}
+#: The networks whose part the sandbox plays (see SandboxNetwork.plays).
+PLAYED_NETWORKS = [("sandbox", "Sandbox"), ("maventa", "Visma AutoInvoice (Maventa)")]
 
 
 class _OdooSandboxStore(SandboxStore):
@@ -134,6 +138,7 @@ class _OdooSandboxStore(SandboxStore):
                         "duplicate": attempt.duplicate,
                         "failed": attempt.failed,
                         "error": attempt.error,
+                        "played_network": attempt.played or "sandbox",
                     }
                     for attempt in attempts
                 ]
@@ -161,6 +166,9 @@ class _OdooSandboxStore(SandboxStore):
             "document_hash": doc.document_hash,
             "kind": doc.kind,
             "original_invoice_number": doc.original_invoice_number or False,
+            "played_network": item.played or "sandbox",
+            "network_file": base64.b64encode(item.file) if item.file else False,
+            "network_file_name": item.file_name or False,
         }
 
     def set_state(self, reference, state):
@@ -209,6 +217,18 @@ class EfakturaSandboxDocument(models.Model):
         [(state, STATE_LABELS[state]) for state in STATES], required=True, default="submitted", readonly=True
     )
     state_date = fields.Datetime(string="Status date", readonly=True, default=fields.Datetime.now)
+    played_network = fields.Selection(
+        PLAYED_NETWORKS,
+        string="Plays",
+        default="sandbox",
+        required=True,
+        readonly=True,
+        help="Visma AutoInvoice (Maventa): the company's production route is Maventa, so the sandbox received the "
+        "document as Maventa would: as a Peppol BIS 3.0 file, checked as Maventa reads it, under the invoice id "
+        "the Maventa route gives it.",
+    )
+    network_file = fields.Binary(string="File received", attachment=True, readonly=True)
+    network_file_name = fields.Char(string="File name", readonly=True)
 
     _sql_constraints = [
         ("key_uniq", "unique(company_id, key)", "The issuer already delivered a document with this idempotency key."),
@@ -232,6 +252,12 @@ class EfakturaSandboxDocument(models.Model):
             company._efaktura_issuer(),
             _OdooSandboxStore(self.env, company),
             failure=company.efaktura_sandbox_failure or "none",
+            # The production route is Visma AutoInvoice: the sandbox plays Maventa's part for eFaktura.
+            maventa_render=(
+                functools.partial(company._efaktura_maventa_render, embed_pdf=False)
+                if company.efaktura_production_route == "maventa"
+                else None
+            ),
         )
 
     def _sandbox_item(self):

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .efaktura_sandbox_document import PLAYED_NETWORKS
+
 
 class EfakturaSandboxSubmission(models.Model):
     _name = "efaktura.sandbox.submission"
@@ -20,3 +22,11 @@ class EfakturaSandboxSubmission(models.Model):
     )
     failed = fields.Boolean(readonly=True, help="The document was not delivered: see the error.")
     error = fields.Char(readonly=True)
+    played_network = fields.Selection(
+        PLAYED_NETWORKS,
+        string="Plays",
+        default="sandbox",
+        readonly=True,
+        help="The network whose part the sandbox played: Visma AutoInvoice (Maventa) when it is the company's "
+        "production route.",
+    )

@@ -544,8 +544,9 @@ class ResCompany(models.Model):
             )
         return maventa.MaventaClient(config)
 
-    def _efaktura_maventa_render(self, document):
-        """The Peppol BIS 3.0 / EHF file of a document, made by Odoo's own generator, with the PDF embedded."""
+    def _efaktura_maventa_render(self, document, embed_pdf=True):
+        """The Peppol BIS 3.0 / EHF file of a document, made by Odoo's own generator, with the PDF embedded
+        (the sandbox, playing Maventa, leaves the PDF out: ``embed_pdf=False``)."""
         self.ensure_one()
         number = document.original_invoice_number if document.kind == "reminder" else document.invoice_number
         move = (
@@ -562,7 +563,7 @@ class ResCompany(models.Model):
         )
         if not move:
             raise NetworkRejected(f"No invoice {number} in {self.name}", code="UNKNOWN_INVOICE")
-        return move._efaktura_ubl_file()
+        return move._efaktura_ubl_file(embed_pdf=embed_pdf)
 
     def _efaktura_vipps_config(self):
         company = self.sudo()

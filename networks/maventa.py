@@ -19,7 +19,8 @@ client sends and reads, and which of it is documented or guessed, is in :mod:`.m
     the route forced to eFaktura unless the company lets Maventa route everything. The invoice UUID
     is derived from the document's idempotency key: a second POST of the same document is refused by
     Maventa and read back as a duplicate, and an answer lost on the way (timeout, 5xx) is settled by
-    asking Maventa for that UUID before anything is sent again.
+    asking Maventa for that UUID before anything is sent again. When Maventa cannot say, the error is
+    marked ambiguous: the chain then waits for Maventa rather than send the invoice by another channel.
   - ``status`` reads GET /v1/invoices/{id}; ``cancel`` is refused: the docs show no way to take an
     invoice back.
   - Reminders (``Document.kind == "reminder"``) are refused with code ``REMINDER_NOT_SUPPORTED``:
@@ -93,6 +94,51 @@ class MaventaConfig:
 def invoice_uuid(issuer_org_number, key):
     """Our own Maventa invoice UUID for a document: the same key always gives the same UUID."""
     return str(uuid.uuid5(INVOICE_UUID_NAMESPACE, f"{issuer_org_number}:{key}"))
+
+
+def document_problem(document):
+    """The :class:`~.base.NetworkRejected` with which the Maventa route refuses a document before sending it,
+    or None: a reminder (no reminder type for Norwegian eFaktura), an unknown kind, a currency other than NOK,
+    a credit note carrying a KID."""
+    if document.kind == "reminder" and not contract.REMINDERS_SUPPORTED:
+        return NetworkRejected(
+            f"{document.invoice_number}: Maventa's docs show no reminder for Norwegian eFaktura; "
+            "a new invoice would be a second payment claim, so it goes by e-mail or post",
+            code=REMINDER_NOT_SUPPORTED,
+        )
+    if document.kind not in ("invoice", "credit_note"):
+        return NetworkRejected(f"{document.invoice_number}: unknown document kind {document.kind!r}", code="KIND")
+    if document.currency != CURRENCY:
+        return NetworkRejected(
+            f"{document.invoice_number}: eFaktura carries {CURRENCY} only, not {document.currency}",
+            code="CURRENCY",
+        )
+    if document.kind == "credit_note" and document.kid:
+        return NetworkRejected(
+            f"{document.invoice_number}: a credit note carries no KID (it would be taken for a payment claim)",
+            code="CREDIT_NOTE_KID",
+        )
+    return None
+
+
+def file_problems(document, data):
+    """What Maventa would find wrong in ``data``, the UBL file made for ``document``: a list of (code,
+    message), empty when the file is what Maventa reads for this document (the type its root gives, the
+    same invoice number, and for an invoice the document's KID as PaymentID)."""
+    try:
+        read = contract.read_ubl(data)
+    except contract.UnreadableFile as exc:
+        return [(exc.code, str(exc))]
+    problems = []
+    if read["type"] != document.kind:
+        problems.append(("FILE_TYPE", f"the file is a {read['type']}, the document a {document.kind}"))
+    if read["invoice_nr"] != document.invoice_number:
+        problems.append(
+            ("FILE_NUMBER", f"the file's number is {read['invoice_nr']!r}, not {document.invoice_number!r}")
+        )
+    if document.kind == "invoice" and read["kid"] != document.kid:
+        problems.append(("FILE_KID", f"the file's PaymentID is {read['kid']!r}, not the KID {document.kid!r}"))
+    return problems
 
 
 class MaventaClient:
@@ -267,7 +313,7 @@ class MaventaNetwork(Network):
         self.client.access_token()  # fail the whole call early when Maventa cannot be reached
         results = []
         for document in documents:
-            problem = self._problem(document)
+            problem = document_problem(document)
             if problem:
                 results.append(SubmitResult(key=document.key, state=REJECTED, error=problem))
                 continue
@@ -277,27 +323,6 @@ class MaventaNetwork(Network):
                 results.append(SubmitResult(key=document.key, error=error))
         return results
 
-    def _problem(self, document):
-        if document.kind == "reminder" and not contract.REMINDERS_SUPPORTED:
-            return NetworkRejected(
-                f"{document.invoice_number}: Maventa's docs show no reminder for Norwegian eFaktura; "
-                "a new invoice would be a second payment claim, so it goes by e-mail or post",
-                code=REMINDER_NOT_SUPPORTED,
-            )
-        if document.kind not in ("invoice", "credit_note"):
-            return NetworkRejected(f"{document.invoice_number}: unknown document kind {document.kind!r}", code="KIND")
-        if document.currency != CURRENCY:
-            return NetworkRejected(
-                f"{document.invoice_number}: eFaktura carries {CURRENCY} only, not {document.currency}",
-                code="CURRENCY",
-            )
-        if document.kind == "credit_note" and document.kid:
-            return NetworkRejected(
-                f"{document.invoice_number}: a credit note carries no KID (it would be taken for a payment claim)",
-                code="CREDIT_NOTE_KID",
-            )
-        return None
-
     def _submit_one(self, document):
         invoice_id = self.invoice_id(document)
         filename, xml = self.render(document)
@@ -305,18 +330,22 @@ class MaventaNetwork(Network):
             answer = self.client.send_invoice(
                 invoice_id, filename, xml, force_efaktura=not self.config.route_everything
             )
-        except NetworkUnavailable:
+        except NetworkUnavailable as exc:
             # The answer was lost or the service failed: ask what Maventa has before anything is sent again.
             earlier = self._earlier(document, invoice_id)
             if earlier is None:
+                # Maventa may hold the invoice all the same: no other channel may take it on a guess.
+                exc.ambiguous = True
                 raise
             return earlier
         if answer is None:  # Maventa already has this UUID: the document was sent before
             earlier = self._earlier(document, invoice_id)
             if earlier is None:
-                raise NetworkUnavailable(
+                error = NetworkUnavailable(
                     f"Maventa: invoice {invoice_id} is reported as existing but cannot be read", code="UNKNOWN"
                 )
+                error.ambiguous = True
+                raise error
             return earlier
         return self._result(document.key, invoice_id, answer, duplicate=False)
 
@@ -345,10 +374,17 @@ class MaventaNetwork(Network):
         )
 
     def status(self, channel, references):
+        """One GET per invoice. A GET that fails skips its invoice, to be read at the next poll; the others'
+        answers are returned. Raises the first error only when no invoice could be read."""
         self._check_channel(channel)
         results = []
+        errors = []
         for reference in dict.fromkeys(ref for ref in references if ref):
-            answer = self.client.get_invoice(reference)
+            try:
+                answer = self.client.get_invoice(reference)
+            except NetworkError as error:
+                errors.append(error)
+                continue
             if answer is None:
                 continue
             status = str(answer.get("status") or "")
@@ -357,6 +393,8 @@ class MaventaNetwork(Network):
             if state is None:
                 state, detail = SUBMITTED, f"unknown Maventa invoice status {status!r}"
             results.append(StatusResult(network_reference=reference, state=state, detail=detail))
+        if errors and not results:
+            raise errors[0]
         return results
 
     def cancel(self, channel, reference):

@@ -23,6 +23,11 @@ Pages used (stored copies, read 2026-12):
         2025-08-27-added-support-for-sending-invoice-xml-as-email-invoice-attachment
 """
 
+import base64
+import re
+
+from lxml import etree
+
 # -- Environments -------------------------------------------------------------------------------
 
 STAGING_BASE_URL = "https://ax-stage.maventa.com"  # DOC (AUTH, NO: "POST https://ax-stage.maventa.com/oauth2/token")
@@ -69,6 +74,64 @@ INVOICE_ANSWER_FIELDS = ("id", "status", "invoice_nr", "status_message")
 # (Norway's EHF 3), made by Odoo's own account_edi_ubl_cii generator, with the PDF embedded.
 UBL_INVOICE_ROOT = "Invoice"
 UBL_CREDIT_NOTE_ROOT = "CreditNote"
+UBL_NS = {
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+}
+
+
+class UnreadableFile(ValueError):
+    """A file Maventa would refuse; ``code`` names the rule."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def read_ubl(data):
+    """What Maventa reads from a UBL file: the type (the root decides, DOC: TYPES), the invoice number, the
+    KID (PaymentID; DOC (NO): a Norwegian consumer invoice needs one), the buyer's phone and e-mail (what
+    JTTA matches on, DOC: NO), the invoice credited, and whether a PDF is embedded. Raises
+    :class:`UnreadableFile` for a file Maventa would refuse."""
+    try:
+        root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise UnreadableFile("INVALID_XML", f"the file is not XML: {exc}") from exc
+    localname = etree.QName(root).localname
+    if localname not in (UBL_INVOICE_ROOT, UBL_CREDIT_NOTE_ROOT):
+        raise UnreadableFile("UNKNOWN_FORMAT", f"root element {localname} is neither Invoice nor CreditNote")
+    number = root.findtext("cbc:ID", namespaces=UBL_NS)
+    if not number:
+        raise UnreadableFile("INVOICE_NUMBER", "the invoice has no number (cbc:ID)")
+    kid = root.findtext("cac:PaymentMeans/cbc:PaymentID", namespaces=UBL_NS) or ""
+    kind = "invoice" if localname == UBL_INVOICE_ROOT else "credit_note"
+    if kind == "invoice" and not kid:
+        raise UnreadableFile("PAYMENT_ID", "an invoice to a Norwegian consumer needs a KID (PaymentID)")
+    customer = root.find("cac:AccountingCustomerParty/cac:Party", namespaces=UBL_NS)
+    phone = mail = ""
+    if customer is not None:
+        phone = customer.findtext("cac:Contact/cbc:Telephone", namespaces=UBL_NS) or ""
+        mail = customer.findtext("cac:Contact/cbc:ElectronicMail", namespaces=UBL_NS) or ""
+    pdfs = [
+        node
+        for node in root.iterfind(
+            "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", namespaces=UBL_NS
+        )
+        if node.get("mimeCode") == "application/pdf"
+    ]
+    return {
+        "type": kind,
+        "invoice_nr": number,
+        "kid": kid,
+        "billing_reference": root.findtext(
+            "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=UBL_NS
+        )
+        or "",
+        "phone": re.sub(r"\D", "", phone)[-8:],
+        "email": mail.strip().lower(),
+        "pdf": bool(pdfs) and base64.b64decode("".join(pdfs[0].text.split()))[:4] in (b"%PDF", b"<!DO", b"<htm"),
+    }
+
 
 # Invoice states (DOC: SEND, "Invoice statuses"). The main ones are PENDING, SENT and ERROR; the
 # others are "internal and should be used for information only".

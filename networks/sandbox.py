@@ -5,6 +5,13 @@ lookups, submitted documents land in consumers' mailboxes, receipts move through
 over time, and failures can be switched on. The logic lives here; the records live in a
 :class:`SandboxStore`, which the module implements on top of the database and the tests in
 memory.
+
+Given ``maventa_render`` (when the company's production route is Visma AutoInvoice), the sandbox
+plays Maventa's part on the "efaktura" channel: it refuses what the Maventa route refuses before
+sending (a reminder, a credit note with a KID: :func:`.maventa.document_problem`), builds each
+document's Peppol BIS 3.0 file with the renderer the Maventa network uses and reads it as Maventa
+does (:func:`.maventa.file_problems`), files the document under the invoice UUID the Maventa
+network would give it (:func:`.maventa.invoice_uuid`), and keeps the file with the document.
 """
 
 import abc
@@ -16,6 +23,7 @@ import secrets
 import unicodedata
 
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
+from . import maventa
 from .base import (
     ACCEPTED,
     CANCELLED,
@@ -81,6 +89,9 @@ class MailboxItem:
     consumer_identifier: str = ""
     account_number: str = ""  # the issuer's account the consumer pays to
     document: Document = None
+    played: str = ""  # the network whose part the sandbox played: "maventa", or "" (the sandbox's own)
+    file_name: str = ""  # the document's file as that network got it (Maventa: Peppol BIS 3.0)
+    file: bytes = b""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +104,7 @@ class SubmissionAttempt:
     duplicate: bool = False
     failed: bool = False
     error: str = ""
+    played: str = ""  # as MailboxItem.played
 
 
 class SandboxStore(abc.ABC):
@@ -217,11 +229,13 @@ class SandboxNetwork(Network):
     :param SandboxStore store:
     :param str failure: one of :data:`FAILURE_MODES`
     :param random.Random rng: decides the "flaky" failures; seed it for repeatable runs
+    :param maventa_render: ``render(document) -> (filename, xml_bytes)``, the Peppol BIS 3.0 renderer of
+        the Maventa network: given, the sandbox plays Maventa's part on the "efaktura" channel
     """
 
     name = "sandbox"
 
-    def __init__(self, issuer, store, failure=FAILURE_NONE, rng=None):
+    def __init__(self, issuer, store, failure=FAILURE_NONE, rng=None, maventa_render=None):
         super().__init__(issuer)
         failure = failure or FAILURE_NONE
         if failure not in FAILURE_MODES:
@@ -229,6 +243,11 @@ class SandboxNetwork(Network):
         self.store = store
         self.failure = failure
         self.rng = rng or random.Random()
+        self.maventa_render = maventa_render
+
+    def plays(self, channel):
+        """The network whose part the sandbox plays on ``channel``: "maventa", or "" for its own."""
+        return maventa.MaventaNetwork.name if self.maventa_render is not None and channel == maventa.CHANNEL else ""
 
     # ------------------------------------------------------------------
     # Failures
@@ -340,11 +359,13 @@ class SandboxNetwork(Network):
             )
             raise error
 
+        played = self.plays(channel)
         existing = self.store.documents_by_key([doc.key for doc in documents if doc.key])
         consumers = self._consumers_for(channel, documents)
         issuer_problems = self._issuer_problems()
         results, items, attempts = [], [], []
         for doc in documents:
+            file_name, file = "", b""
             if self.failure == FAILURE_REJECT:
                 rejection = NetworkRejected(
                     f"Document {doc.invoice_number}: the sandbox network rejects every document (simulated rejection).",
@@ -353,31 +374,59 @@ class SandboxNetwork(Network):
             elif doc.key in existing:
                 item = existing[doc.key]
                 results.append(SubmitResult(doc.key, item.reference, item.state, duplicate=True))
-                attempts.append(SubmissionAttempt(channel, doc.key, item.reference, duplicate=True))
+                attempts.append(SubmissionAttempt(channel, doc.key, item.reference, duplicate=True, played=played))
                 continue
             else:
                 consumer = consumers.get(doc.recipient)
-                rejection = self._validate(channel, doc, consumer, issuer_problems)
+                rejection = maventa.document_problem(doc) if played else None
+                if rejection is None:
+                    rejection = self._validate(channel, doc, consumer, issuer_problems)
+                if rejection is None and played:
+                    file_name, file, rejection = self._maventa_file(doc)
             if rejection is not None:
                 results.append(SubmitResult(doc.key, state=REJECTED, error=rejection))
-                attempts.append(SubmissionAttempt(channel, doc.key, failed=True, error=str(rejection)))
+                attempts.append(SubmissionAttempt(channel, doc.key, failed=True, error=str(rejection), played=played))
                 continue
             item = MailboxItem(
-                reference=self._new_reference(),
+                reference=maventa.invoice_uuid(self.issuer.org_number, doc.key) if played else self._new_reference(),
                 key=doc.key,
                 channel=channel,
                 state=SUBMITTED,
                 consumer_identifier=consumer.identifier,
                 account_number=self.issuer.account_number,
                 document=doc,
+                played=played,
+                file_name=file_name,
+                file=file,
             )
             # A key met twice in one consignment is the same document.
             existing[doc.key] = item
             items.append(item)
             results.append(SubmitResult(doc.key, item.reference, SUBMITTED))
-            attempts.append(SubmissionAttempt(channel, doc.key, item.reference))
+            attempts.append(SubmissionAttempt(channel, doc.key, item.reference, played=played))
         self.store.record_submission(items, attempts)
         return results
+
+    def _maventa_file(self, doc):
+        """``(file_name, file, rejection)``: the document's Peppol BIS 3.0 file, made by the Maventa network's
+        renderer, and the refusal Maventa would give it (None when it would take it)."""
+        try:
+            file_name, file = self.maventa_render(doc)
+        except NetworkRejected as exc:
+            return "", b"", exc
+        problems = maventa.file_problems(doc, file)
+        if not problems:
+            return file_name, file, None
+        return (
+            "",
+            b"",
+            NetworkRejected(
+                f"Document {doc.invoice_number}: Maventa would refuse its file {file_name}: "
+                + "; ".join(message for _code, message in problems)
+                + ".",
+                code=problems[0][0],
+            ),
+        )
 
     def _consumers_for(self, channel, documents):
         """The registry consumers that the documents' recipients designate on this channel."""

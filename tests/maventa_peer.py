@@ -15,32 +15,30 @@ It counts what must never happen: ``duplicates`` (a second invoice with an invoi
 company already sent), ``second_claims`` (a new invoice carrying a KID an earlier invoice already
 claims) and ``credit_notes_with_kid`` (a credit note whose PaymentID is the KID of an invoice).
 
+For the chaos runs (chaos/peers.py), :meth:`MaventaPeer.set_chaos` fails a share of all calls at
+random, half with a 500 before doing anything, half by doing the work and dropping the answer (the
+ambiguous case); :meth:`MaventaPeer.stats` reports the counts and the invoices held live.
+
 Maventa works asynchronously: new invoices are PENDING; :meth:`MaventaPeer.process` routes them.
 With the route forced to eFaktura, a consumer found in the JTTA registry (by the invoice's phone
 number or e-mail address) makes the invoice SENT, anyone else makes it ERROR; without a forced
 route the peer falls back to e-mail, then print, as Maventa's routing does.
 """
 
-import base64
 import dataclasses
 import email.parser
 import email.policy
 import http.server
 import json
+import random
 import re
 import secrets
 import threading
 import urllib.parse
 import uuid
 
-from lxml import etree
-
 from ..networks import maventa_contract as contract
 
-UBL_NS = {
-    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
-    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
-}
 INVOICE_PATH_RE = re.compile(r"/v1/invoices/([0-9a-fA-F-]{36})")
 FAULTS = ("500", "lose_answer")
 
@@ -136,6 +134,12 @@ class MaventaPeer:
             self.mps_agreement_elsewhere = False
             self.subscriptions = []
             self.duplicates = 0
+            self.duplicate_examples = []  # (invoice number, earlier invoice id, new invoice id)
+            self.submissions = 0  # invoices created (a POST answered 409 creates none)
+            self.lost_answers = 0
+            self.chaos_rate = 0.0
+            self.chaos_faults = {"before": 0, "after": 0}
+            self._rng = random.Random(0)
             self.second_claims = 0
             self.credit_notes_with_kid = 0
             self.faults = []  # (fault, method, path prefix), taken in order by the first request they match
@@ -154,6 +158,39 @@ class MaventaPeer:
         assert fault in FAULTS
         with self._lock:
             self.faults.append((fault, method, path))
+
+    def set_chaos(self, rate, seed=0):
+        """Fail ``rate`` of all calls at random: half with a 500 before doing anything, half by doing the
+        work and dropping the answer (the ambiguous case)."""
+        with self._lock:
+            self.chaos_rate = rate
+            self._rng = random.Random(seed)
+
+    def live_invoices(self):
+        """The ids of the invoices Maventa holds and delivers (or will): all but those it failed (ERROR)."""
+        with self._lock:
+            return sorted(i for i, invoice in self.invoices.items() if invoice["status"] != contract.STATUS_ERROR)
+
+    def stats(self):
+        """Counts for a chaos report, as plain data."""
+        with self._lock:
+            return {
+                "requests": len(self.requests),
+                "submissions": self.submissions,
+                "duplicates": self.duplicates,
+                "duplicate_examples": [list(d) for d in self.duplicate_examples[:5]],
+                "second_claims": self.second_claims,
+                "credit_notes_with_kid": self.credit_notes_with_kid,
+                "lost_answers": self.lost_answers,
+                "faults": dict(self.chaos_faults),
+                "refused": len(self.errors),
+                "refused_examples": self.errors[:5],
+                "by_status": {
+                    status: sum(1 for i in self.invoices.values() if i["status"] == status)
+                    for status in sorted({i["status"] for i in self.invoices.values()})
+                },
+                "live": self.live_invoices(),
+            }
 
     def process(self):
         """Route every PENDING invoice, as Maventa's workers would."""
@@ -201,6 +238,10 @@ class MaventaPeer:
                     fault = name
                     del self.faults[index]
                     break
+            if fault is None and self.chaos_rate and self._rng.random() < self.chaos_rate:
+                chaos = self._rng.choice(("before", "after"))
+                self.chaos_faults[chaos] += 1
+                fault = "500" if chaos == "before" else "lose_answer"
         if fault == "500":
             record.status = 500
             self._write(request, 500, {"code": "INTERNAL", "message": "internal error"})
@@ -219,6 +260,8 @@ class MaventaPeer:
         record.status = status
         if fault == "lose_answer":
             # Done, but the answer never reaches the client: the connection is closed.
+            with self._lock:
+                self.lost_answers += 1
             request.close_connection = True
             return
         self._write(request, status, answer)
@@ -352,6 +395,7 @@ class MaventaPeer:
         earlier = [i for i in self.invoices.values() if i["invoice_nr"] == parsed["invoice_nr"]]
         if earlier:
             self.duplicates += 1
+            self.duplicate_examples.append((parsed["invoice_nr"], earlier[0]["id"], invoice_id))
         if (
             parsed["type"] == "invoice"
             and parsed["kid"]
@@ -373,48 +417,15 @@ class MaventaPeer:
             **parsed,
         }
         self.invoices[invoice_id] = invoice
+        self.submissions += 1
         return 201, self._invoice_out(invoice)
 
     @staticmethod
     def _read_ubl(data):
         try:
-            root = etree.fromstring(data)
-        except etree.XMLSyntaxError as exc:
-            raise _Refused(400, "INVALID_XML", f"the file is not XML: {exc}") from exc
-        localname = etree.QName(root).localname
-        if localname not in (contract.UBL_INVOICE_ROOT, contract.UBL_CREDIT_NOTE_ROOT):
-            raise _Refused(400, "UNKNOWN_FORMAT", f"root element {localname} is neither Invoice nor CreditNote")
-        number = root.findtext("cbc:ID", namespaces=UBL_NS)
-        if not number:
-            raise _Refused(400, "INVOICE_NUMBER", "the invoice has no number (cbc:ID)")
-        kid = root.findtext("cac:PaymentMeans/cbc:PaymentID", namespaces=UBL_NS) or ""
-        kind = "invoice" if localname == contract.UBL_INVOICE_ROOT else "credit_note"
-        if kind == "invoice" and not kid:
-            raise _Refused(400, "PAYMENT_ID", "an invoice to a Norwegian consumer needs a KID (PaymentID)")
-        customer = root.find("cac:AccountingCustomerParty/cac:Party", namespaces=UBL_NS)
-        phone = mail = ""
-        if customer is not None:
-            phone = customer.findtext("cac:Contact/cbc:Telephone", namespaces=UBL_NS) or ""
-            mail = customer.findtext("cac:Contact/cbc:ElectronicMail", namespaces=UBL_NS) or ""
-        pdfs = [
-            node
-            for node in root.iterfind(
-                "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", namespaces=UBL_NS
-            )
-            if node.get("mimeCode") == "application/pdf"
-        ]
-        return {
-            "type": kind,
-            "invoice_nr": number,
-            "kid": kid,
-            "billing_reference": root.findtext(
-                "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=UBL_NS
-            )
-            or "",
-            "phone": re.sub(r"\D", "", phone)[-8:],
-            "email": mail.strip().lower(),
-            "pdf": bool(pdfs) and base64.b64decode("".join(pdfs[0].text.split()))[:4] in (b"%PDF", b"<!DO", b"<htm"),
-        }
+            return contract.read_ubl(data)
+        except contract.UnreadableFile as exc:
+            raise _Refused(400, exc.code, str(exc)) from exc
 
     def _jtta_match(self, invoice):
         return any(

@@ -5,6 +5,14 @@ from .common import EfakturaInvoiceCase
 
 @tagged("post_install", "-at_install")
 class TestDispatchQueries(EfakturaInvoiceCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The chain's own queries, against the sandbox's own network (as for the MPS route). For the Visma
+        # AutoInvoice route the sandbox plays Maventa and renders each invoice's EHF file, one at a time, as the
+        # Maventa network does (TestMaventaSandbox).
+        cls.company.efaktura_production_route = "mps"
+
     def queued(self, count):
         moves = self.make_invoices(self.ola, count)
         moves._efaktura_queue()

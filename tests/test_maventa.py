@@ -1,6 +1,9 @@
 """Production through Visma AutoInvoice (Maventa), against the strict local Maventa peer over real HTTP."""
 
+import base64
+import contextlib
 import json
+import uuid
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -8,8 +11,10 @@ from freezegun import freeze_time
 from odoo.exceptions import UserError
 from odoo.tests import Form, HttpCase, tagged
 
+from ..models.efaktura_chain import MAX_ATTEMPTS
 from ..networks import maventa, maventa_contract
 from ..networks.base import Document, Issuer, NetworkRejected, NetworkUnavailable
+from . import test_sandbox_network
 from .common import EfakturaInvoiceCase, RealTimeoutsOnLoopback
 from .maventa_peer import MaventaPeer
 
@@ -141,6 +146,27 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
             move.action_efaktura_send()
         self.dispatch(move)
         self.env["efaktura.chain"]._cron_dispatch()
+        self.assertEqual(len(self.peer.invoices), 1)
+
+    def test_lost_answer_then_maventa_down_never_falls_back_to_another_channel(self):
+        self.peer.add_fault("lose_answer", method="POST", path=maventa_contract.INVOICES_PATH)
+        self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICES_PATH)
+        move = self.dispatch(self.make_invoice(self.ola))
+        delivery = move.efaktura_delivery_ids
+        self.assertEqual((delivery.state, delivery.outcome_unknown), ("failed", True), "Maventa may hold it")
+        # Maventa is then out of reach for more attempts than the chain's limit (found by the chaos faults run):
+        # the invoice waits for Maventa's answer instead of going by e-mail or post beside the eFaktura.
+        for _attempt in range(MAX_ATTEMPTS + 1):
+            self.peer.add_fault("500", method="POST", path=maventa_contract.TOKEN_PATH)
+            move.efaktura_next_try = False
+            self.env["efaktura.chain"]._cron_dispatch()
+            move.invalidate_recordset()
+            self.assertEqual(move.efaktura_state, "queued")
+            self.assertEqual(move.efaktura_delivery_ids.mapped("channel"), ["efaktura"], "no other channel")
+        move.efaktura_next_try = False
+        self.env["efaktura.chain"]._cron_dispatch()
+        move.invalidate_recordset()
+        self.assertEqual((move.efaktura_state, delivery.state), ("sent", "submitted"))
         self.assertEqual(len(self.peer.invoices), 1)
 
     def test_crash_after_maventa_took_it_delivers_once(self):
@@ -305,6 +331,48 @@ class TestMaventaClient(EfakturaInvoiceCase):
         self.assertIn(b"grant_type=client_credentials", token.body)
         self.assertIn(b"vendor_api_key=", token.body)
 
+    def test_status_returns_what_it_could_read_when_some_reads_fail(self):
+        network = maventa.MaventaNetwork(
+            Issuer(org_number="123456785", name="Nordlys", account_number="86011117947"), self.config
+        )
+        client = network.client
+        _name, xml = test_sandbox_network.ubl_file(self.document())
+        ids = [str(uuid.uuid4()) for _i in range(3)]
+        for invoice_id, number in zip(ids, ("2026/0001", "2026/0002", "2026/0003"), strict=True):
+            client.send_invoice(invoice_id, "a.xml", xml.replace(b"2026/0001", number.encode()))
+        self.peer.process()  # no JTTA consumer: forced to eFaktura, all three fail at Maventa
+        self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICE_PATH.format(id=ids[1]))
+        results = network.status("efaktura", ids)
+        self.assertEqual([r.network_reference for r in results], [ids[0], ids[2]], "the failed read is skipped")
+        self.assertEqual({r.state for r in results}, {"rejected"})
+        for invoice_id in ids:
+            self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICE_PATH.format(id=invoice_id))
+        with self.assertRaises(NetworkUnavailable):
+            network.status("efaktura", ids)
+
+    def test_peer_counts_for_the_chaos_check_what_it_holds_twice(self):
+        """What chaos/check.py reads: a second invoice number under a new UUID is counted as a duplicate, with
+        an example, and the faults it injects are counted, a lost answer after the work included."""
+        client = maventa.MaventaClient(self.config)
+        _name, xml = test_sandbox_network.ubl_file(self.document())
+        first, second = (str(uuid.uuid4()) for _i in range(2))
+        client.send_invoice(first, "a.xml", xml)
+        self.assertEqual(self.peer.stats()["duplicates"], 0)
+        client.send_invoice(second, "a.xml", xml)
+        stats = self.peer.stats()
+        self.assertEqual((stats["duplicates"], stats["submissions"]), (1, 2))
+        self.assertEqual(stats["duplicate_examples"], [["2026/0001", first, second]])
+        self.assertEqual(sorted(stats["live"]), sorted([first, second]))
+        self.peer.set_chaos(1.0, seed=3)
+        for _i in range(6):
+            with contextlib.suppress(NetworkUnavailable):
+                client.get_invoice(first)
+        stats = self.peer.stats()
+        self.assertEqual(sum(stats["faults"].values()), 6)
+        self.assertEqual(stats["lost_answers"], stats["faults"]["after"])
+        self.assertTrue(stats["faults"]["after"] and stats["faults"]["before"], stats["faults"])
+        self.peer.set_chaos(0)
+
     def test_peer_refuses_unknown_and_missing_fields(self):
         client = maventa.MaventaClient(self.config)
         headers = {"Authorization": f"Bearer {client.access_token()}"}
@@ -384,3 +452,57 @@ class TestMaventaWebhook(MaventaProductionMixin, EfakturaInvoiceCase, HttpCase):
         delivery.invalidate_recordset()
         self.assertEqual(delivery.state, "accepted", "Maventa says SENT, whatever the event claimed")
         self.assertEqual(self.post_json(path, {"invoice_id": "not-a-uuid"}).status_code, 400)
+
+
+@tagged("post_install", "-at_install")
+class TestMaventaSandbox(EfakturaInvoiceCase):
+    """Test mode with Visma AutoInvoice as the production route (the default): the sandbox plays Maventa."""
+
+    def reverse(self, move):
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=move.ids)
+            .create({"journal_id": move.journal_id.id, "reason": "Feil timepris"})
+        )
+        refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
+        refund.action_post()
+        return refund
+
+    def network_file(self, document):
+        return maventa_contract.read_ubl(base64.b64decode(document.network_file))
+
+    def test_the_sandbox_receives_the_invoice_as_maventa_would(self):
+        self.assertEqual(self.company.efaktura_production_route, "maventa")
+        move = self.dispatch(self.make_invoice(self.ola))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        delivery = move.efaktura_delivery_ids
+        document = self.mailbox(move)
+        self.assertEqual(document.played_network, "maventa")
+        # Filed under the invoice UUID the Maventa network would send it with, which the outbox shows.
+        invoice_id = maventa.invoice_uuid(self.company.efaktura_issuer_org_number, delivery.idempotency_key)
+        self.assertEqual((document.reference, delivery.network_reference), (invoice_id, invoice_id))
+        # The Peppol BIS 3.0 file of Odoo's generator, as Maventa reads it: an invoice, its number, its KID.
+        self.assertTrue(document.network_file_name.endswith(".xml"))
+        read = self.network_file(document)
+        self.assertEqual(
+            (read["type"], read["invoice_nr"], read["kid"]), ("invoice", move.name, move.payment_reference)
+        )
+        log = self.env["efaktura.sandbox.submission"].search([("reference", "=", invoice_id)])
+        self.assertEqual(log.played_network, "maventa")
+
+    def test_a_credit_note_goes_as_a_credit_note_file_without_the_invoice_kid(self):
+        invoice = self.dispatch(self.make_invoice(self.ola))
+        refund = self.dispatch(self.reverse(invoice))
+        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "efaktura"))
+        read = self.network_file(self.mailbox(refund))
+        self.assertEqual(
+            (read["type"], read["invoice_nr"], read["billing_reference"]), ("credit_note", refund.name, invoice.name)
+        )
+        self.assertNotEqual(read["kid"], invoice.payment_reference, "no second claim under the invoice's KID")
+
+    def test_other_routes_keep_the_sandbox_own_network(self):
+        self.company.efaktura_production_route = "mps"
+        move = self.dispatch(self.make_invoice(self.ola))
+        document = self.mailbox(move)
+        self.assertEqual((document.played_network, document.network_file), ("sandbox", False))
+        self.assertTrue(document.reference.startswith("SBX-"))

@@ -25,7 +25,15 @@ class TestReminders(RealQueues, EfakturaInvoiceCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company.write({"efaktura_reminder_enabled": True, "efaktura_reminder_days": "14,28"})
+        # The sandbox's own network, with a reminder type (the MPS route); it plays Maventa, which has none, for
+        # the Visma AutoInvoice route (test_maventa_route_sends_the_reminder_by_email).
+        cls.company.write(
+            {
+                "efaktura_reminder_enabled": True,
+                "efaktura_reminder_days": "14,28",
+                "efaktura_production_route": "mps",
+            }
+        )
 
     def run_reminders(self, move, days_after_due):
         with freeze_time(move.invoice_date_due + timedelta(days=days_after_due)):
@@ -67,6 +75,23 @@ class TestReminders(RealQueues, EfakturaInvoiceCase):
         )._create_payments()
         self.run_reminders(move, 30)
         self.assertFalse(move.efaktura_reminder_ids)
+
+    def test_maventa_route_sends_the_reminder_by_email(self):
+        self.company.efaktura_production_route = "maventa"
+        move = self.dispatch(self.make_invoice(self.ola))
+        self.assertEqual((move.efaktura_channel, self.mailbox(move).played_network), ("efaktura", "maventa"))
+        self.run_reminders(move, 14)
+        reminder = move.efaktura_reminder_ids
+        self.assertEqual((reminder.step, reminder.channel), (1, "email"))
+        self.assertFalse(
+            self.env["efaktura.sandbox.document"].search([("invoice_number", "=", f"{move.name}-P1")]),
+            "no second payment claim in the nettbank",
+        )
+        refused = self.env["efaktura.sandbox.submission"].search(
+            [("company_id", "=", self.company.id), ("failed", "=", True), ("played_network", "=", "maventa")]
+        )
+        self.assertEqual(len(refused), 1)
+        self.assertIn("no reminder", refused.error)
 
     def test_reminder_by_email_uses_the_reminder_template(self):
         self.ingrid.with_company(self.company)._efaktura_set_state("declined")

@@ -18,7 +18,15 @@ class TestSandboxModels(EfakturaCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company.write({"efaktura_issuer_org_number": "123456785", "efaktura_billing_account": "8601 11 17947"})
+        # Documents made here have no invoice in Odoo: the sandbox's own network (as for the MPS route), not its
+        # Maventa part, which sends each invoice's file (TestMaventaSandbox).
+        cls.company.write(
+            {
+                "efaktura_issuer_org_number": "123456785",
+                "efaktura_billing_account": "8601 11 17947",
+                "efaktura_production_route": "mps",
+            }
+        )
         cls.manager = new_test_user(
             cls.env,
             login="efaktura_sandbox_manager",
@@ -291,6 +299,7 @@ class TestSandboxModels(EfakturaCase):
                 "country_id": self.env.ref("base.no").id,
                 "efaktura_issuer_org_number": "974760673",
                 "efaktura_billing_account": "86011117947",
+                "efaktura_production_route": "mps",
             }
         )
         other_user = new_test_user(

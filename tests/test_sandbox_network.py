@@ -6,10 +6,12 @@ import random
 
 from odoo.tests import BaseCase, tagged
 
+from ..networks import maventa, maventa_contract
 from ..networks.base import (
     ACCEPTED,
     CANCELLED,
     PAID,
+    REJECTED,
     SHOWN,
     SUBMITTED,
     Document,
@@ -20,6 +22,7 @@ from ..networks.base import (
 )
 from ..networks.sandbox import (
     FLAKY_RATE,
+    REFERENCE_PREFIX,
     SandboxConsumer,
     SandboxNetwork,
     SandboxStore,
@@ -394,3 +397,96 @@ class TestSandboxNetworkLogic(BaseCase):
         with self.assertRaises(NetworkRejected) as caught:
             consumer_pays(self.store, reference)
         self.assertEqual(caught.exception.code, "KIND")
+
+
+def ubl_file(document, **changes):
+    """A small Peppol BIS 3.0 file for ``document``, as a renderer would write it; ``changes`` alter it."""
+    values = {
+        "root": "CreditNote" if document.kind == "credit_note" else "Invoice",
+        "number": document.invoice_number,
+        "kid": document.kid,
+        **changes,
+    }
+    ns = 'xmlns:cbc="{cbc}" xmlns:cac="{cac}"'.format(**maventa_contract.UBL_NS)
+    kid = (
+        f"<cac:PaymentMeans><cbc:PaymentID>{values['kid']}</cbc:PaymentID></cac:PaymentMeans>" if values["kid"] else ""
+    )
+    root = values["root"]
+    xml = (
+        f'<{root} xmlns="urn:oasis:names:specification:ubl:schema:xsd:{root}-2" {ns}>'
+        f"<cbc:ID>{values['number']}</cbc:ID>{kid}</{root}>"
+    )
+    return f"{values['number'].replace('/', '_')}_ubl_bis3.xml", xml.encode()
+
+
+@tagged("post_install", "-at_install")
+class TestSandboxPlaysMaventa(BaseCase):
+    """With the Maventa network's renderer, the sandbox receives eFaktura documents as Maventa would."""
+
+    def setUp(self):
+        super().setUp()
+        self.store = MemoryStore(
+            [SandboxConsumer(identifier="100000002", name="Ola Nordmann", mobile="+4790011222", jtta=True)]
+        )
+        self.rendered = []
+        self.file_changes = {}
+        self.network = SandboxNetwork(ISSUER, self.store, maventa_render=self.render)
+
+    def render(self, document):
+        self.rendered.append(document.key)
+        return ubl_file(document, **self.file_changes)
+
+    document = TestSandboxNetworkLogic.document
+
+    def test_invoice_is_filed_under_the_maventa_invoice_id_with_its_file(self):
+        (result,) = self.network.submit("efaktura", [self.document()])
+        self.assertEqual(result.state, SUBMITTED)
+        self.assertEqual(result.network_reference, maventa.invoice_uuid(ISSUER.org_number, "key-1"))
+        item = self.store.documents[result.network_reference]
+        self.assertEqual(item.played, "maventa")
+        read = maventa_contract.read_ubl(item.file)
+        self.assertEqual((read["type"], read["invoice_nr"], read["kid"]), ("invoice", "INV/2025/00001", "1234567890"))
+        self.assertEqual(self.store.attempts[-1].played, "maventa")
+        # A resubmission is the same document: no second file is made, the reference is the same.
+        (again,) = self.network.submit("efaktura", [self.document()])
+        self.assertEqual((again.duplicate, again.network_reference), (True, result.network_reference))
+        self.assertEqual(self.rendered, ["key-1"])
+
+    def test_a_file_maventa_would_refuse_is_rejected(self):
+        self.file_changes = {"kid": "999"}
+        (result,) = self.network.submit("efaktura", [self.document()])
+        self.assertEqual((result.state, result.error.code), (REJECTED, "FILE_KID"))
+        self.assertIn("Maventa would refuse", str(result.error))
+        self.file_changes = {"root": "CreditNote"}
+        (result,) = self.network.submit("efaktura", [self.document(key="key-2")])
+        self.assertEqual(result.error.code, "FILE_TYPE")
+        self.file_changes = {"kid": ""}
+        (result,) = self.network.submit("efaktura", [self.document(key="key-3")])
+        self.assertEqual(result.error.code, "PAYMENT_ID")
+        self.assertFalse(self.store.documents, "nothing reached a mailbox")
+        self.assertTrue(all(attempt.failed for attempt in self.store.attempts))
+
+    def test_a_credit_note_goes_as_a_credit_note_without_kid(self):
+        (result,) = self.network.submit("efaktura", [self.document(kind="credit_note", kid="", amount_ore=-5000)])
+        self.assertEqual(result.state, SUBMITTED)
+        read = maventa_contract.read_ubl(self.store.documents[result.network_reference].file)
+        self.assertEqual((read["type"], read["kid"]), ("credit_note", ""))
+
+    def test_a_reminder_is_refused_as_the_maventa_route_refuses_it(self):
+        (result,) = self.network.submit(
+            "efaktura", [self.document(kind="reminder", invoice_number="INV/2025/00001-P1")]
+        )
+        self.assertEqual((result.state, result.error.code), (REJECTED, maventa.REMINDER_NOT_SUPPORTED))
+        self.assertEqual(self.rendered, [], "refused before any file is made")
+
+    def test_vipps_and_the_sandbox_of_other_routes_stay_the_sandbox_own(self):
+        self.store.consumers.append(
+            SandboxConsumer(identifier="100000003", name="Kari", mobile="+4741234567", jtta=True, vipps=True)
+        )
+        (result,) = self.network.submit("vipps", [self.document(recipient="+4741234567")])
+        self.assertTrue(result.network_reference.startswith(REFERENCE_PREFIX))
+        self.assertEqual(self.store.documents[result.network_reference].played, "")
+        plain = SandboxNetwork(ISSUER, self.store)
+        (result,) = plain.submit("efaktura", [self.document(key="key-9")])
+        self.assertTrue(result.network_reference.startswith(REFERENCE_PREFIX))
+        self.assertEqual(self.rendered, [])
