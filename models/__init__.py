@@ -20,3 +20,4 @@ from . import mail_mail
 from . import sms_sms
 from . import snailmail_letter
 from . import mail_thread
+from . import efaktura_demo

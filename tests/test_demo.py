@@ -52,7 +52,7 @@ class TestDemoInvoices(EfakturaInvoiceCase):
         admin = self.env.ref("base.user_admin")
         admin.company_ids |= self.company
         self.company.efaktura_billing_user_id = admin
-        moves = self.company._efaktura_demo_invoices(self.ingrid | self.per | self.siri)
+        moves = self.env["efaktura.demo"]._invoices(self.company, self.ingrid | self.per | self.siri)
         self.assertEqual(moves.invoice_user_id, admin, "the demo invoices have a salesperson, not OdooBot")
         for partner in (self.per, self.siri):
             consent = self.env["efaktura.consent"].search(
