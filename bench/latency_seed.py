@@ -12,7 +12,7 @@ import sys
 
 from odoo import Command, fields
 
-from odoo.addons.l10n_no_efaktura_b2c.bankid_simulator import TEST_PERSONS
+from odoo.addons.l10n_no_efaktura_b2c.sandbox.bankid import TEST_PERSONS
 
 env = globals()["env"]  # provided by odoo-bin shell
 company = env["res.company"].search([("name", "=", "Bench Elektro AS")], limit=1)

@@ -10,7 +10,7 @@ import os
 import random
 import sys
 
-from odoo.addons.l10n_no_efaktura_b2c.networks import sandbox
+from odoo.addons.l10n_no_efaktura_b2c.sandbox import network as sandbox
 
 env = globals()["env"]  # provided by odoo-bin shell
 company = env["res.company"].search([("name", "=", "Chaos Elektro AS")], limit=1)

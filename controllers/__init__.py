@@ -1,3 +1,2 @@
 from . import main
-from . import bankid_simulator
 from . import maventa

@@ -6,10 +6,6 @@ from . import efaktura_delivery
 from . import efaktura_chain
 from . import account_move
 from . import account_move_send
-from . import efaktura_sandbox_consumer
-from . import efaktura_sandbox_document
-from . import efaktura_sandbox_submission
-from . import efaktura_bankid_simulator
 from . import efaktura_consent
 from . import account_journal
 from . import efaktura_reminder

@@ -1,7 +1,7 @@
 """The sandbox BankID simulator served over HTTP on loopback, for tests.
 
 It answers the standard endpoints (discovery, ``/authorize``, ``/token``, ``/jwks``, ``/par``) from a
-:class:`~..bankid_simulator.Simulator`, plus two test-only ones standing in for the login page:
+:class:`~..sandbox.bankid.Simulator`, plus two test-only ones standing in for the login page:
 ``/approve?request_id=...&person=<national id>`` and ``/cancel?request_id=...``, both answering
 with the redirect back to the client.
 
@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 import jwt
 import requests
 
-from ..bankid_simulator import ENDPOINT_PATHS, Simulator, SimulatorError, generate_rsa_key_pem
+from ..sandbox.bankid import ENDPOINT_PATHS, Simulator, SimulatorError, generate_rsa_key_pem
 
 
 class _Handler(BaseHTTPRequestHandler):

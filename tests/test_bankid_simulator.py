@@ -10,9 +10,9 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from ..bankid_simulator import TEST_PERSONS, find_test_person
-from ..models.efaktura_bankid_simulator import SIGNING_KEY_PARAM, DatabaseStore, InProcessAdapter
 from ..models.res_company import BANKID_SIMULATOR_PATH
+from ..sandbox.bankid import TEST_PERSONS, find_test_person
+from ..sandbox.models.efaktura_bankid_simulator import SIGNING_KEY_PARAM, DatabaseStore, InProcessAdapter
 from ..tools import oidc
 from .common import EfakturaCase
 

@@ -11,8 +11,8 @@ from odoo import fields, http
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from ..bankid_simulator import TEST_PERSONS
-from ..models.efaktura_bankid_simulator import InProcessAdapter
+from ..sandbox.bankid import TEST_PERSONS
+from ..sandbox.models.efaktura_bankid_simulator import InProcessAdapter
 from .common import EfakturaInvoiceCase, SelfCallsInProcess
 
 INGRID_NNIN = next(p.nnin for p in TEST_PERSONS if p.given_name == "Ingrid")

@@ -8,7 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..bankid_simulator import TEST_PERSONS
+from ..sandbox.bankid import TEST_PERSONS
 from .test_consent import INGRID_NNIN, KARI_NNIN, ConsentCase
 from .test_public_routes import identity_of
 

@@ -13,7 +13,7 @@ from stdnum.no import fodselsnummer
 
 from odoo.tests import BaseCase, tagged
 
-from ..bankid_simulator import (
+from ..sandbox.bankid import (
     DEFAULT_ACR,
     TEST_PERSONS,
     MemoryStore,

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from odoo.tests import BaseCase, tagged
 
-from ..bankid_simulator import find_test_person, generate_ec_key_pem, generate_rsa_key_pem
+from ..sandbox.bankid import find_test_person, generate_ec_key_pem, generate_rsa_key_pem
 from ..tools import oidc
 from .oidc_peer import OidcPeer
 

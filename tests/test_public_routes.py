@@ -10,8 +10,8 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..bankid_simulator import ENDPOINT_PATHS
 from ..models.res_company import BANKID_SIMULATOR_PATH
+from ..sandbox.bankid import ENDPOINT_PATHS
 from .test_consent import INGRID_NNIN, ConsentCase
 
 UNSAFE_READS = ("HEAD", "OPTIONS", "TRACE")

@@ -7,8 +7,8 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..models.efaktura_delivery import DELIVERED_STATES
-from ..models.efaktura_sandbox_document import EfakturaSandboxDocument, _OdooSandboxStore
-from ..networks.sandbox import SandboxNetwork
+from ..sandbox.models.efaktura_sandbox_document import EfakturaSandboxDocument, _OdooSandboxStore
+from ..sandbox.network import SandboxNetwork
 from .common import EfakturaInvoiceCase
 from .test_sandbox_network import MemoryStore
 

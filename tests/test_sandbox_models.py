@@ -7,7 +7,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..networks.base import Document, NetworkRejected, NetworkUnavailable, Recipient
-from ..networks.sandbox import SandboxNetwork
+from ..sandbox.network import SandboxNetwork
 from .common import EfakturaCase
 
 NATIONAL_ID = "24048812345"

@@ -20,7 +20,7 @@ from ..networks.base import (
     NetworkUnavailable,
     Recipient,
 )
-from ..networks.sandbox import (
+from ..sandbox.network import (
     FLAKY_RATE,
     REFERENCE_PREFIX,
     SandboxConsumer,

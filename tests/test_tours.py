@@ -5,7 +5,7 @@ from odoo.tests import HttpCase, tagged
 
 from odoo.addons.account.tests import test_tour as account_test_tour
 
-from ..bankid_simulator import TEST_PERSONS
+from ..sandbox.bankid import TEST_PERSONS
 from .common import EfakturaInvoiceCase, SelfCallsInProcess
 
 INGRID_NNIN = next(p.nnin for p in TEST_PERSONS if p.given_name == "Ingrid")

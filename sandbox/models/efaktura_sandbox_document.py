@@ -7,8 +7,8 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
-from ..networks.base import STATES, Document, NetworkRejected
-from ..networks.sandbox import (
+from ...networks.base import STATES, Document, NetworkRejected
+from ..network import (
     CHANNELS,
     MailboxItem,
     SandboxConsumer,

@@ -6,9 +6,9 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
-from ..networks.sandbox import normalize_national_id
-from ..tools.validation import InvalidValue, normalize_no_mobile
-from ..tools.validation_messages import rule_text
+from ...tools.validation import InvalidValue, normalize_no_mobile
+from ...tools.validation_messages import rule_text
+from ..network import normalize_national_id
 
 SECRET_PARAM = "l10n_no_efaktura_b2c.sandbox_secret"
 

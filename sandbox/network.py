@@ -22,9 +22,8 @@ import re
 import secrets
 import unicodedata
 
-from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
-from . import maventa
-from .base import (
+from ..networks import maventa
+from ..networks.base import (
     ACCEPTED,
     CANCELLED,
     PAID,
@@ -39,6 +38,7 @@ from .base import (
     StatusResult,
     SubmitResult,
 )
+from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 
 CHANNELS = ("efaktura", "vipps")
 KINDS = ("invoice", "credit_note", "reminder")  # the sandbox plays a network with a reminder type

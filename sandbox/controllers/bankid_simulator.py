@@ -1,6 +1,6 @@
 """The sandbox BankID simulator over HTTP.
 
-The protocol is :class:`~..bankid_simulator.Simulator`'s; this controller only maps requests to it:
+The protocol is :class:`~..bankid.Simulator`'s; this controller only maps requests to it:
 discovery and JWKS documents, the login page (``/authorize``, where a person picks a test person
 and approves or cancels), pushed authorization requests and the token endpoint. The simulator only
 exists while a company uses the sandbox: otherwise every route answers a plain 404, as an unknown
@@ -14,15 +14,15 @@ from odoo import fields, http
 from odoo.http import request
 from odoo.tools import format_date
 
-from ..bankid_simulator import ENDPOINT_PATHS, TEST_PERSONS, SimulatorError
+from ...controllers.main import deny_framing
+from ...models.res_company import BANKID_SIMULATOR_PATH
+from ..bankid import ENDPOINT_PATHS, TEST_PERSONS, SimulatorError
 from ..models.efaktura_bankid_simulator import (
     MACHINE_ENDPOINTS,
     NO_STORE_HEADERS,
     answer_machine_request,
     single_values,
 )
-from ..models.res_company import BANKID_SIMULATOR_PATH
-from .main import deny_framing
 
 _logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The protocol lives in ``bankid_simulator.py``; this model keeps the simulator's pending logins,
 pushed requests and authorization codes in the database, so that every worker of the server sees
-them, and builds the :class:`~..bankid_simulator.Simulator` the HTTP layer answers with.
+them, and builds the :class:`~..bankid.Simulator` the HTTP layer answers with.
 
 :func:`answer_machine_request` answers the endpoints a relying party calls (discovery, JWKS, PAR,
 token) for the HTTP controller and for :class:`InProcessAdapter`, which lets code running inside
@@ -23,7 +23,7 @@ from requests.structures import CaseInsensitiveDict
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..bankid_simulator import ENDPOINT_PATHS, Simulator, SimulatorError, generate_rsa_key_pem
+from ..bankid import ENDPOINT_PATHS, Simulator, SimulatorError, generate_rsa_key_pem
 
 _logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class InProcessAdapter(requests.adapters.BaseAdapter):
 
 
 class DatabaseStore:
-    """A :class:`~..bankid_simulator.Store` kept in ``efaktura.bankid.simulator.entry`` rows.
+    """A :class:`~..bankid.Store` kept in ``efaktura.bankid.simulator.entry`` rows.
 
     Expiry is dated with ``clock`` (epoch seconds, the simulator's clock by default), not with the
     database's transaction time, so an entry expires on time even inside a long transaction.
