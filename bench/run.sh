@@ -142,5 +142,12 @@ log "Maventa production path: 1,000 invoices through the client against the loca
 EFAKTURA_ADDONS="$ADDONS" "$PY" "$ROOT/bench/maventa_client.py" >"$RUN/maventa.log" 2>&1
 collect "$RUN/maventa.log" "{}"
 
+# 7. The production path through Odoo: MPS and Vipps against their local peers, next to Odoo's e-mail send.
+log "Production path: 1,000 invoices through MPS, then Vipps, then Odoo's e-mail send, on one copy"
+DB=$(fresh production)
+BENCH_PRODUCTION_INVOICES=1000 shell "$DB" production.py "$RUN/production.log"
+collect "$RUN/production.log" "{}"
+drop_db "$DB"
+
 ELAPSED=$(($(date +%s) - BENCH_STARTED))
 "$PY" "$ROOT/bench/report.py" "$RESULTS" "$ROOT/BENCHMARKS.md" "$SCALE" "$ELAPSED" "$RUN/deadline-profile.txt"
