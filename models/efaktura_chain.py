@@ -1069,11 +1069,13 @@ class EfakturaChain(models.AbstractModel):
     def _send_post(self, moves, run):
         deliveries = self._prepare_deliveries("post", moves, run)
         default_report = self.env.ref("account.account_invoices")
+        # The values of snailmail_account's _prepare_snailmail_letter_values (which looks the report up for each
+        # move), with the customer's own invoice report; created with their chatter in one batch.
         letters = (
             self.env["snailmail.letter"]
             .sudo()
             .with_context(**run.company._efaktura_test_outbox())  # Test mode: never printed or posted
-            .create(
+            ._efaktura_create_batch(
                 [
                     {
                         "partner_id": move.partner_id.id,
@@ -1087,8 +1089,10 @@ class EfakturaChain(models.AbstractModel):
                 ]
             )
         )
-        for move, letter in zip(moves, letters, strict=True):
-            deliveries[move].snailmail_letter_id = letter
+        self._link_deliveries(
+            {deliveries[move].id: letter.id for move, letter in zip(moves, letters, strict=True)},
+            "snailmail_letter_id",
+        )
         letters._snailmail_print(immediate=False)
         readback = self._handoff_outcomes([deliveries[move] for move in moves])
         outcomes = {}
@@ -1103,6 +1107,21 @@ class EfakturaChain(models.AbstractModel):
         if handed:
             self._finish_fallback("post", handed, deliveries, run)
         return outcomes
+
+    def _link_deliveries(self, values, field):
+        """Write one many2one of many deliveries ({delivery id: record id}) in one statement."""
+        if not values:
+            return
+        Delivery = self.env["efaktura.delivery"].sudo()
+        Delivery.flush_model([field])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE efaktura_delivery AS d SET %s = v.target FROM (VALUES %s) AS v(id, target) WHERE d.id = v.id",
+                SQL.identifier(field),
+                SQL(", ").join(SQL("(%s, %s)", key, target) for key, target in values.items()),
+            )
+        )
+        Delivery.browse(list(values)).invalidate_recordset([field])
 
     def _send_manual(self, moves, run):
         deliveries = self._prepare_deliveries(MANUAL, moves, run)
