@@ -188,14 +188,9 @@ def main():
         scaling.update(r.get("scaling", {}))
     sizes = sorted(int(s) for s in scaling)
 
-    full = next(
-        (r for r in by_mode.get("deadline_run", []) if not r.get("expiry_only") and r.get("fallback", "post") == "post"),
-        None,
-    )
-    full_email = next(
-        (r for r in by_mode.get("deadline_run", []) if not r.get("expiry_only") and r.get("fallback") == "email"),
-        None,
-    )
+    whole_chain = [r for r in by_mode.get("deadline_run", []) if not r.get("expiry_only")]
+    full = next((r for r in whole_chain if r.get("fallback", "post") == "post"), None)
+    full_email = next((r for r in whole_chain if r.get("fallback") == "email"), None)
     expiry = next((r for r in by_mode.get("deadline_run", []) if r.get("expiry_only")), None)
     seed = (by_mode.get("deadline_seed") or [{}])[0]
     prof = (by_mode.get("deadline_profile") or [{}])[0]
