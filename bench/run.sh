@@ -166,6 +166,40 @@ BENCH_PRODUCTION_INVOICES=1000 shell "$DB" production.py "$RUN/production.log"
 collect "$RUN/production.log" "{}"
 drop_db "$DB"
 
+# 8. Two workers on one queue: the same queued invoices dispatched by one worker process, then by two, each on a
+#    copy of the prepared database; the network (the sandbox nettbank) counts what it received.
+log "Two workers: $INVOICES queued invoices dispatched by one worker process, then by two"
+PREPARED=$(fresh workers)
+BENCH_WORKERS_MODE=prepare BENCH_WORKERS_INVOICES=$INVOICES shell "$PREPARED" workers.py "$RUN/workers-prepare.log"
+collect "$RUN/workers-prepare.log" "{}"
+for n in 1 2; do
+    DB="efaktura_bench_workers${n}_$$"
+    DBS+=("$DB")
+    drop_db "$DB"
+    copy_db "$PREPARED" "$DB"
+    GO="$RUN/workers-go-$n"
+    rm -f "$GO" "$RUN"/workers-ready-"$n"-*
+    PIDS=()
+    for ((w = 1; w <= n; w++)); do
+        BENCH_WORKERS_MODE=work BENCH_WORKERS_INVOICES=$INVOICES BENCH_WORKERS_GO="$GO" \
+            BENCH_WORKERS_READY="$RUN/workers-ready-$n-$w" shell "$DB" workers.py "$RUN/workers-$n-$w.log" &
+        PIDS+=($!)
+    done
+    for _ in $(seq 600); do
+        [ "$(find "$RUN" -name "workers-ready-$n-*" | wc -l)" -ge "$n" ] && break
+        sleep 0.2
+    done
+    touch "$GO"
+    wait "${PIDS[@]}"
+    for ((w = 1; w <= n; w++)); do
+        collect "$RUN/workers-$n-$w.log" "{\"workers\": $n, \"worker\": $w}"
+    done
+    BENCH_WORKERS_MODE=check BENCH_WORKERS_INVOICES=$INVOICES shell "$DB" workers.py "$RUN/workers-check-$n.log"
+    collect "$RUN/workers-check-$n.log" "{\"workers\": $n}"
+    drop_db "$DB"
+done
+drop_db "$PREPARED"
+
 ELAPSED=$(($(date +%s) - BENCH_STARTED))
 "$PY" "$ROOT/bench/report.py" "$RESULTS" "$ROOT/BENCHMARKS.md" "$SCALE" "$ELAPSED" "$RUN/deadline-profile.txt" \
     "$RUN/deadline-profile-email.txt"

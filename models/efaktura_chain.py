@@ -32,6 +32,12 @@ NETWORK_CHANNELS = ("vipps", "efaktura")
 MANUAL = "manual"
 DONE, WAIT, NEXT = "done", "wait", "next"
 RENDER_ERROR = "PDF"  # the error code of a PDF that could not be rendered: retried, then needs attention
+#: The dispatch lanes: cron records with the same code. Odoo runs one job of a cron at a time, so each lane lets one
+#: more cron worker take from the queue; every lane claims its batches with FOR UPDATE SKIP LOCKED.
+DISPATCH_LANES = (
+    "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch",
+    "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch_lane2",
+)
 
 
 class _Run:
@@ -147,7 +153,7 @@ class EfakturaChain(models.AbstractModel):
                 self.env.cr.rollback()
                 conflicts += 1
                 if conflicts > MAX_CONFLICTS:
-                    self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                    self._trigger_dispatch()
                     break
                 continue
             done += len(ids)
@@ -166,7 +172,7 @@ class EfakturaChain(models.AbstractModel):
                 continue
             self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
             if remaining and time.monotonic() - started > time_budget:
-                self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                self._trigger_dispatch()
                 break
         return done
 
@@ -200,6 +206,14 @@ class EfakturaChain(models.AbstractModel):
             if not self._can_commit():
                 break
             self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+
+    @api.model
+    def _trigger_dispatch(self):
+        """Wake every dispatch lane; a lane that finds nothing left to claim ends at once."""
+        for xmlid in DISPATCH_LANES:
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron:
+                cron._trigger()
 
     @api.model
     def _can_commit(self):
@@ -1360,7 +1374,7 @@ class EfakturaChain(models.AbstractModel):
             self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_reminders")._trigger()
         if requeue:
             requeue._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+            self._trigger_dispatch()
         self.env["account.move"]._efaktura_log(bodies)
 
     @api.model

@@ -168,3 +168,18 @@ class TestBatchedLetters(EfakturaInvoiceCase):
             self.assertEqual(letter.message_id.message_type, "snailmail")
             self.assertEqual(letter.message_id.res_id, move.id)
             self.assertEqual(letter.notification_ids.notification_type, "snail")
+
+
+@tagged("post_install", "-at_install")
+class TestDispatchLanes(EfakturaInvoiceCase):
+    def test_queueing_wakes_every_lane(self):
+        """Two cron records run the same dispatch, so two cron workers can take from the queue at once."""
+        lanes = self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch") | self.env.ref(
+            "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch_lane2"
+        )
+        self.assertEqual(set(lanes.mapped("code")), {"model._cron_dispatch()"})
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = {lane: Trigger.search_count([("cron_id", "=", lane.id)]) for lane in lanes}
+        self.make_invoice(self.ola)._efaktura_queue()
+        for lane in lanes:
+            self.assertGreater(Trigger.search_count([("cron_id", "=", lane.id)]), before[lane], lane.name)
