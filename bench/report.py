@@ -202,6 +202,44 @@ own), and two workers overlap those waits, so the speed-up is not bounded by the
 """
 
 
+def demo_latency_text(demo):
+    """Section 4b: accept-to-delivery on the server as make demo serves it."""
+    if demo.get("median_s") is None:
+        return ""
+    first = demo.get("first_run") or {}
+    srv = demo.get("server") or {}
+    srv_first = srv.get("first") or {}
+    server_text = (
+        f"Odoo's own request log (log level info, as `make demo` runs) gives the callback's work: median "
+        f"{srv['queries_median']:.0f} queries, {srv['sql_s_median'] * 1000:.0f} ms in SQL and "
+        f"{srv['python_s_median'] * 1000:.0f} ms outside it; the first callback after the start "
+        f"{srv_first.get('queries', 0)} queries, {srv_first.get('sql_s', 0) * 1000:.0f} ms SQL, "
+        f"{srv_first.get('python_s', 0) * 1000:.0f} ms outside SQL."
+        if srv
+        else "The server's request log had no callback lines."
+    )
+    return f"""### 4b. As `make demo` serves it
+
+The same flow against the database `make demo` builds (a copy of the demo template with Odoo's demo data, the
+module installed with its demo data, the consumers in the demo's Norwegian company) and served with
+`scripts/demo.sh`'s command line: threaded, **one cron thread**, log level info. The browser also opens the page the
+callback redirects to and fetches its style sheets and scripts as a browser with an empty cache does: that is
+when the customer sees the answer. The first run is the first request of its kind after the server started.
+
+- Invoice in the nettbank after the callback: median {demo["median_s"] * 1000:.0f} ms, p95
+  {demo["p95_s"] * 1000:.0f} ms, max {demo["max_s"] * 1000:.0f} ms; first run
+  {first.get("delivered_s", 0) * 1000:.0f} ms.
+- Page shown with its assets: median {(demo.get("page_shown_median_s") or 0) * 1000:.0f} ms; first run
+  {first.get("page_shown_s", 0) * 1000:.0f} ms ({first.get("assets", 0)} style sheets and scripts).
+- {server_text}
+
+Where the time goes: the delivery itself (callback to nettbank) is the callback's synchronous work, as in §4. What
+a browser adds on top is the answer page and its assets; the first time after a start (or after an update of the
+module), Odoo compiles the asset bundles and the QWeb templates of the pages on the way, which is what a first click
+on a loaded machine pays (compare the first run with the median).
+"""
+
+
 def main():
     results_path, out_path, scale, elapsed, profile_path = sys.argv[1:6]
     email_profile_path = sys.argv[6] if len(sys.argv) > 6 else ""
@@ -248,7 +286,8 @@ def main():
     seed = (by_mode.get("deadline_seed") or [{}])[0]
     prof = (by_mode.get("deadline_profile") or [{}])[0]
     total_deadlines = seed.get("consents") or 0
-    latency = (by_mode.get("latency") or [{}])[0]
+    latency = next((r for r in by_mode.get("latency", []) if r.get("label", "bench") == "bench"), {})
+    demo_latency = next((r for r in by_mode.get("latency", []) if r.get("label") == "demo"), {})
 
     def mark(ok):
         return "n/a" if ok is None else ("**met**" if ok else "**missed**")
@@ -369,6 +408,30 @@ def main():
                 f"(min {latency['min_s'] * 1000:,.0f}, max {latency['max_s'] * 1000:,.0f})",
                 "median < 1 s",
                 mark(latency["median_s"] < 1),
+            )
+        )
+    if demo_latency.get("median_s") is not None:
+        first = demo_latency.get("first_run") or {}
+        srv = demo_latency.get("server") or {}
+        rows.append(
+            (
+                "4b",
+                f"Accept-to-delivery as `make demo` serves it (demo data, one cron thread, log level info), "
+                f"{demo_latency['runs']} runs"
+                + (f" ({demo_latency['failures']} failed)" if demo_latency.get("failures") else ""),
+                f"median {demo_latency['median_s'] * 1000:,.0f} ms, p95 {demo_latency['p95_s'] * 1000:,.0f} ms; "
+                f"first run after start {first.get('delivered_s', 0) * 1000:,.0f} ms; "
+                "page with its assets shown: median "
+                f"{(demo_latency.get('page_shown_median_s') or 0) * 1000:,.0f} ms, first "
+                f"{first.get('page_shown_s', 0) * 1000:,.0f} ms"
+                + (
+                    f"; callback: {srv['queries_median']:.0f} queries, {srv['sql_s_median'] * 1000:.0f} ms SQL, "
+                    f"{srv['python_s_median'] * 1000:.0f} ms outside SQL (median)"
+                    if srv
+                    else ""
+                ),
+                "median < 1 s",
+                mark(demo_latency["median_s"] < 1),
             )
         )
     verdict = None
@@ -600,6 +663,7 @@ BankID simulator and approve. The clock starts when the browser follows the simu
 (median {lat_callback:.0f} ms) is nearly all of it: the acceptance, the lookup by
 the verified identity, the dispatch to the nettbank and the confirmation e-mail all happen inside the callback.
 
+{demo_latency_text(demo_latency)}
 ## 5. Scaling
 
 `_cron_dispatch(batch_size=200)` (the cron's own loop and default batch) over the first N queued invoices to

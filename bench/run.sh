@@ -154,6 +154,36 @@ wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=""
 drop_db "$DB"
 
+# 4b. Accept-to-delivery on the server as make demo serves it: the demo database (Odoo's demo data and the module's),
+#     threaded with one cron thread and log level info (scripts/demo.sh's command line), the browser also fetching
+#     the page the callback leads to with its style sheets and scripts; the first run is the first after start.
+log "Accept-to-delivery as make demo serves it: $LATENCY_RUNS BankID consents"
+DEMO_TEMPLATE=$(template_db demo) || exit 1
+DB="efaktura_bench_demo_$$"
+DBS+=("$DB")
+drop_db "$DB"
+copy_db "$DEMO_TEMPLATE" "$DB"
+"$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$DB" --data-dir="$DATA_DIR" -i "$MODULE" \
+    --stop-after-init --no-http --max-cron-threads=0 --log-level=warn >"$RUN/demo-install.log" 2>&1
+PORT=$(free_port)
+BENCH_LATENCY_COMPANY=base.demo_company_no BENCH_BASE_URL="http://127.0.0.1:$PORT" BENCH_LATENCY_RUNS=$LATENCY_RUNS \
+    BENCH_LATENCY_TOKENS="$RUN/demo-tokens.json" shell "$DB" latency_seed.py "$RUN/demo-latency-seed.log"
+"$PY" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$DB" --db-filter="^$DB\$" \
+    --data-dir="$DATA_DIR" --http-interface=127.0.0.1 --http-port="$PORT" --max-cron-threads=1 --log-level=info \
+    >"$RUN/demo-server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 120); do
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/web/health" && break
+    sleep 0.5
+done
+BENCH_LATENCY_LABEL=demo "$PY" "$ROOT/bench/latency.py" "http://127.0.0.1:$PORT" "$DB" "$RUN/demo-tokens.json" \
+    "$RUN/demo-server.log" >"$RUN/demo-latency.log" 2>&1
+collect "$RUN/demo-latency.log" "{}"
+kill "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=""
+drop_db "$DB"
+
 # 6. The Maventa production path, client side, against the local Maventa peer (no database).
 log "Maventa production path: 1,000 invoices through the client against the local peer"
 EFAKTURA_ADDONS="$ADDONS" "$PY" "$ROOT/bench/maventa_client.py" >"$RUN/maventa.log" 2>&1
