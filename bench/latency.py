@@ -61,16 +61,16 @@ def one_run(base, conn, nnin, item):
     delivered = time.perf_counter()
     # What the customer sees next: the page the callback redirects to, with its style sheets and scripts, fetched
     # as a browser with an empty cache fetches them.
-    shown = answered
-    assets = 0
+    page = done
     if done.status_code in (302, 303) and done.headers.get("Location"):
         page = browser.get(absolute(base, done.headers["Location"]), timeout=60)
-        tree = html.fromstring(page.content)
-        for url in tree.xpath("//link[@rel='stylesheet']/@href | //script/@src"):
+    assets = 0
+    if page.content:
+        for url in html.fromstring(page.content).xpath("//link[@rel='stylesheet']/@href | //script/@src"):
             if url.startswith("/"):
                 browser.get(base + url, timeout=120)
                 assets += 1
-        shown = time.perf_counter()
+    shown = time.perf_counter()
     return {
         "status": done.status_code,
         "callback_s": answered - started,
@@ -104,7 +104,9 @@ def main():
     server = {}
     if len(sys.argv) > 4:
         with open(sys.argv[4], errors="replace") as handle:
-            lines = re.findall(r'"GET /efaktura/bankid/callback[^"]*" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)', handle.read())
+            log = handle.read()
+        lines = re.findall(r'"GET /efaktura/bankid/callback[^"]*" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)', log)
+        assets = re.findall(r'"GET (/web/assets/[^ "]*)[^"]*" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)', log)
         if lines:
             server = {
                 "callbacks": len(lines),
@@ -113,6 +115,13 @@ def main():
                 "python_s_median": statistics.median(float(rest) for _s, _q, _sql, rest in lines),
                 "first": {"queries": int(lines[0][1]), "sql_s": float(lines[0][2]), "python_s": float(lines[0][3])},
             }
+        if assets:
+            slowest = max(assets, key=lambda a: float(a[3]) + float(a[4]))
+            server["slowest_asset"] = {
+                "path": slowest[0].rsplit("/", 1)[-1],
+                "s": float(slowest[3]) + float(slowest[4]),
+            }
+            server["asset_requests"] = len(assets)
     result = {
         "mode": "latency",
         "server": server,

@@ -1,8 +1,10 @@
 """Accept-to-delivery seed (run by ``odoo-bin shell``): BENCH_LATENCY_RUNS consumers, each with one invoice
 waiting for eFaktura consent (SMS and e-mail with a link sent), and the links' tokens in BENCH_LATENCY_TOKENS.
 
-Every consumer is a namesake of the BankID simulator's test person Ingrid Hansen, whose nettbank has
-eFaktura without "yes to all": the JTTA lookup does not find them, the BankID login does.
+Every consumer is a namesake of the BankID simulator's test person Ingrid Hansen, with a mobile number and e-mail
+address of their own: the JTTA lookup at the first dispatch (by mobile or e-mail, and name) does not find them, so
+their invoices wait for consent; after the BankID login the lookup by the verified national identity number finds
+Ingrid, who said "yes to all" in her nettbank (eFaktura 2.0: only then does the lookup give an identifier).
 """
 
 import json
@@ -32,7 +34,8 @@ params.set_param("web.base.url", base_url)
 params.set_param("web.base.url.freeze", "True")
 registry = env["efaktura.sandbox.consumer"].search([("mobile", "=", "+4791345678")], limit=1) or env[
     "efaktura.sandbox.consumer"
-].create({"name": person.name, "mobile": "+4791345678", "jtta": False, "vipps": False})
+].create({"name": person.name, "mobile": "+4791345678", "jtta": True, "vipps": False})
+registry.write({"jtta": True, "vipps": False})
 registry.national_id = person.nnin
 partners = (
     env["res.partner"]

@@ -218,6 +218,12 @@ def demo_latency_text(demo):
         if srv
         else "The server's request log had no callback lines."
     )
+    slowest = srv.get("slowest_asset")
+    if slowest:
+        server_text += (
+            f" The slowest of the {srv.get('asset_requests', 0)} asset requests took {slowest['s']:.2f} s "
+            f"(`{slowest['path']}`)."
+        )
     return f"""### 4b. As `make demo` serves it
 
 The same flow against the database `make demo` builds (a copy of the demo template with Odoo's demo data, the
