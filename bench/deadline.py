@@ -191,6 +191,7 @@ elif mode in ("run", "profile"):
         )
         cr.commit()  # pylint: disable=invalid-commit  # a throwaway copy, set up for this run
     result["fallback"] = fallback
+    result["batch_size"] = int(os.environ.get("BENCH_DEADLINE_BATCH", "500"))
     Chain = type(env["efaktura.chain"])
     expiry_only = os.environ.get("BENCH_DEADLINE_EXPIRY_ONLY") == "1"
     budget = float(os.environ.get("BENCH_DEADLINE_BUDGET", "240"))
