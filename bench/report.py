@@ -719,10 +719,12 @@ batch's cache warm-up is spread over more invoices as the run grows.
     if full_email and (total_deadlines / full_email["rate"] if full_email.get("rate") else 1e9) > 30:
         notes.append(
             f"- **Deadline cron, e-mail fallback ({full_email['rate']:,.0f} consents/s): missed.** The fallback is "
-            "Odoo's own `_generate_and_send_invoices`, which renders the mail template and posts one message with "
-            "its e-mail, recipients' notifications and a copy of the PDF per invoice: "
-            f"{email_share('generate_and_send')} of the e-mail profile. The batched e-mail fallback (templates "
-            "rendered once per batch, mails created in bulk) is not written yet; this row is Odoo's rate."
+            "Odoo's own `_generate_and_send_invoices`: "
+            f"{email_share('generate_and_send')} of the e-mail profile. The module renders the mail template "
+            "(language, subject, body) once for the batch, but Odoo still posts one message per invoice with its "
+            "e-mail layout, the recipients' notifications and a copy of the PDF (`message_post` and "
+            "`_notify_thread_by_email` per invoice). Creating those e-mails in bulk, with a test that they equal "
+            "Odoo's, is not written yet."
         )
     fix_text = (
         f" Measured with that change patched into the bench process (`BENCH_MODE=lookupfix`): {fix['queries']:,} "

@@ -1038,7 +1038,9 @@ class EfakturaChain(models.AbstractModel):
         # In Test mode the e-mails stay in the test inbox, unless real e-mails are allowed.
         outbox = run.company._efaktura_test_outbox()
         with self.env.cr.savepoint():
-            self.env["account.move.send"].with_context(**outbox)._generate_and_send_invoices(
+            self.env["account.move.send"].with_context(
+                **outbox, efaktura_render_batch=True
+            )._generate_and_send_invoices(
                 moves.with_context(**outbox),
                 from_cron=True,
                 allow_raising=False,

@@ -183,3 +183,43 @@ class TestDispatchLanes(EfakturaInvoiceCase):
         self.make_invoice(self.ola)._efaktura_queue()
         for lane in lanes:
             self.assertGreater(Trigger.search_count([("cron_id", "=", lane.id)]), before[lane], lane.name)
+
+
+@tagged("post_install", "-at_install")
+class TestBatchedMailRendering(EfakturaInvoiceCase):
+    """The e-mail fallback renders the mail template once per batch: the same language, subject and body as Odoo's
+    rendering one invoice at a time."""
+
+    def test_batch_rendering_equals_per_invoice(self):
+        self.env["res.lang"]._activate_lang("nb_NO")
+        self.ola.lang = "nb_NO"
+        moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ola) | self.make_invoice(self.kari, amount=7)
+        Send = self.env["account.move.send"]
+        keys = ("mail_template", "mail_lang", "mail_subject", "mail_body", "mail_partner_ids")
+        per_invoice = [
+            {key: Send._get_default_sending_settings(move, sending_methods={"email"})[key] for key in keys}
+            for move in moves
+        ]
+        batch = Send.with_context(efaktura_rendered=Send._efaktura_render_batch(moves))
+        batched = [
+            {key: batch._get_default_sending_settings(move, sending_methods={"email"})[key] for key in keys}
+            for move in moves
+        ]
+        self.assertEqual(len(batch.env.context["efaktura_rendered"]), 9, "language, subject and body of each")
+        self.assertEqual(batched, per_invoice)
+        for move, settings in zip(moves, per_invoice, strict=True):
+            template, lang = settings["mail_template"], settings["mail_lang"]
+            self.assertEqual(batch._efaktura_rendered("body", template, lang, move), settings["mail_body"])
+            self.assertEqual(batch._efaktura_rendered("subject", template, lang, move), settings["mail_subject"])
+        self.assertEqual(per_invoice[1]["mail_lang"], "nb_NO")
+        self.assertIn(moves[0].name, per_invoice[0]["mail_subject"])
+
+    def test_chain_email_fallback_renders_each_invoice(self):
+        moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ingrid, amount=5)
+        moves.efaktura_deadline = fields.Datetime.now() - timedelta(minutes=1)
+        self.dispatch(moves)
+        for move in moves:
+            self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "email"))
+            mail = move.efaktura_delivery_ids.mail_message_id
+            self.assertIn(move.name, mail.subject)
+            self.assertEqual(mail.attachment_ids.mapped("name"), [move._get_invoice_report_filename()])
