@@ -5,11 +5,15 @@ BankID simulator and approve. The clock starts when the browser follows the simu
 /efaktura/bankid/callback and stops when the invoice is in the sandbox nettbank (a row of
 efaktura_sandbox_document, read from PostgreSQL by a separate connection, polled every millisecond).
 
-Usage: latency.py BASE_URL DBNAME TOKENS_JSON   (prints one ``BENCH_RESULT {json}`` line)
+Usage: latency.py BASE_URL DBNAME TOKENS_JSON [SERVER_LOG]   (prints one ``BENCH_RESULT {json}`` line)
+
+With SERVER_LOG (the server at log level info), the callback's own figures are read from Odoo's request log lines:
+queries, seconds in SQL and seconds outside it.
 """
 
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -55,7 +59,25 @@ def one_run(base, conn, nnin, item):
                 raise RuntimeError(f"{item['invoice']} did not reach the sandbox nettbank within 60 s")
             time.sleep(0.001)
     delivered = time.perf_counter()
-    return {"status": done.status_code, "callback_s": answered - started, "delivered_s": delivered - started}
+    # What the customer sees next: the page the callback redirects to, with its style sheets and scripts, fetched
+    # as a browser with an empty cache fetches them.
+    page = done
+    if done.status_code in (302, 303) and done.headers.get("Location"):
+        page = browser.get(absolute(base, done.headers["Location"]), timeout=60)
+    assets = 0
+    if page.content:
+        for url in html.fromstring(page.content).xpath("//link[@rel='stylesheet']/@href | //script/@src"):
+            if url.startswith("/"):
+                browser.get(base + url, timeout=120)
+                assets += 1
+    shown = time.perf_counter()
+    return {
+        "status": done.status_code,
+        "callback_s": answered - started,
+        "delivered_s": delivered - started,
+        "page_shown_s": shown - started,
+        "assets": assets,
+    }
 
 
 def percentile(values, fraction):
@@ -77,9 +99,32 @@ def main():
         except Exception as error:  # noqa: BLE001 - counted and reported
             failures.append(str(error))
     delivered = [r["delivered_s"] for r in runs]
+    shown = [r["page_shown_s"] for r in runs]
     callback = [r["callback_s"] for r in runs]
+    server = {}
+    if len(sys.argv) > 4:
+        with open(sys.argv[4], errors="replace") as handle:
+            log = handle.read()
+        lines = re.findall(r'"GET /efaktura/bankid/callback[^"]*" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)', log)
+        assets = re.findall(r'"GET (/web/assets/[^ "]*)[^"]*" (\d+) \S+ (\d+) ([\d.]+) ([\d.]+)', log)
+        if lines:
+            server = {
+                "callbacks": len(lines),
+                "queries_median": statistics.median(int(q) for _s, q, _sql, _rest in lines),
+                "sql_s_median": statistics.median(float(sql) for _s, _q, sql, _rest in lines),
+                "python_s_median": statistics.median(float(rest) for _s, _q, _sql, rest in lines),
+                "first": {"queries": int(lines[0][1]), "sql_s": float(lines[0][2]), "python_s": float(lines[0][3])},
+            }
+        if assets:
+            slowest = max(assets, key=lambda a: float(a[3]) + float(a[4]))
+            server["slowest_asset"] = {
+                "path": slowest[0].rsplit("/", 1)[-1],
+                "s": float(slowest[3]) + float(slowest[4]),
+            }
+            server["asset_requests"] = len(assets)
     result = {
         "mode": "latency",
+        "server": server,
         "runs": len(runs),
         "failures": len(failures),
         "first_failures": failures[:3],
@@ -89,6 +134,9 @@ def main():
         "min_s": min(delivered) if delivered else None,
         "max_s": max(delivered) if delivered else None,
         "callback_median_s": statistics.median(callback) if callback else None,
+        "page_shown_median_s": statistics.median(shown) if shown else None,
+        "first_run": runs[0] if runs else None,
+        "label": os.environ.get("BENCH_LATENCY_LABEL", "bench"),
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg()[0],
     }

@@ -148,7 +148,7 @@ class AccountMove(models.Model):
             group._message_log_batch(
                 bodies=dict.fromkeys(group.ids, group.env._("Queued for delivery by eFaktura B2C."))
             )
-        self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+        self.env["efaktura.chain"]._trigger_dispatch()
         return moves
 
     def action_efaktura_send(self):

@@ -1,4 +1,5 @@
 from odoo import api, models
+from odoo.tools import frozendict
 
 METHOD = "efaktura_b2c"
 
@@ -62,3 +63,69 @@ class AccountMoveSend(models.AbstractModel):
             queued = moves._efaktura_queue()
             self.env["efaktura.chain"]._dispatch_locked(queued)
         return res
+
+    # ------------------------------------------------------------------
+    # The e-mail fallback: templates rendered once per batch
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _generate_and_send_invoices(
+        self, moves, from_cron=False, allow_raising=True, allow_fallback_pdf=False, **custom
+    ):
+        # EXTENDS 'account': with context ``efaktura_render_batch``, the mail template's language, subject and body
+        # are rendered for the whole batch at once (one render call per template, language and field), instead of
+        # once per invoice in _get_default_sending_settings; the values are the same.
+        if self.env.context.get("efaktura_render_batch") and "efaktura_rendered" not in self.env.context:
+            self = self.with_context(efaktura_rendered=self._efaktura_render_batch(moves, **custom))
+        return super()._generate_and_send_invoices(
+            moves, from_cron=from_cron, allow_raising=allow_raising, allow_fallback_pdf=allow_fallback_pdf, **custom
+        )
+
+    @api.model
+    def _efaktura_render_batch(self, moves, **custom):
+        """{(field, template id, lang, move id): value} for the e-mail's language, subject and body."""
+        rendered = {}
+        by_template = {}
+        for move in moves:
+            template = custom.get("mail_template") or self._get_default_mail_template_id(move)
+            if template:
+                by_template.setdefault(template, []).append(move.id)
+        for template, ids in by_template.items():
+            langs = template._render_lang(ids)
+            for move_id in ids:
+                rendered["lang", template.id, False, move_id] = langs.get(move_id)
+            by_lang = {}
+            for move_id in ids:
+                by_lang.setdefault(custom.get("mail_lang") or langs.get(move_id), []).append(move_id)
+            for lang, lang_ids in by_lang.items():
+                localized = template.with_context(lang=lang)
+                bodies = localized._render_field("body_html", lang_ids, options={"post_process": True})
+                subjects = localized._render_field("subject", lang_ids)
+                for move_id in lang_ids:
+                    rendered["body", template.id, lang, move_id] = bodies[move_id]
+                    rendered["subject", template.id, lang, move_id] = subjects[move_id]
+        return frozendict(rendered)
+
+    def _efaktura_rendered(self, field, template, lang, move):
+        rendered = self.env.context.get("efaktura_rendered")
+        if not rendered or not template:
+            return None
+        return rendered.get((field, template.id, lang, move._origin.id))
+
+    @api.model
+    def _get_default_mail_lang(self, move, mail_template):
+        # EXTENDS 'account'
+        rendered = self._efaktura_rendered("lang", mail_template, False, move)
+        return rendered if rendered is not None else super()._get_default_mail_lang(move, mail_template)
+
+    @api.model
+    def _get_default_mail_body(self, move, mail_template, mail_lang):
+        # EXTENDS 'account'
+        rendered = self._efaktura_rendered("body", mail_template, mail_lang, move)
+        return rendered if rendered is not None else super()._get_default_mail_body(move, mail_template, mail_lang)
+
+    @api.model
+    def _get_default_mail_subject(self, move, mail_template, mail_lang):
+        # EXTENDS 'account'
+        rendered = self._efaktura_rendered("subject", mail_template, mail_lang, move)
+        return rendered if rendered is not None else super()._get_default_mail_subject(move, mail_template, mail_lang)

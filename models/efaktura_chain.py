@@ -32,6 +32,12 @@ BACKOFF = timedelta(minutes=5)  # 5, 10, 20, 40 minutes between the attempts
 MANUAL = "manual"
 DONE, WAIT, NEXT = "done", "wait", "next"
 RENDER_ERROR = "PDF"  # the error code of a PDF that could not be rendered: retried, then needs attention
+#: The dispatch lanes: cron records with the same code. Odoo runs one job of a cron at a time, so each lane lets one
+#: more cron worker take from the queue; every lane claims its batches with FOR UPDATE SKIP LOCKED.
+DISPATCH_LANES = (
+    "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch",
+    "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch_lane2",
+)
 
 
 class _Run:
@@ -147,7 +153,7 @@ class EfakturaChain(models.AbstractModel):
                 self.env.cr.rollback()
                 conflicts += 1
                 if conflicts > MAX_CONFLICTS:
-                    self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                    self._trigger_dispatch()
                     break
                 continue
             done += len(ids)
@@ -166,7 +172,7 @@ class EfakturaChain(models.AbstractModel):
                 continue
             self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
             if remaining and time.monotonic() - started > time_budget:
-                self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                self._trigger_dispatch()
                 break
         return done
 
@@ -200,6 +206,14 @@ class EfakturaChain(models.AbstractModel):
             if not self._can_commit():
                 break
             self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+
+    @api.model
+    def _trigger_dispatch(self):
+        """Wake every dispatch lane; a lane that finds nothing left to claim ends at once."""
+        for xmlid in DISPATCH_LANES:
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron:
+                cron._trigger()
 
     @api.model
     def _can_commit(self):
@@ -1013,7 +1027,9 @@ class EfakturaChain(models.AbstractModel):
         # In Test mode the e-mails stay in the test inbox, unless real e-mails are allowed.
         outbox = run.company._efaktura_test_outbox()
         with self.env.cr.savepoint():
-            self.env["account.move.send"].with_context(**outbox)._generate_and_send_invoices(
+            self.env["account.move.send"].with_context(
+                **outbox, efaktura_render_batch=True
+            )._generate_and_send_invoices(
                 moves.with_context(**outbox),
                 from_cron=True,
                 allow_raising=False,
@@ -1058,11 +1074,13 @@ class EfakturaChain(models.AbstractModel):
     def _send_post(self, moves, run):
         deliveries = self._prepare_deliveries("post", moves, run)
         default_report = self.env.ref("account.account_invoices")
+        # The values of snailmail_account's _prepare_snailmail_letter_values (which looks the report up for each
+        # move), with the customer's own invoice report; created with their chatter in one batch.
         letters = (
             self.env["snailmail.letter"]
             .sudo()
             .with_context(**run.company._efaktura_test_outbox())  # Test mode: never printed or posted
-            .create(
+            ._efaktura_create_batch(
                 [
                     {
                         "partner_id": move.partner_id.id,
@@ -1076,8 +1094,10 @@ class EfakturaChain(models.AbstractModel):
                 ]
             )
         )
-        for move, letter in zip(moves, letters, strict=True):
-            deliveries[move].snailmail_letter_id = letter
+        self._link_deliveries(
+            {deliveries[move].id: letter.id for move, letter in zip(moves, letters, strict=True)},
+            "snailmail_letter_id",
+        )
         letters._snailmail_print(immediate=False)
         readback = self._handoff_outcomes([deliveries[move] for move in moves])
         outcomes = {}
@@ -1092,6 +1112,21 @@ class EfakturaChain(models.AbstractModel):
         if handed:
             self._finish_fallback("post", handed, deliveries, run)
         return outcomes
+
+    def _link_deliveries(self, values, field):
+        """Write one many2one of many deliveries ({delivery id: record id}) in one statement."""
+        if not values:
+            return
+        Delivery = self.env["efaktura.delivery"].sudo()
+        Delivery.flush_model([field])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE efaktura_delivery AS d SET %s = v.target FROM (VALUES %s) AS v(id, target) WHERE d.id = v.id",
+                SQL.identifier(field),
+                SQL(", ").join(SQL("(%s, %s)", key, target) for key, target in values.items()),
+            )
+        )
+        Delivery.browse(list(values)).invalidate_recordset([field])
 
     def _send_manual(self, moves, run):
         deliveries = self._prepare_deliveries(MANUAL, moves, run)
@@ -1330,7 +1365,7 @@ class EfakturaChain(models.AbstractModel):
             self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_reminders")._trigger()
         if requeue:
             requeue._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+            self._trigger_dispatch()
         self.env["account.move"]._efaktura_log(bodies)
 
     @api.model

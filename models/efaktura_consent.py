@@ -443,7 +443,7 @@ class EfakturaConsent(models.Model):
                         ),
                     )
                 )
-                self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch")._trigger()
+                self.env["efaktura.chain"]._trigger_dispatch()
 
     def _delivery_summary(self):
         """What went out for this request, in words: "SMS failed (Insufficient Credit), no e-mail address"."""

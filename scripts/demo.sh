@@ -34,5 +34,16 @@ cat <<MSG
   Stop with Ctrl+C. Start again with: make demo
 
 MSG
+# Odoo builds a page's style sheets and scripts on their first request (about 5 s on a loaded machine, measured
+# by make bench, row 4b): fetched once in the background as soon as the server answers, so that the first customer
+# to accept with BankID does not wait for it.
+(
+    for _ in $(seq 240); do
+        curl -sf -o /dev/null "http://localhost:$PORT/web/health" && break
+        sleep 0.5
+    done
+    curl -sf "http://localhost:$PORT/web/login" | grep -oE '/web/assets/[^"]+' | sort -u |
+        while read -r asset; do curl -sf -o /dev/null "http://localhost:$PORT$asset"; done
+) >/dev/null 2>&1 &
 exec "$(venv_dir)/bin/python" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" -d "$DB" \
     --db-filter="^$DB\$" --data-dir="$DATA_DIR" --http-port="$PORT" --max-cron-threads=1 --log-level=info

@@ -1,0 +1,225 @@
+"""The post and e-mail fallbacks in batches give what Odoo's own per-record paths give.
+
+Odoo's snailmail.letter.create posts one chatter message per letter; the chain creates its letters with
+``snailmail.letter._efaktura_create_batch``, which makes the same messages in one insert. These tests create
+letters both ways for a small sample, on invoices that differ only by their number, and compare everything the
+two paths leave behind: the letters' fields, their chatter messages (body, author, type, subtype, record,
+parent), recipients and notifications, attachments, and the invoices' followers.
+"""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import EfakturaInvoiceCase
+
+LETTER_FIELDS = (
+    "partner_id",
+    "model",
+    "company_id",
+    "user_id",
+    "report_template",
+    "state",
+    "street",
+    "street2",
+    "zip",
+    "city",
+    "state_id",
+    "country_id",
+    "attachment_id",
+    "color",
+    "cover",
+    "duplex",
+)
+MESSAGE_FIELDS = (
+    "body",
+    "author_id",
+    "author_guest_id",
+    "email_from",
+    "model",
+    "message_type",
+    "subtype_id",
+    "subject",
+    "is_internal",
+    "email_add_signature",
+    "record_alias_domain_id",
+    "record_company_id",
+    "partner_ids",
+    "attachment_ids",
+    "starred_partner_ids",
+)
+
+
+@tagged("post_install", "-at_install")
+class TestBatchedLetters(EfakturaInvoiceCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.partners = cls.per | cls.ola | cls.ingrid
+
+    def letter_values(self, moves):
+        send = self.env["account.move.send"]
+        return [
+            {**send._prepare_snailmail_letter_values(move), "user_id": self.env.user.id, "company_id": self.company.id}
+            for move in moves
+        ]
+
+    def sample(self):
+        """One invoice per partner, each with a first chatter message (the letter's message threads under it)."""
+        moves = self.env["account.move"]
+        for partner in self.partners:
+            moves |= self.make_invoice(partner)
+        moves._message_log_batch(bodies=dict.fromkeys(moves.ids, "Invoice validated"))
+        return moves
+
+    def snapshot(self, letters, moves):
+        """What a path left behind, with each invoice's own names and ids replaced by placeholders."""
+
+        def local(value, move):
+            if isinstance(value, str):
+                return value.replace(move.display_name, "<invoice>")
+            return value
+
+        result = []
+        for letter, move in zip(letters, moves, strict=True):
+            message = letter.message_id
+            first = move.message_ids.sorted("id")[0]
+            result.append(
+                {
+                    "letter": {name: letter[name] for name in LETTER_FIELDS},
+                    "letter_record": (letter.model, letter.res_id == move.id),
+                    "message": {name: message[name] for name in MESSAGE_FIELDS},
+                    "message_record": (message.res_id == move.id, local(message.record_name, move)),
+                    "reply_to": local(message.reply_to, move),
+                    "parent_is_first_message": message.parent_id == first,
+                    "notifications": [
+                        (n.notification_type, n.res_partner_id, n.notification_status, n.is_read, n.author_id)
+                        for n in message.notification_ids
+                    ],
+                    "letter_notifications": letter.notification_ids == message.notification_ids,
+                    "followers": sorted(
+                        move.message_follower_ids.mapped(lambda f: (f.partner_id.id, f.subtype_ids.ids))
+                    ),
+                    "messages_on_invoice": len(move.message_ids),
+                }
+            )
+        return result
+
+    def test_batch_equals_odoo_per_record(self):
+        Letter = self.env["snailmail.letter"].sudo()
+        odoo_moves, batch_moves = self.sample(), self.sample()
+        odoo_letters = Letter.browse()
+        for values in self.letter_values(odoo_moves):  # Odoo's own path, one letter at a time
+            odoo_letters |= Letter.create([values])
+        batch_letters = Letter._efaktura_create_batch(self.letter_values(batch_moves))
+        self.assertEqual(len(batch_letters), 3)
+        self.assertEqual(batch_letters.mapped("res_id"), batch_moves.ids, "the letters come back in order")
+        expected = self.snapshot(odoo_letters, odoo_moves)
+        self.assertTrue(expected[0]["message"]["body"], "Odoo's path posted a chatter message")
+        self.assertTrue(expected[0]["notifications"], "Odoo's path made a snail notification")
+        self.assertEqual(self.snapshot(batch_letters, batch_moves), expected)
+
+    def test_batch_costs_the_same_queries_for_more_letters(self):
+        self.count_queries(self.sample()[:1])  # warm-up: caches any first call fills
+        one, three = self.count_queries(self.sample()[:1]), self.count_queries(self.sample())
+        self.assertEqual(three, one, "three letters cost as many queries as one")
+
+    def count_queries(self, moves):
+        Letter = self.env["snailmail.letter"].sudo()
+        values = self.letter_values(moves)
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        Letter._efaktura_create_batch(values)
+        self.env.flush_all()
+        return self.env.cr.sql_log_count - before
+
+    def test_followers_of_internal_notes_keep_odoo_path(self):
+        """Someone who follows the invoice's internal notes is notified of the letter, as Odoo's path does."""
+        moves = self.sample()
+        watcher = (
+            self.env["res.users"]
+            .create(
+                {
+                    "name": "Revisor",
+                    "login": "revisor",
+                    "email": "revisor@example.com",
+                    "notification_type": "inbox",
+                    "groups_id": [fields.Command.set([self.env.ref("base.group_user").id])],
+                }
+            )
+            .partner_id
+        )
+        moves[1].message_subscribe(partner_ids=watcher.ids, subtype_ids=[self.env.ref("mail.mt_note").id])
+        letters = self.env["snailmail.letter"].sudo()._efaktura_create_batch(self.letter_values(moves))
+        self.assertEqual(letters.mapped("res_id"), moves.ids)
+        self.assertIn(watcher, letters[1].message_id.notification_ids.res_partner_id)
+        self.assertNotIn(watcher, letters[0].message_id.notification_ids.res_partner_id)
+
+    def test_chain_post_fallback_uses_the_batch(self):
+        """The deadline cron's post fallback: one letter per invoice, each with Odoo's chatter line."""
+        moves = self.make_invoice(self.per) | self.make_invoice(self.per, amount=2000)
+        moves.efaktura_deadline = fields.Datetime.now() - timedelta(minutes=1)
+        self.dispatch(moves)
+        for move in moves:
+            self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "post"))
+            letter = move.efaktura_delivery_ids.snailmail_letter_id
+            self.assertEqual((letter.res_id, letter.partner_id, letter.street), (move.id, self.per, "Storgata 1"))
+            self.assertEqual(letter.message_id.message_type, "snailmail")
+            self.assertEqual(letter.message_id.res_id, move.id)
+            self.assertEqual(letter.notification_ids.notification_type, "snail")
+
+
+@tagged("post_install", "-at_install")
+class TestDispatchLanes(EfakturaInvoiceCase):
+    def test_queueing_wakes_every_lane(self):
+        """Two cron records run the same dispatch, so two cron workers can take from the queue at once."""
+        lanes = self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch") | self.env.ref(
+            "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch_lane2"
+        )
+        self.assertEqual(set(lanes.mapped("code")), {"model._cron_dispatch()"})
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = {lane: Trigger.search_count([("cron_id", "=", lane.id)]) for lane in lanes}
+        self.make_invoice(self.ola)._efaktura_queue()
+        for lane in lanes:
+            self.assertGreater(Trigger.search_count([("cron_id", "=", lane.id)]), before[lane], lane.name)
+
+
+@tagged("post_install", "-at_install")
+class TestBatchedMailRendering(EfakturaInvoiceCase):
+    """The e-mail fallback renders the mail template once per batch: the same language, subject and body as Odoo's
+    rendering one invoice at a time."""
+
+    def test_batch_rendering_equals_per_invoice(self):
+        self.env["res.lang"]._activate_lang("nb_NO")
+        self.ola.lang = "nb_NO"
+        moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ola) | self.make_invoice(self.kari, amount=7)
+        Send = self.env["account.move.send"]
+        keys = ("mail_template", "mail_lang", "mail_subject", "mail_body", "mail_partner_ids")
+        per_invoice = [
+            {key: Send._get_default_sending_settings(move, sending_methods={"email"})[key] for key in keys}
+            for move in moves
+        ]
+        batch = Send.with_context(efaktura_rendered=Send._efaktura_render_batch(moves))
+        batched = [
+            {key: batch._get_default_sending_settings(move, sending_methods={"email"})[key] for key in keys}
+            for move in moves
+        ]
+        self.assertEqual(len(batch.env.context["efaktura_rendered"]), 9, "language, subject and body of each")
+        self.assertEqual(batched, per_invoice)
+        for move, settings in zip(moves, per_invoice, strict=True):
+            template, lang = settings["mail_template"], settings["mail_lang"]
+            self.assertEqual(batch._efaktura_rendered("body", template, lang, move), settings["mail_body"])
+            self.assertEqual(batch._efaktura_rendered("subject", template, lang, move), settings["mail_subject"])
+        self.assertEqual(per_invoice[1]["mail_lang"], "nb_NO")
+        self.assertIn(moves[0].name, per_invoice[0]["mail_subject"])
+
+    def test_chain_email_fallback_renders_each_invoice(self):
+        moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ingrid, amount=5)
+        moves.efaktura_deadline = fields.Datetime.now() - timedelta(minutes=1)
+        self.dispatch(moves)
+        for move in moves:
+            self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "email"))
+            mail = move.efaktura_delivery_ids.mail_message_id
+            self.assertIn(move.name, mail.subject)
+            self.assertEqual(mail.attachment_ids.mapped("name"), [move._get_invoice_report_filename()])
