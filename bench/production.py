@@ -7,7 +7,7 @@ Then, one after the other, on the same 1,000 invoices and rolled back after each
 
   mps     the chain's dispatch of 1,000 invoices to consumers whose eFaktura identifier is known, in one batch:
           one addInvoices shipment of 1,000 (MPS takes at most 1,000 transactions per shipment,
-          networks/mps.py ADD_INVOICES_BATCH_SIZE)
+          networks/mps_client.py ADD_INVOICES_BATCH_SIZE)
   vipps   the same 1,000 invoices to consumers who receive eFaktura in Vipps: one PUT per invoice
   native  Odoo's own Send & Print by e-mail of the same invoices (as row 1b)
 
@@ -22,7 +22,7 @@ import time
 
 import odoo
 
-from odoo.addons.l10n_no_efaktura_b2c.networks import mps
+from odoo.addons.l10n_no_efaktura_b2c.networks import mps_client
 
 # The peers live in the test package: imported as the tests import them.
 _test_enable = odoo.tools.config["test_enable"]
@@ -83,7 +83,7 @@ try:
             "efaktura_network_mode": "production",
             "efaktura_production_route": "mps",
             "efaktura_mps_endpoint": mps_peer.url,
-            "efaktura_mps_cancel_endpoint": mps_peer.base_url.rstrip("/") + mps.SUBMITTER_PATH,
+            "efaktura_mps_cancel_endpoint": mps_peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH,
             "efaktura_mps_client_cert": __file__ if "__file__" in globals() else "/dev/null",
             "efaktura_vipps_enabled": True,
             "efaktura_vipps_base_url": vipps_peer.base_url,

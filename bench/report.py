@@ -141,7 +141,7 @@ whose eFaktura identifier is known, (2) by Vipps to consumers who receive eFaktu
 
 MPS takes at most 1,000 transactions per shipment, the only per-shipment figure the efaktura.no developer
 pages give (listed under "Documented" in `networks/wsdl/INVENTED.md`; `ADD_INVOICES_BATCH_SIZE` in
-`networks/mps.py`), so the batch of 1,000 went in {mps_calls} `addInvoices`
+`networks/mps_client.py`), so the batch of 1,000 went in {mps_calls} `addInvoices`
 call(s). Vipps has no batch operation: the client asks for the recipient's token, reads the invoice id (an
 idempotent PUT needs to know whether Vipps already holds it) and PUTs it, one invoice at a time.
 

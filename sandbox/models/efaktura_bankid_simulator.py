@@ -1,6 +1,6 @@
 """The sandbox BankID simulator of one database: its storage and its configuration.
 
-The protocol lives in ``bankid_simulator.py``; this model keeps the simulator's pending logins,
+The protocol lives in ``sandbox/bankid.py``; this model keeps the simulator's pending logins,
 pushed requests and authorization codes in the database, so that every worker of the server sees
 them, and builds the :class:`~..bankid.Simulator` the HTTP layer answers with.
 
