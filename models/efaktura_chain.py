@@ -1073,26 +1073,20 @@ class EfakturaChain(models.AbstractModel):
 
     def _send_post(self, moves, run):
         deliveries = self._prepare_deliveries("post", moves, run)
-        default_report = self.env.ref("account.account_invoices")
-        # The values of snailmail_account's _prepare_snailmail_letter_values (which looks the report up for each
-        # move), with the customer's own invoice report; created with their chatter in one batch.
+        # snailmail_account's own letter values, with the customer's own invoice report where they have one, as
+        # Send & Print prints it; created with their chatter in one batch.
+        send = self.env["account.move.send"]
+        values = []
+        for move in moves:
+            letter_values = send._prepare_snailmail_letter_values(move)
+            if move.partner_id.invoice_template_pdf_report_id:
+                letter_values["report_template"] = move.partner_id.invoice_template_pdf_report_id.id
+            values.append({**letter_values, "user_id": self.env.user.id})
         letters = (
             self.env["snailmail.letter"]
             .sudo()
             .with_context(**run.company._efaktura_test_outbox())  # Test mode: never printed or posted
-            ._efaktura_create_batch(
-                [
-                    {
-                        "partner_id": move.partner_id.id,
-                        "model": "account.move",
-                        "res_id": move.id,
-                        "company_id": run.company.id,
-                        "user_id": self.env.user.id,
-                        "report_template": (move.partner_id.invoice_template_pdf_report_id or default_report).id,
-                    }
-                    for move in moves
-                ]
-            )
+            ._efaktura_create_batch(values)
         )
         self._link_deliveries(
             {deliveries[move].id: letter.id for move, letter in zip(moves, letters, strict=True)},
