@@ -29,11 +29,8 @@ const MENUS = {
     },
 };
 
-const walkthrough = (m) => [
-    {
-        content: "No developer mode",
-        trigger: ".o_main_navbar:not(:has(.o_debug_manager))",
-    },
+// Apps menu > Invoicing > the eFaktura menu, as a person opens it.
+const openEfakturaMenu = (m) => [
     {
         content: "Open the apps menu",
         trigger: ".o_navbar_apps_menu button",
@@ -49,6 +46,14 @@ const walkthrough = (m) => [
         trigger: ".o_menu_sections button:contains(eFaktura)",
         run: "click",
     },
+];
+
+const walkthrough = (m) => [
+    {
+        content: "No developer mode",
+        trigger: ".o_main_navbar:not(:has(.o_debug_manager))",
+    },
+    ...openEfakturaMenu(m),
     {
         content: "eFaktura > Test phone and inbox",
         trigger: `.dropdown-menu .dropdown-item:contains(${m.testPhone})`,
@@ -98,21 +103,7 @@ const walkthrough = (m) => [
         },
         expectUnloadPage: true,
     },
-    {
-        content: "Open the apps menu",
-        trigger: ".o_navbar_apps_menu button",
-        run: "click",
-    },
-    {
-        content: "Invoicing",
-        trigger: `.o_app:contains(${m.invoicing})`,
-        run: "click",
-    },
-    {
-        content: "Invoicing > eFaktura",
-        trigger: ".o_menu_sections button:contains(eFaktura)",
-        run: "click",
-    },
+    ...openEfakturaMenu(m),
     {
         content: "eFaktura > Sandbox nettbank > JTTA registry",
         trigger: `.dropdown-menu:has(.dropdown-header:contains(${m.sandbox})) .dropdown-item:contains(${m.registry})`,
@@ -172,21 +163,7 @@ const walkthrough = (m) => [
         },
         expectUnloadPage: true,
     },
-    {
-        content: "Open the apps menu",
-        trigger: ".o_navbar_apps_menu button",
-        run: "click",
-    },
-    {
-        content: "Invoicing",
-        trigger: `.o_app:contains(${m.invoicing})`,
-        run: "click",
-    },
-    {
-        content: "Invoicing > eFaktura",
-        trigger: ".o_menu_sections button:contains(eFaktura)",
-        run: "click",
-    },
+    ...openEfakturaMenu(m),
     {
         content: "eFaktura > Sandbox nettbank > Mailboxes",
         trigger: `.dropdown-menu:has(.dropdown-header:contains(${m.sandbox})) .dropdown-item:contains(${m.mailboxes})`,
