@@ -10,6 +10,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
+from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
@@ -322,8 +323,7 @@ class AccountMove(models.Model):
         self.env["account.move"].flush_model(["efaktura_state"])
         self.env.cr.execute(
             SQL(
-                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'cancelling' "
-                "FOR UPDATE SKIP LOCKED",
+                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'cancelling' FOR UPDATE SKIP LOCKED",
                 tuple(self.ids),
             )
         )
@@ -399,8 +399,10 @@ class AccountMove(models.Model):
     def _efaktura_forget_deliveries(self):
         """After a reset or cancellation in Odoo: the invoice is a new document for the chain. Copies sent by
         e-mail or post cannot be taken back: the chatter says the customer holds one."""
-        delivered = self.env["efaktura.delivery"].sudo().search(
-            [("move_id", "in", self.ids), ("state", "in", DELIVERED_STATES)]
+        delivered = (
+            self.env["efaktura.delivery"]
+            .sudo()
+            .search([("move_id", "in", self.ids), ("state", "in", DELIVERED_STATES)])
         )
         for delivery in delivered.filtered(lambda d: d.channel in ("email", "post")):
             delivery.move_id._message_log(
@@ -431,6 +433,9 @@ class AccountMove(models.Model):
         if not all(name.startswith("efaktura_") and self._fields[name].column_type for name in columns):
             raise ValueError(f"_efaktura_write only writes stored eFaktura fields, not {columns}")
         self.flush_recordset(columns)
+        context = self.env.context
+        if "efaktura_state" in vals and not (context.get("tracking_disable") or context.get("mail_notrack")):
+            self._efaktura_track_state()
         assignments = [
             SQL("%s = %s", SQL.identifier(name), self._fields[name].convert_to_column(vals[name], self))
             for name in columns
@@ -455,6 +460,67 @@ class AccountMove(models.Model):
             [*columns, "write_date", "write_uid", *(("is_move_sent", "move_sent_values") if sent else ())]
         )
 
+    def _efaktura_track_state(self):
+        """Odoo's tracking of ``efaktura_state`` for a write that bypasses the ORM, done the way
+        ``mail.thread._track_prepare``/``_track_finalize`` do it, in batch: the state each move had before its first
+        change in this transaction is kept, and at commit one tracking message per move whose state differs then
+        is logged (several changes in one transaction make one line, first to last, as with the ORM)."""
+        key = "l10n_no_efaktura_b2c.state_tracking"
+        initial = self.env.cr.precommit.data.get(key)
+        if initial is None:
+            initial = self.env.cr.precommit.data[key] = {}
+            self.env.cr.precommit.add(self._efaktura_track_finalize)
+        for move in self.filtered(lambda m: m.id not in initial):
+            initial[move.id] = move.efaktura_state
+
+    def _efaktura_track_finalize(self):
+        initial = self.env.cr.precommit.data.pop("l10n_no_efaktura_b2c.state_tracking", {})
+        moves = self.browse(list(initial)).exists().sudo()
+        moves.invalidate_recordset(["efaktura_state"])
+        changed = moves.filtered(lambda m: m.efaktura_state != initial[m.id])
+        if not changed:
+            return
+        Tracking = self.env["mail.tracking.value"]
+        author_id, email_from = self.env["mail.thread"]._message_compute_author(raise_on_email=False)
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
+        values_list, trackings = [], []
+        for lang_moves in changed._efaktura_by_lang().values():
+            info = lang_moves.fields_get(["efaktura_state"], attributes=("string", "type", "selection"))[
+                "efaktura_state"
+            ]
+            for move in lang_moves:
+                trackings.append(
+                    Tracking._create_tracking_values(
+                        initial[move.id], move.efaktura_state, "efaktura_state", info, move
+                    )
+                )
+                # The values mail.thread._message_log gives a tracking message, for many moves at once.
+                values_list.append(
+                    {
+                        "author_id": author_id,
+                        "email_from": email_from,
+                        "model": self._name,
+                        "res_id": move.id,
+                        "record_alias_domain_id": False,
+                        "record_company_id": False,
+                        "record_name": False,
+                        "body": "",
+                        "message_type": "notification",
+                        "is_internal": True,
+                        "subtype_id": note,
+                        "email_add_signature": False,
+                        "message_id": generate_tracking_message_id("message-notify"),
+                        "reply_to": reply_to,
+                    }
+                )
+        messages = self.env["mail.thread"].sudo()._message_create(values_list)
+        # One INSERT for all tracking values (as commands on each message they would be one INSERT per message).
+        Tracking.sudo().create(
+            [dict(tracking, mail_message_id=message.id) for tracking, message in zip(trackings, messages, strict=True)]
+        )
+        self.env.flush_all()
+
     def _efaktura_by_lang(self):
         """The moves grouped by the language of the chatter lines and tasks the module writes on them (crons,
         callbacks and public pages included): the customer's, else the company's. Each group's environment
@@ -462,9 +528,11 @@ class AccountMove(models.Model):
         return {
             lang: moves.with_context(lang=lang)
             for lang, moves in self.grouped(
-                lambda m: m.partner_id._efaktura_lang(m.company_id)
-                if m.partner_id
-                else m.company_id.partner_id.lang or self.env.lang or "en_US"
+                lambda m: (
+                    m.partner_id._efaktura_lang(m.company_id)
+                    if m.partner_id
+                    else m.company_id.partner_id.lang or self.env.lang or "en_US"
+                )
             ).items()
         }
 

@@ -44,3 +44,4 @@ from . import test_consent_delivery
 from . import test_public_routes
 from . import test_consent_evidence
 from . import test_batch_fallbacks
+from . import test_state_tracking
