@@ -158,7 +158,13 @@ def workers_summary(by_mode):
         if not work or not check:
             continue
         seconds = max(r["ended"] for r in work) - min(r["started"] for r in work)
+        window = next((r for r in by_mode.get("cpu_window", []) if r.get("workers") == n), {})
         summary[n] = {
+            "postgres_cpu": window.get("postgres_cpu_seconds"),
+            "busy_cores": window["machine_busy_seconds"] / window["wall_seconds"]
+            if window.get("wall_seconds")
+            else None,
+            "cores": window.get("cores"),
             "seconds": seconds,
             "rate": check["invoices"] / seconds if seconds else 0,
             "split": [r["dispatched"] for r in work],
@@ -176,13 +182,19 @@ def workers_section(lanes):
     if not (lanes.get(1) and lanes.get(2)):
         return ""
     rows = [
-        "| workers | seconds | CPU s (workers) | invoices/s | dispatched by each | duplicates | lost | states |",
-        "|---:|---:|---:|---:|---|---:|---:|---|",
+        "| workers | seconds | CPU s (workers) | CPU s (PostgreSQL) | cores busy (machine) | invoices/s "
+        "| dispatched by each | duplicates | lost | states |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
+
+    def figure(value, pattern):
+        return "n/a" if value is None else pattern.format(value)
+
     for n in (1, 2):
         f = lanes[n]
         rows.append(
-            f"| {n} | {f['seconds']:.2f} | {f['cpu']:.1f} | {f['rate']:,.0f} | "
+            f"| {n} | {f['seconds']:.2f} | {f['cpu']:.1f} | {figure(f['postgres_cpu'], '{:.1f}')} | "
+            f"{figure(f['busy_cores'], '{:.2f}')} of {f['cores'] or '?'} | {f['rate']:,.0f} | "
             f"{' / '.join(str(x) for x in f['split'])} | "
             f"{f['duplicates']} | {f['lost']} | {', '.join(f'{k}: {v:,}' for k, v in f['states'].items())} |"
         )
@@ -194,9 +206,12 @@ dispatch) and commits. On a copy of that database, one worker process runs the d
 processes run the same loop at once, as the two dispatch lanes do under Odoo's cron workers (see the README, *How it
 works*). Each worker loads Odoo first and waits at a barrier; the time is from the first worker's start to the last
 one's end. Afterwards the sandbox nettbank (the network, which writes on its own cursor) is counted: documents per
-invoice number (duplicates) and invoices it never got (lost). The workers' own CPU time is shown next to the wall
-time: a worker also waits for PostgreSQL (its commits, and the sandbox network's, which commits on a cursor of its
-own), and two workers overlap those waits, so the speed-up is not bounded by the two cores alone.
+invoice number (duplicates) and invoices it never got (lost). Next to the wall time: the workers' own CPU time,
+PostgreSQL's (every server process, read from /proc by `bench/cpu.py`, backends that ended included) and how many of
+the machine's cores were busy on average over the window (all processes, from /proc/stat). A worker also waits for
+PostgreSQL (its commits, and the sandbox network's, which commits on a cursor of its own); two workers can overlap
+those waits, but only as far as idle cores are left: the speed-up two workers can reach is at most the machine's cores
+over the cores the one-worker run already kept busy.
 
 {chr(10).join(rows)}
 """
@@ -730,13 +745,22 @@ batch's cache warm-up is spread over more invoices as the run grows.
         one, two = lanes[1], lanes[2]
         speedup = one["seconds"] / two["seconds"] if two["seconds"] else 0
         if speedup < 1.6:
+            if one.get("busy_cores") and one.get("cores"):
+                bound = one["cores"] / one["busy_cores"]
+                busy = (
+                    f"Over the one-worker run the machine's {one['cores']} cores were busy {one['busy_cores']:.2f} "
+                    f"on average (the worker {one['cpu']:.1f} s of CPU, PostgreSQL {one['postgres_cpu']:.1f} s, in "
+                    f"{one['seconds']:.1f} s), so no number of workers could be more than {bound:.2f}× faster on "
+                    "this machine; "
+                )
+            else:
+                busy = f"One worker already used {one['cpu']:.1f} s of CPU in {one['seconds']:.1f} s; "
             notes.append(
-                f"- **Two workers ({speedup:.2f}×, target ≥ 1.6×): missed; 0 duplicates and 0 lost were met.** One "
-                f"worker already used {one['cpu']:.1f} s of CPU in {one['seconds']:.1f} s, so it kept one core busy; "
-                "the second core is what PostgreSQL (both workers' statements and commits, the sandbox network's "
-                "own cursor) and the other processes on the machine ran on. Two workers then share the same two "
-                f"cores ({two['cpu']:.1f} s of worker CPU in {two['seconds']:.1f} s) and cannot finish much sooner. "
-                "The lanes split the queue evenly and safely "
+                f"- **Two workers ({speedup:.2f}×, target ≥ 1.6×): missed; 0 duplicates and 0 lost were met.** "
+                f"{busy}"
+                "PostgreSQL (both workers' statements and commits, the sandbox network's own cursor) runs on the "
+                f"same cores. Two workers shared them ({two['cpu']:.1f} s of worker CPU in {two['seconds']:.1f} s) "
+                "and could not finish much sooner. The lanes split the queue evenly and safely "
                 f"({' / '.join(str(n) for n in two['split'])}); the speed-up needs cores the workers do not share "
                 "with the database: a second machine, or a database server of its own."
             )

@@ -221,8 +221,11 @@ for n in 1 2; do
         [ "$(find "$RUN" -name "workers-ready-$n-*" | wc -l)" -ge "$n" ] && break
         sleep 0.2
     done
+    "$PY" "$ROOT/bench/cpu.py" snapshot "$RUN/workers-cpu-$n.json"
     touch "$GO"
     wait "${PIDS[@]}"
+    "$PY" "$ROOT/bench/cpu.py" since "$RUN/workers-cpu-$n.json" >"$RUN/workers-cpu-$n.log"
+    collect "$RUN/workers-cpu-$n.log" "{\"workers\": $n}"
     for ((w = 1; w <= n; w++)); do
         collect "$RUN/workers-$n-$w.log" "{\"workers\": $n, \"worker\": $w}"
     done

@@ -56,20 +56,20 @@ def public_methods(*allowed, head=True):
     return decorate
 
 
+def public_route(path, *allowed, head=True):
+    """A public page of the module: ``http.route`` taking every method, with ``public_methods(*allowed)`` in
+    front; no login, no sitemap, and the route's own CSRF check (``_csrf_ok``) where it changes state."""
+    route = http.route(path, type="http", auth="public", methods=None, csrf=False, sitemap=False)
+    check = public_methods(*allowed, head=head)
+    return lambda endpoint: route(check(endpoint))
+
+
 class EfakturaController(http.Controller):
     # ------------------------------------------------------------------
     # Signed document links
     # ------------------------------------------------------------------
 
-    @http.route(
-        "/efaktura/document/<int:move_id>/<string:token>",
-        type="http",
-        auth="public",
-        methods=None,
-        csrf=False,
-        sitemap=False,
-    )
-    @public_methods("GET")
+    @public_route("/efaktura/document/<int:move_id>/<string:token>", "GET")
     def efaktura_document(self, move_id, token, **kwargs):
         """The invoice PDF behind a signed, time-limited link, for the nettbank and Vipps to show."""
         move = request.env["account.move"].sudo().browse(move_id).exists()
@@ -194,13 +194,19 @@ class EfakturaController(http.Controller):
             return None, self._message(problem, status=410, company=consent.company_id, lang=self._lang_of(consent))
         return consent, None
 
+    def _open_posted_consent(self, token):
+        """``_open_consent`` for a form posted from the consent page: its CSRF token must be valid too."""
+        consent, error_page = self._open_consent(token)
+        if not error_page and not self._csrf_ok():
+            error_page = self._stale_form(consent.company_id, self._lang_of(consent))
+        return consent, error_page
+
     def _client(self):
         httprequest = request.httprequest
         return httprequest.remote_addr, httprequest.headers.get("User-Agent", "")
 
     # Not readonly: every request is counted for the rate limit.
-    @http.route("/efaktura/consent/<string:token>", type="http", auth="public", methods=None, csrf=False, sitemap=False)
-    @public_methods("GET")
+    @public_route("/efaktura/consent/<string:token>", "GET")
     def consent_page(self, token, **kwargs):
         consent, error_page = self._open_consent(token)
         if error_page:
@@ -239,15 +245,7 @@ class EfakturaController(http.Controller):
             return self._message("no_national_id", status=400, company=company, lang=lang)
         return self._message("expired", status=410, company=company, lang=lang)
 
-    @http.route(
-        "/efaktura/consent/<string:token>/check",
-        type="http",
-        auth="public",
-        methods=None,
-        csrf=False,
-        sitemap=False,
-    )
-    @public_methods("POST")
+    @public_route("/efaktura/consent/<string:token>/check", "POST")
     def consent_check(self, token, **kwargs):
         """ "I have done it": look the consumer up again at once, after they switched eFaktura on."""
         if limited := self._rate_limited("check", token):
@@ -270,22 +268,12 @@ class EfakturaController(http.Controller):
             outcome = "still_not_found"
         return self._lookup_outcome_page(consent, outcome, check_action=f"/efaktura/consent/{token}/check")
 
-    @http.route(
-        "/efaktura/consent/<string:token>/bankid",
-        type="http",
-        auth="public",
-        methods=None,
-        csrf=False,
-        sitemap=False,
-    )
-    @public_methods("POST")
+    @public_route("/efaktura/consent/<string:token>/bankid", "POST")
     def consent_bankid(self, token, **kwargs):
         """Start the BankID login for this consent request."""
-        consent, error_page = self._open_consent(token)
+        consent, error_page = self._open_posted_consent(token)
         if error_page:
             return error_page
-        if not self._csrf_ok():
-            return self._stale_form(consent.company_id, self._lang_of(consent))
         company = consent.company_id
         if consent.lookup_state:
             return self._enable_efaktura_page(consent, f"/efaktura/consent/{token}/check", consent.lookup_state)
@@ -308,8 +296,7 @@ class EfakturaController(http.Controller):
         return response
 
     # A GET that uses up the login: a HEAD must not.
-    @http.route("/efaktura/bankid/callback", type="http", auth="public", methods=None, sitemap=False, csrf=False)
-    @public_methods("GET", head=False)
+    @public_route("/efaktura/bankid/callback", "GET", head=False)
     def bankid_callback(self, **params):
         """BankID sends the customer back here; the consent is accepted only after every check passed."""
         if limited := self._rate_limited("callback", params.get("state")):
@@ -335,34 +322,16 @@ class EfakturaController(http.Controller):
             )
         return self._lookup_outcome_page(consent, outcome)
 
-    @http.route(
-        "/efaktura/consent/<string:token>/decline",
-        type="http",
-        auth="public",
-        methods=None,
-        csrf=False,
-        sitemap=False,
-    )
-    @public_methods("POST")
+    @public_route("/efaktura/consent/<string:token>/decline", "POST")
     def consent_decline(self, token, **kwargs):
-        consent, error_page = self._open_consent(token)
+        consent, error_page = self._open_posted_consent(token)
         if error_page:
             return error_page
-        if not self._csrf_ok():
-            return self._stale_form(consent.company_id, self._lang_of(consent))
         ip_address, user_agent = self._client()
         consent._decline(ip_address=ip_address, user_agent=user_agent)
         return self._message("declined", company=consent.company_id, lang=consent.partner_id.lang)
 
-    @http.route(
-        "/efaktura/consent/withdraw/<string:token>",
-        type="http",
-        auth="public",
-        methods=None,
-        csrf=False,
-        sitemap=False,
-    )
-    @public_methods("GET", "POST")
+    @public_route("/efaktura/consent/withdraw/<string:token>", "GET", "POST")
     def consent_withdraw(self, token, **kwargs):
         if limited := self._rate_limited("withdraw", token):
             return limited
@@ -383,15 +352,7 @@ class EfakturaController(http.Controller):
     # Sandbox issuer approval
     # ------------------------------------------------------------------
 
-    @http.route(
-        "/efaktura/sandbox/issuer/<int:company_id>/<string:token>",
-        type="http",
-        auth="public",
-        methods=None,
-        csrf=False,
-        sitemap=False,
-    )
-    @public_methods("GET", "POST")
+    @public_route("/efaktura/sandbox/issuer/<int:company_id>/<string:token>", "GET", "POST")
     def sandbox_issuer_approval(self, company_id, token, **kwargs):
         """The sandbox's stand-in for the operator approving an issuer agreement (sandbox mode only)."""
         company = request.env["res.company"].sudo().browse(company_id).exists()

@@ -56,6 +56,54 @@ class NetworkUnavailable(NetworkError):
     retryable = True
 
 
+def json_object(response, service, what):
+    """The JSON object a REST network answered with; anything else (not JSON, or a list or a string) is an
+    answer that could not be read: ``NetworkUnavailable`` with code "invalid-json", tried again later."""
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise NetworkUnavailable(f"{service}: unreadable answer to {what} (not JSON)", code="invalid-json") from exc
+    if not isinstance(data, dict):
+        raise NetworkUnavailable(f"{service}: unreadable answer to {what} (not an object)", code="invalid-json")
+    return data
+
+
+TOKEN_EXPIRY_MARGIN = 60  # seconds before a bearer token's expiry at which a new one is fetched
+
+
+class BearerToken:
+    """An OAuth 2 bearer token of a REST network, reused until ``TOKEN_EXPIRY_MARGIN`` seconds before the
+    ``expires_in`` of the answer that gave it runs out (``default_lifetime`` when the answer has none)."""
+
+    def __init__(self, clock, service, default_lifetime=0):
+        self._clock = clock
+        self._service = service
+        self._default_lifetime = default_lifetime
+        self._token = None
+        self._expiry = 0.0
+
+    def valid(self):
+        """The token while it is still good, else None."""
+        return self._token if self._token and self._clock() < self._expiry else None
+
+    def forget(self):
+        """Expired early or revoked: the next call fetches a new one."""
+        self._token = None
+
+    def store(self, data):
+        """Keep the token of a token endpoint's JSON answer and return it."""
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise NetworkUnavailable(f"{self._service}: the token answer has no access_token", code="invalid-json")
+        try:
+            lifetime = float(data.get("expires_in") or self._default_lifetime)
+        except (TypeError, ValueError):
+            lifetime = float(self._default_lifetime)
+        self._token = token
+        self._expiry = self._clock() + max(lifetime - TOKEN_EXPIRY_MARGIN, 0)
+        return token
+
+
 class NetworkRejected(NetworkError):
     """The network refused the request for good: do not send it again as it is."""
 

@@ -42,6 +42,7 @@ from .base import (
     REJECTED,
     SHOWN,
     SUBMITTED,
+    BearerToken,
     LookupResult,
     Network,
     NetworkError,
@@ -49,6 +50,7 @@ from .base import (
     NetworkUnavailable,
     StatusResult,
     SubmitResult,
+    json_object,
 )
 
 _logger = logging.getLogger(__name__)
@@ -57,7 +59,6 @@ CHANNEL = "efaktura"
 CURRENCY = "NOK"
 #: What ``lookup`` reports as the eFaktura identifier of a consumer Maventa will match through JTTA.
 JTTA_ROUTED = "jtta"
-TOKEN_EXPIRY_MARGIN = 60  # seconds before expiry at which a new token is fetched
 #: Namespace of the invoice UUIDs derived from idempotency keys (uuid5).
 INVOICE_UUID_NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4a47-9f55-2b7f6c1de0a1")
 REMINDER_NOT_SUPPORTED = "REMINDER_NOT_SUPPORTED"
@@ -148,8 +149,7 @@ class MaventaClient:
         self.config = config
         self.session = session or requests.Session()
         self._clock = clock
-        self._token = None
-        self._token_expiry = 0.0
+        self._token = BearerToken(self._clock, "Maventa", default_lifetime=contract.TOKEN_LIFETIME)
         self.token_requests = 0
 
     def _url(self, path):
@@ -183,18 +183,12 @@ class MaventaClient:
 
     @staticmethod
     def _json(response, what):
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise NetworkUnavailable(f"Maventa: unreadable answer to {what}", code="invalid-json") from exc
-        if not isinstance(data, dict):
-            raise NetworkUnavailable(f"Maventa: unreadable answer to {what}", code="invalid-json")
-        return data
+        return json_object(response, "Maventa", what)
 
     def access_token(self):
         """The bearer token, reused until shortly before ``expires_in`` runs out."""
-        if self._token and self._clock() < self._token_expiry:
-            return self._token
+        if token := self._token.valid():
+            return token
         form = {
             "grant_type": contract.GRANT_TYPE,
             "client_id": self.config.company_uuid,
@@ -203,17 +197,9 @@ class MaventaClient:
             "scope": " ".join(contract.SCOPES),
         }
         self.token_requests += 1
-        data = self._json(self._send("POST", contract.TOKEN_PATH, "the token request", data=form), "token")
-        token = data.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise NetworkUnavailable("Maventa: the token answer has no access_token", code="invalid-json")
-        try:
-            lifetime = float(data.get("expires_in") or contract.TOKEN_LIFETIME)
-        except (TypeError, ValueError):
-            lifetime = float(contract.TOKEN_LIFETIME)
-        self._token = token
-        self._token_expiry = self._clock() + max(lifetime - TOKEN_EXPIRY_MARGIN, 0)
-        return token
+        return self._token.store(
+            self._json(self._send("POST", contract.TOKEN_PATH, "the token request", data=form), "token")
+        )
 
     def _api(self, method, path, what, allow=(), **kwargs):
         for attempt in (1, 2):
@@ -223,7 +209,7 @@ class MaventaClient:
             except NetworkRejected as exc:
                 if getattr(exc, "http_status", None) != 401 or attempt == 2:
                     raise
-                self._token = None  # expired early or revoked: one new token, one more try
+                self._token.forget()  # expired early or revoked: one new token, one more try
 
     # -- invoices ------------------------------------------------------------------------------
 

@@ -42,8 +42,10 @@ from .base import (
     REJECTED,
     SHOWN,
     SUBMITTED,
+    BearerToken,
     NetworkRejected,
     NetworkUnavailable,
+    json_object,
 )
 
 _logger = logging.getLogger(__name__)
@@ -66,7 +68,6 @@ CURRENCY = "NOK"
 COMMERCIAL_INVOICE_MIME_TYPE = "application/pdf"
 # Document.kind -> the spec's invoiceType. A reminder is a paymentReminder, never a new invoice.
 INVOICE_TYPES = {"invoice": "invoice", "reminder": "paymentReminder"}
-TOKEN_EXPIRY_MARGIN = 60  # seconds before the access token's expiry at which a new one is fetched
 RECIPIENT_TOKEN_TTL = 10 * 60  # Vipps keeps a recipient token valid 15 minutes; reuse it for 10
 
 # Vipps invoice states and the delivery states they mean here:
@@ -424,8 +425,7 @@ class VippsClient:
         self.config = config
         self.session = session or requests.Session()
         self._clock = clock
-        self._access_token = None
-        self._access_token_expiry = 0.0
+        self._access_token = BearerToken(self._clock, "Vipps")
         self._recipient_tokens = {}
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -480,13 +480,7 @@ class VippsClient:
 
     @staticmethod
     def _json(response, what):
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise NetworkUnavailable(f"Vipps: unreadable answer to {what} (not JSON)", code="invalid-json") from exc
-        if not isinstance(data, dict):
-            raise NetworkUnavailable(f"Vipps: unreadable answer to {what} (not an object)", code="invalid-json")
-        return data
+        return json_object(response, "Vipps", what)
 
     def _api(self, method, path, what, json_body=None, headers=None, allow=()):
         def send():
@@ -503,32 +497,22 @@ class VippsClient:
         except NetworkRejected as exc:
             if getattr(exc, "http_status", None) != 401:
                 raise
-        self._access_token = None  # revoked or expired early: fetch a new one and try once more
+        self._access_token.forget()  # revoked or expired early: fetch a new one and try once more
         return send()
 
     # -- operations -----------------------------------------------------------------------------
 
     def access_token(self):
         """The bearer token from the access token API, fetched again shortly before it expires."""
-        if self._access_token and self._clock() < self._access_token_expiry:
-            return self._access_token
+        if token := self._access_token.valid():
+            return token
         headers = {
             "client_id": self.config.client_id,
             "client_secret": self.config.client_secret,
             "Ocp-Apim-Subscription-Key": self.config.subscription_key,
         }
         response = self._send("POST", self.config.token_url, "access token", headers)
-        data = self._json(response, "access token")
-        token = data.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise NetworkUnavailable("Vipps: the access token answer has no access_token", code="invalid-json")
-        try:
-            lifetime = float(data.get("expires_in") or 0)
-        except (TypeError, ValueError):
-            lifetime = 0.0
-        self._access_token = token
-        self._access_token_expiry = self._clock() + lifetime - TOKEN_EXPIRY_MARGIN
-        return token
+        return self._access_token.store(self._json(response, "access token"))
 
     def recipient_token(self, msisdn=None, nin=None):
         """A ``recipientToken`` for a Vipps eFaktura user, by msisdn (``4791234567``) or national id.

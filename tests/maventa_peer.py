@@ -28,16 +28,15 @@ route the peer falls back to e-mail, then print, as Maventa's routing does.
 import dataclasses
 import email.parser
 import email.policy
-import http.server
 import json
 import random
 import re
 import secrets
-import threading
 import urllib.parse
 import uuid
 
 from ..networks import maventa_contract as contract
+from .local_peer import LocalPeer, PeerHandler
 
 INVOICE_PATH_RE = re.compile(r"/v1/invoices/([0-9a-fA-F-]{36})")
 FAULTS = ("500", "lose_answer")
@@ -58,26 +57,14 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Clients that give up close their socket: nothing to report."""
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(PeerHandler):
     server_version = "MaventaPeer/1.0"
 
-    def log_message(self, format, *args):
-        """Keep the test log clean."""
 
-    def _serve(self):
-        self.server.peer._serve(self)
+class MaventaPeer(LocalPeer):
+    handler = _Handler
+    thread_name = "maventa-peer"
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-
-class MaventaPeer:
     def __init__(
         self,
         company_uuid="5b0a4c1e-8c55-4a51-9d1e-6a2f0c3b9e10",
@@ -87,32 +74,9 @@ class MaventaPeer:
         self.company_uuid = company_uuid
         self.user_api_key = user_api_key
         self.vendor_api_key = vendor_api_key
-        self._lock = threading.RLock()
-        self._server = None
-        self._thread = None
+        super().__init__()
         self.reset()
 
-    # -- life cycle -------------------------------------------------------------------------
-
-    def start(self):
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.peer = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="maventa-peer", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     @property
     def url(self):
@@ -159,12 +123,9 @@ class MaventaPeer:
         with self._lock:
             self.faults.append((fault, method, path))
 
-    def set_chaos(self, rate, seed=0):
-        """Fail ``rate`` of all calls at random: half with a 500 before doing anything, half by doing the
-        work and dropping the answer (the ambiguous case)."""
-        with self._lock:
-            self.chaos_rate = rate
-            self._rng = random.Random(seed)
+    @property
+    def duplicate_count(self):
+        return self.duplicates
 
     def live_invoices(self):
         """The ids of the invoices Maventa holds and delivers (or will): all but those it failed (ERROR)."""

@@ -28,16 +28,14 @@ assert on.
 import copy
 import dataclasses
 import datetime
-import http.server
 import random
 import re
-import sys
-import threading
 
 from lxml import etree
 from stdnum.no import kontonr
 
 from ..networks import mps_client
+from .local_peer import LocalPeer, PeerHandler
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 NS = mps_client.NAMESPACE
@@ -114,27 +112,15 @@ class PeerConsumer:
     blocked_issuers: frozenset = frozenset()
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, peer):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.peer = peer
-
-    def handle_error(self, request, client_address):
-        # The default prints a traceback on stderr; keep what went wrong for the tests instead.
-        error = sys.exc_info()[1]
-        if not isinstance(error, (BrokenPipeError, ConnectionResetError)):
-            self.peer.errors.append(f"handler error: {error!r}")
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(PeerHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
 
-    def log_message(self, *args):
-        """Silent: the test log must stay free of request lines."""
+    def _post_only(self):
+        """A SOAP service: POST only."""
+        self.send_error(405)
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = _post_only
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -154,40 +140,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class MpsPeer:
+class MpsPeer(LocalPeer):
     """The fake service. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
 
+    handler = _Handler
+    thread_name = "mps-peer"
+
     def __init__(self, xsd_path=mps_client.XSD_PATH, submitter_xsd_path=mps_client.SUBMITTER_XSD_PATH):
+        super().__init__()
         self.schema = etree.XMLSchema(etree.parse(xsd_path))
         self.schemas = {NS: self.schema, SUBMITTER_NS: etree.XMLSchema(etree.parse(submitter_xsd_path))}
-        self._lock = threading.RLock()
-        self._release = threading.Event()
-        self._server = None
-        self._thread = None
         self.reset()
 
-    # -- life cycle -------------------------------------------------------------------------------
-
-    def start(self):
-        self._release.clear()
-        self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mps-peer", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     @property
     def base_url(self):
@@ -275,17 +239,6 @@ class MpsPeer:
         """Carry out the next ``count`` requests of ``operation``, then close the connection without answering."""
         with self._lock:
             self.lost[operation] = self.lost.get(operation, 0) + count
-
-    def set_chaos(self, rate, seed=0):
-        """Fail ``rate`` of all calls at random: half with HTTP 503 before doing anything, half by doing the
-        work and losing the answer (the ambiguous case)."""
-        with self._lock:
-            self.chaos_rate = rate
-            self._rng = random.Random(seed)
-
-    @property
-    def duplicate_count(self):
-        return len(self.duplicates)
 
     def live_invoices(self):
         """The (issuer, invoice number) the peer holds live: what the consumers' online banks show."""

@@ -15,6 +15,7 @@ from ..networks.base import (
     REJECTED,
     SHOWN,
     SUBMITTED,
+    TOKEN_EXPIRY_MARGIN,
     Document,
     Issuer,
     NetworkRejected,
@@ -104,7 +105,7 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(request.header("client_secret"), self.peer.client_secret)
         self.assertEqual(request.header("Ocp-Apim-Subscription-Key"), self.peer.subscription_key)
         self.assertEqual(request.body, b"")
-        self.clock[0] += self.peer.token_lifetime - vipps_client.TOKEN_EXPIRY_MARGIN - 1
+        self.clock[0] += self.peer.token_lifetime - TOKEN_EXPIRY_MARGIN - 1
         self.assertEqual(self.client.access_token(), token, "still valid a little before expiry")
         self.clock[0] += 2
         self.assertNotEqual(self.client.access_token(), token, "fetched again at expiry")

@@ -40,7 +40,6 @@ all calls at random, before or after doing the work.
 import copy
 import dataclasses
 import datetime
-import http.server
 import json
 import pathlib
 import random
@@ -55,6 +54,8 @@ import jsonschema
 import yaml
 from stdnum import luhn
 from stdnum.no import kontonr, orgnr
+
+from .local_peer import LocalPeer, PeerHandler
 
 SPEC_PATH = pathlib.Path(__file__).parent / "data" / "vipps-swagger-isp.yaml"
 PROBLEMS = "https://vipps.no/invoice/v1/problems/"
@@ -139,66 +140,29 @@ class Recorded:
         return json.loads(self.body) if self.body else None
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Clients that give up (timeouts) close their socket: nothing to report."""
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(PeerHandler):
     server_version = "VippsPeer/1.0"
 
-    def log_message(self, format, *args):
-        """Keep the test log clean."""
 
-    def _serve(self):
-        self.server.peer._serve(self)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-
-class VippsPeer:
+class VippsPeer(LocalPeer):
     """The local Vipps. Use as a context manager, or :meth:`start` and :meth:`stop`."""
 
+    handler = _Handler
+    thread_name = "vipps-peer"
+
     def __init__(self, client_id="peer-client", client_secret="peer-secret", subscription_key="peer-key"):
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.subscription_key = subscription_key
         self.spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
         self.base_path = self.spec["basePath"]
         self._operations = self._read_operations()
-        self._lock = threading.RLock()
-        self._release = threading.Event()
-        self._server = None
-        self._thread = None
         self.token_lifetime = 3600  # seconds, as the access token API's expires_in
         self.hang_seconds = 5.0  # how long a "hang" fault holds an answer back
         self.now = lambda: datetime.datetime.now(datetime.timezone.utc)
         self.reset()
 
-    # -- life cycle -----------------------------------------------------------------------------
-
-    def start(self):
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.peer = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="vipps-peer", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     @property
     def root_url(self):
@@ -263,17 +227,6 @@ class VippsPeer:
         close the connection without answering."""
         with self._lock:
             self.lost[(method, template)] = self.lost.get((method, template), 0) + count
-
-    def set_chaos(self, rate, seed=0):
-        """Fail ``rate`` of all calls at random: half with a 500 before doing anything, half by doing the
-        work and dropping the answer (the ambiguous case)."""
-        with self._lock:
-            self.chaos_rate = rate
-            self._rng = random.Random(seed)
-
-    @property
-    def duplicate_count(self):
-        return len(self.duplicates)
 
     def live_invoices(self):
         """The invoice ids the consumers' apps show."""
