@@ -61,7 +61,7 @@ def main():
         "machine_busy_seconds": (after["busy"] - before["busy"]) / TICKS,
         "cores": os.cpu_count(),
     }
-    print("BENCH_RESULT " + json.dumps(result))
+    sys.stdout.write("BENCH_RESULT " + json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ MOVE_STATES = [
     ("cancelling", "Being taken back"),
 ]
 
+# Per transaction, as mail.thread's tracking keeps its own (cr.precommit.data): each invoice's eFaktura status before
+# the module's first raw write, and the last line logged on each invoice.
+TRACKING_KEY = "l10n_no_efaktura_b2c.state_tracking"
+LOGGED_KEY = "l10n_no_efaktura_b2c.logged_lines"
+
 
 class _OdooAgrees(Exception):
     """Raised inside a savepoint to undo a reset that Odoo allowed, until the network has taken the invoice back."""
@@ -463,18 +468,27 @@ class AccountMove(models.Model):
     def _efaktura_track_state(self):
         """Odoo's tracking of ``efaktura_state`` for a write that bypasses the ORM, done the way
         ``mail.thread._track_prepare``/``_track_finalize`` do it, in batch: the state each move had before its first
-        change in this transaction is kept, and at commit one tracking message per move whose state differs then
-        is logged (several changes in one transaction make one line, first to last, as with the ORM)."""
-        key = "l10n_no_efaktura_b2c.state_tracking"
-        initial = self.env.cr.precommit.data.get(key)
+        change in this transaction is kept, and at commit each move whose state differs then gets one tracking value
+        (several changes in one transaction make one, first to last, as with the ORM)."""
+        initial = self.env.cr.precommit.data.get(TRACKING_KEY)
         if initial is None:
-            initial = self.env.cr.precommit.data[key] = {}
+            initial = self.env.cr.precommit.data[TRACKING_KEY] = {}
             self.env.cr.precommit.add(self._efaktura_track_finalize)
         for move in self.filtered(lambda m: m.id not in initial):
             initial[move.id] = move.efaktura_state
 
+    def _message_log_batch(self, bodies, *args, **kwargs):
+        """Remember the last line logged on each invoice in this transaction: the eFaktura status change is shown
+        under it (as Odoo does for a line given with ``_track_set_log_message``), not as a line of its own."""
+        messages = super()._message_log_batch(bodies, *args, **kwargs)
+        if not kwargs.get("tracking_value_ids"):
+            logged = self.env.cr.precommit.data.setdefault(LOGGED_KEY, {})
+            logged.update((message.res_id, message.id) for message in messages)
+        return messages
+
     def _efaktura_track_finalize(self):
-        initial = self.env.cr.precommit.data.pop("l10n_no_efaktura_b2c.state_tracking", {})
+        logged = self.env.cr.precommit.data.pop(LOGGED_KEY, {})
+        initial = self.env.cr.precommit.data.pop(TRACKING_KEY, {})
         moves = self.browse(list(initial)).exists().sudo()
         moves.invalidate_recordset(["efaktura_state"])
         changed = moves.filtered(lambda m: m.efaktura_state != initial[m.id])
@@ -484,17 +498,17 @@ class AccountMove(models.Model):
         author_id, email_from = self.env["mail.thread"]._message_compute_author(raise_on_email=False)
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
         reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
-        values_list, trackings = [], []
+        on_logged_lines, on_new_lines, values_list = [], [], []
         for lang_moves in changed._efaktura_by_lang().values():
-            info = lang_moves.fields_get(["efaktura_state"], attributes=("string", "type", "selection"))[
-                "efaktura_state"
-            ]
+            fields_info = lang_moves.fields_get(["efaktura_state"], attributes=("string", "type", "selection"))
             for move in lang_moves:
-                trackings.append(
-                    Tracking._create_tracking_values(
-                        initial[move.id], move.efaktura_state, "efaktura_state", info, move
-                    )
+                tracking = Tracking._create_tracking_values(
+                    initial[move.id], move.efaktura_state, "efaktura_state", fields_info["efaktura_state"], move
                 )
+                if move.id in logged:
+                    on_logged_lines.append(dict(tracking, mail_message_id=logged[move.id]))
+                    continue
+                on_new_lines.append(tracking)
                 # The values mail.thread._message_log gives a tracking message, for many moves at once.
                 values_list.append(
                     {
@@ -514,10 +528,11 @@ class AccountMove(models.Model):
                         "reply_to": reply_to,
                     }
                 )
-        messages = self.env["mail.thread"].sudo()._message_create(values_list)
+        messages = self.env["mail.thread"].sudo()._message_create(values_list) if values_list else []
         # One INSERT for all tracking values (as commands on each message they would be one INSERT per message).
         Tracking.sudo().create(
-            [dict(tracking, mail_message_id=message.id) for tracking, message in zip(trackings, messages, strict=True)]
+            on_logged_lines
+            + [dict(value, mail_message_id=message.id) for value, message in zip(on_new_lines, messages, strict=True)]
         )
         self.env.flush_all()
 

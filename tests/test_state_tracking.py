@@ -43,6 +43,12 @@ class TestStateTracking(EfakturaInvoiceCase):
                 ("efaktura_state", "Queued", "Sent"),
             ],
         )
+        sent = self.env["mail.tracking.value"].search(
+            [("mail_message_id.res_id", "=", move.id), ("new_value_char", "=", "Sent")]
+        )
+        self.assertIn(
+            "Delivered by Vipps", str(sent.mail_message_id.body), "shown under the chain's own line, not on its own"
+        )
 
     def test_changes_in_one_transaction_make_one_line(self):
         move = self.make_invoice(self.per)
