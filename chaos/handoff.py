@@ -141,7 +141,7 @@ with (
         commit()
         env["snailmail.letter"]._snailmail_cron()
         commit()
-        env["efaktura.chain"]._cron_read_back()
+        env["efaktura.delivery"]._cron_read_back()
         commit()
         if rounds >= 2:
             # Time passes: the consent deadlines of requests that did reach someone run out.

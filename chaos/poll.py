@@ -24,7 +24,7 @@ rounds = 0
 while rounds < 50 and Delivery.search_count(waiting_domain):
     rounds += 1
     time.sleep(0.3)
-    env["efaktura.chain"]._cron_poll_status()
+    env["efaktura.delivery"]._cron_poll_status()
     env.cr.commit()  # pylint: disable=invalid-commit
     env.invalidate_all()
 result = {"poll_rounds": rounds, "still_submitted": Delivery.search_count(waiting_domain)}

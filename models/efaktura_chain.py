@@ -15,14 +15,13 @@ import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, modules
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
-from odoo.tools import SQL, format_date, format_datetime, split_every
+from odoo.tools import SQL, format_datetime
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable
 from .efaktura_channel import NETWORK_CHANNELS
 from .efaktura_delivery import DELIVERED_STATES
-from .mail_mail import KEPT
 
 _logger = logging.getLogger(__name__)
 
@@ -616,122 +615,15 @@ class EfakturaChain(models.AbstractModel):
             amount_ore=round((move.amount_residual if move.move_type == "out_invoice" else move.amount_total) * 100),
             currency=move.currency_id.name,
             issue_date=move.invoice_date,
-            due_date=run.reminder_due.get(move) or self._reminder_due_date() if reminder else move.invoice_date_due,
+            due_date=run.reminder_due.get(move) or self.env["efaktura.reminder"]._reminder_due_date()
+            if reminder
+            else move.invoice_date_due,
             document_url=move._efaktura_document_url(),
             document_hash=run.doc_hash[move],
             kind="credit_note" if move.move_type == "out_refund" else "reminder" if reminder else "invoice",
             original_invoice_number=move.name if reminder else move.reversed_entry_id.name or "",
             attempt_ref=(run.delivery(move, channel).network_attempt_ref or "") if run.delivery(move, channel) else "",
         )
-
-    def _send_reminders(self, company, moves, step):
-        """Send reminder ``step`` of these overdue invoices, each first by the channel the invoice took.
-
-        A step that a retryable error held back stays "to retry" and is sent again by the reminder cron when its
-        retry is due; it counts as done, and its fee is invoiced, only once a channel delivered it.
-        """
-        Reminder = self.env["efaktura.reminder"].sudo()
-        existing = Reminder.search([("move_id", "in", moves.ids), ("step", "=", step)])
-        new_moves = moves - existing.move_id
-        due_date = self._reminder_due_date()
-        reminders = existing | Reminder.create(
-            [
-                {
-                    "move_id": move.id,
-                    "company_id": company.id,
-                    "step": step,
-                    "due_date": due_date,
-                    "amount": move.amount_residual,
-                    "state": "retry",
-                }
-                for move in new_moves
-            ]
-        )
-        run = _Run(self, company, moves, reminder_step=step)
-        # The due date a reminder was first given stays: a retry is the same document.
-        run.reminder_due = {reminder.move_id: reminder.due_date for reminder in reminders}
-        for move in moves:
-            if move.efaktura_channel in run.order:
-                run.exhausted[move].update(run.order[: run.order.index(move.efaktura_channel)])
-        for due, group in reminders.grouped("due_date").items():
-            self.with_context(efaktura_reminder_due=fields.Date.to_string(due))._walk(run, group.move_id)
-        delivered = Reminder.browse()
-        today = fields.Date.context_today(self)
-        for reminder in reminders:
-            move = reminder.move_id
-            taken = [code for code in run.order if self._delivered(run.delivery(move, code))]
-            if taken:
-                reminder.write({"state": "sent", "channel": taken[0], "sent_date": today, "next_try": False})
-                delivered |= reminder
-                run.log(
-                    move,
-                    self.env._(
-                        "Reminder %(step)s sent by %(channel)s, with %(due)s as the new due date.",
-                        step=step,
-                        channel=self._label(taken[0]),
-                        due=format_date(self.env, reminder.due_date),
-                    ),
-                )
-                continue
-            retries = [
-                delivery.next_retry_at
-                for code in run.order
-                if (delivery := run.delivery(move, code))
-                and delivery.state == "failed"
-                and not delivery.final
-                and delivery.next_retry_at
-            ]
-            next_try = min(retries) if retries else fields.Datetime.now() + timedelta(days=1)
-            reminder.write({"state": "retry", "channel": False, "next_try": next_try})
-            run.log(
-                move,
-                self.env._(
-                    "Reminder %(step)s is not sent yet: it is tried again at %(at)s.",
-                    step=step,
-                    at=self._format_when(next_try),
-                ),
-            )
-        self._flush_logs(run)
-        fees = delivered.filtered(lambda r: not r.fee_move_id)
-        if company.efaktura_reminder_fee > 0 and fees:
-            self._invoice_reminder_fees(fees, company.efaktura_reminder_fee)
-        return reminders
-
-    def _invoice_reminder_fees(self, reminders, fee):
-        """The reminder fee is an invoice of its own, with its own KID, sent through the chain as usual."""
-        fee_moves = self.env["account.move"].create(
-            [
-                {
-                    "move_type": "out_invoice",
-                    "company_id": reminder.company_id.id,
-                    "journal_id": reminder.move_id.journal_id.id,
-                    "partner_id": reminder.move_id.partner_id.id,
-                    "invoice_date": fields.Date.context_today(self),
-                    "invoice_date_due": reminder.due_date,
-                    "invoice_origin": reminder.move_id.name,
-                    "invoice_line_ids": [
-                        fields.Command.create(
-                            {
-                                "name": self.env._("Reminder fee, %(invoice)s", invoice=reminder.move_id.name),
-                                "quantity": 1,
-                                "price_unit": fee,
-                                "tax_ids": [fields.Command.clear()],
-                            }
-                        )
-                    ],
-                }
-                for reminder in reminders
-            ]
-        )
-        fee_moves.action_post()
-        for reminder, fee_move in zip(reminders, fee_moves, strict=True):
-            reminder.fee_move_id = fee_move
-        fee_moves._efaktura_queue()
-
-    @api.model
-    def _reminder_due_date(self):
-        """A reminder gives the customer at least 14 days (inkassoloven § 9)."""
-        return fields.Date.context_today(self) + timedelta(days=14)
 
     def _send_network(self, channel, moves, run):
         outcomes = {}
@@ -797,9 +689,7 @@ class EfakturaChain(models.AbstractModel):
                 "partner_id": move.partner_id.id,
                 "company_id": run.company.id,
                 "channel": channel,
-                "network": network.network_name(channel)
-                if network
-                else False,
+                "network": network.network_name(channel) if network else False,
                 "document_hash": run.doc_hash[move],
                 "idempotency_key": run.key(move, channel),
                 "original_move_id": move.reversed_entry_id.id,
@@ -983,7 +873,7 @@ class EfakturaChain(models.AbstractModel):
         for move in sent:
             deliveries[move].mail_message_id = messages.get(move.id, False)
         # In tests, and for a few recipients, Odoo sends at once: what the mail server said is known already.
-        readback = self._handoff_outcomes([deliveries[move] for move in sent])
+        readback = self.env["efaktura.delivery"]._handoff_outcomes([deliveries[move] for move in sent])
         refused = sent.filtered(lambda m: readback[deliveries[m]][0] == "failed")
         for move in refused:
             _state, reason, code = readback[deliveries[move]]
@@ -1093,7 +983,7 @@ class EfakturaChain(models.AbstractModel):
             "snailmail_letter_id",
         )
         letters._snailmail_print(immediate=False)
-        readback = self._handoff_outcomes([deliveries[move] for move in moves])
+        readback = self.env["efaktura.delivery"]._handoff_outcomes([deliveries[move] for move in moves])
         outcomes = {}
         for move in moves:
             state, reason, code = readback[deliveries[move]]
@@ -1184,107 +1074,9 @@ class EfakturaChain(models.AbstractModel):
             },
         )
 
-    # ------------------------------------------------------------------
-    # Hand-off read-back: e-mails and letters
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _handoff_outcomes(self, deliveries):
-        """What became of e-mails and letters after the hand-off, read from Odoo's own records.
-
-        Returns {delivery: (state, reason, code)}, state "confirmed" (the mail server took the e-mail, the letter
-        was posted), "handed" (still in Odoo's queue) or "failed" (with the reason, in the reader's language).
-        """
-        result = {}
-        emails = [d for d in deliveries if d.channel == "email"]
-        messages = self.env["mail.message"].sudo().browse({d.mail_message_id.id for d in emails} - {False})
-        mails = (
-            self.env["mail.mail"].sudo().search([("mail_message_id", "in", messages.ids)]).grouped("mail_message_id")
-        )
-        notifications = (
-            self.env["mail.notification"]
-            .sudo()
-            .search([("mail_message_id", "in", messages.ids), ("notification_type", "=", "email")])
-            .grouped("mail_message_id")
-        )
-        failure_labels = dict(self.env["mail.mail"]._fields["failure_type"]._description_selection(self.env))
-        for delivery in emails:
-            message = delivery.mail_message_id
-            message_mails = mails.get(message, self.env["mail.mail"])
-            message_notifications = notifications.get(message, self.env["mail.notification"])
-            # The customer's e-mail, not a follower's copy.
-            message_notifications = (
-                message_notifications.filtered(lambda n, d=delivery: n.res_partner_id == d.partner_id)
-                or message_notifications
-            )
-            failed_mail = message_mails.filtered(lambda m: m.state in ("exception", "cancel"))[:1]
-            failed_notification = message_notifications.filtered(
-                lambda n: n.notification_status in ("exception", "bounce", "canceled")
-            )[:1]
-            if not message:
-                result[delivery] = (
-                    "failed",
-                    self.env._("no e-mail was made for the customer"),
-                    "mail_email_missing",
-                )
-            elif failed_mail or failed_notification:
-                code = failed_mail.failure_type or failed_notification.failure_type or "unknown"
-                if failed_notification.notification_status == "bounce":
-                    label = self.env._("the e-mail bounced")
-                else:
-                    label = failure_labels.get(code) or failure_labels.get("unknown")
-                detail = (failed_mail.failure_reason or failed_notification.failure_reason or "").strip()
-                reason = self.env._("the e-mail was not delivered: %(label)s", label=label)
-                if detail:
-                    reason = f"{reason} ({detail.splitlines()[0][:200]})"
-                result[delivery] = ("failed", reason, code)
-            elif message_mails and all(m.state == KEPT for m in message_mails):
-                result[delivery] = ("confirmed", "", "")  # Test mode: kept in the test inbox
-            elif self._all_sent(message_notifications, message_mails):
-                result[delivery] = ("confirmed", "", "")
-            elif not message_notifications and not message_mails:
-                result[delivery] = ("failed", self.env._("no e-mail went out to the customer"), "mail_email_missing")
-            else:
-                result[delivery] = ("handed", "", "")
-        for delivery in deliveries:
-            if delivery.channel != "post":
-                continue
-            letter = delivery.snailmail_letter_id.sudo()
-            if letter.state in ("sent", KEPT):  # posted, or kept in the test inbox in Test mode
-                result[delivery] = ("confirmed", "", "")
-            elif letter.state == "pending":
-                result[delivery] = ("handed", "", "")
-            elif letter.state == "error":
-                code = letter.error_code or "UNKNOWN_ERROR"
-                reason = self.env._("the letter was not sent: %(reason)s", reason=self._letter_error_text(code))
-                result[delivery] = ("failed", reason, code)
-            else:
-                result[delivery] = ("failed", self.env._("the letter was cancelled"), "CANCELLED")
-        return result
-
-    @api.model
-    def _all_sent(self, notifications, mails):
-        """The mail server took the e-mail for every recipient (Odoo's notifications say so, or the e-mails)."""
-        if notifications:
-            return all(n.notification_status == "sent" for n in notifications)
-        return bool(mails) and all(m.state == "sent" for m in mails)
-
-    @api.model
-    def _letter_error_text(self, code):
-        """A snailmail error code, as a user reads it."""
-        texts = {
-            "CREDIT_ERROR": self.env._("no IAP credit left for letters"),
-            "TRIAL_ERROR": self.env._("no IAP account for letters is set up"),
-            "NO_PRICE_AVAILABLE": self.env._("the letter service does not cover the customer's country"),
-            "MISSING_REQUIRED_FIELDS": self.env._("the postal address is incomplete"),
-            "FORMAT_ERROR": self.env._("the letter service could not read the PDF"),
-            "ATTACHMENT_ERROR": self.env._("the invoice PDF could not be made for the letter"),
-        }
-        return texts.get(code) or self.env._("an unknown error at the letter service")
-
     def _handoff_refused(self, delivery, move, reason, code, run):
         """An e-mail or letter failed right at the hand-off, in this run: the walk takes the next channel."""
-        self._mark_handoff_failed(delivery, reason, code)
+        self.env["efaktura.delivery"]._mark_handoff_failed(delivery, reason, code)
         run.log(
             move,
             self.env._(
@@ -1294,148 +1086,6 @@ class EfakturaChain(models.AbstractModel):
             ),
         )
         return NEXT
-
-    @api.model
-    def _mark_handoff_failed(self, delivery, reason, code):
-        delivery.sudo()._set_state(
-            "failed", final=True, next_retry_at=False, last_error=reason, error_code=code or False
-        )
-        letter = delivery.snailmail_letter_id.sudo()
-        if letter.state == "error":
-            # Odoo's snailmail cron would post a letter in error once credit is bought: the next channel has it now.
-            letter.cancel()
-
-    @api.model
-    def _read_back(self, deliveries):
-        """Apply what Odoo's mail queue and snailmail reported for handed-off e-mails and letters.
-
-        Called by the hooks on ``mail.mail`` and ``snailmail.letter`` and by the status cron. A confirmed hand-off
-        becomes "accepted"; a failed one puts the invoice back into the chain at the next channel (a reminder: its
-        step is sent again by the next channel).
-        """
-        deliveries = deliveries.sudo().filtered(lambda d: d.state == "submitted" and d.channel in ("email", "post"))
-        if not deliveries:
-            return
-        outcomes = self._handoff_outcomes(list(deliveries))
-        requeue = self.env["account.move"]
-        reminders = self.env["efaktura.reminder"]
-        bodies = {}
-        for delivery, (state, reason, code) in outcomes.items():
-            if state == "confirmed":
-                delivery._set_state("accepted")
-                continue
-            if state != "failed":
-                continue
-            move = delivery.move_id
-            chain = self.with_context(lang=self._user_lang(move))
-            # The reason again, in the language of the invoice's salesperson.
-            reason = chain._handoff_outcomes([delivery])[delivery][1]
-            self._mark_handoff_failed(delivery, reason, code)
-            label = chain._label(delivery.channel)
-            if delivery.reminder_step:
-                reminder = move.efaktura_reminder_ids.filtered(lambda r, d=delivery: r.step == d.reminder_step)
-                reminders |= reminder
-                bodies[move.id] = chain.env._(
-                    "Reminder %(step)s by %(channel)s did not reach the customer: %(reason)s. It is sent again by "
-                    "the next channel.",
-                    step=delivery.reminder_step,
-                    channel=label,
-                    reason=reason,
-                )
-            elif move.efaktura_state in ("sent", "fallback_sent") and move.efaktura_channel == delivery.channel:
-                requeue |= move
-                bodies[move.id] = chain.env._(
-                    "%(channel)s did not reach the customer: %(reason)s. The invoice goes back into the chain, to "
-                    "the next channel.",
-                    channel=label,
-                    reason=reason,
-                )
-            else:
-                bodies[move.id] = chain.env._(
-                    "%(channel)s did not reach the customer: %(reason)s.", channel=label, reason=reason
-                )
-        if reminders:
-            reminders.write({"state": "retry", "channel": False, "next_try": fields.Datetime.now()})
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_reminders")._trigger()
-        if requeue:
-            requeue._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
-            self._trigger_dispatch()
-        self.env["account.move"]._efaktura_log(bodies)
-
-    @api.model
-    def _user_lang(self, move):
-        """The language of whoever reads the invoice's chatter: its salesperson, else the company's."""
-        return move.invoice_user_id.lang or move.company_id.partner_id.lang or self.env.lang or "en_US"
-
-    @api.model
-    def _cron_read_back(self, batch_size=500):
-        """The safety net of the hooks: e-mails and letters handed off and not read back yet."""
-        Delivery = self.env["efaktura.delivery"].sudo()
-        deliveries = Delivery.search(Delivery._handoff_domain(), order="id", limit=batch_size)
-        self._read_back(deliveries)
-
-    # ------------------------------------------------------------------
-    # Status polling
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _cron_poll_status(self, batch_size=500):
-        self._cron_read_back(batch_size=batch_size)
-        # Invoices whose taking back at the network was interrupted after Odoo agreed to it.
-        self.env["account.move"].sudo()._efaktura_cron_take_back()
-        Delivery = self.env["efaktura.delivery"].sudo()
-        deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
-        for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
-            try:
-                network = company._efaktura_network()
-            except (UserError, ValidationError, NetworkError) as error:
-                # One company switched off or misconfigured must not stop every other company's receipts.
-                _logger.warning("eFaktura status poll skipped for %s: %s", company.name, error)
-                continue
-            for batch in split_every(batch_size, group.ids, Delivery.browse):
-                try:
-                    results = network.status(channel, batch.mapped("network_reference"))
-                except NetworkError as error:
-                    _logger.info("eFaktura status poll failed for %s: %s", company.name, error)
-                    break
-                self._apply_statuses(batch, results)
-                if self._can_commit():
-                    self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
-
-    def _apply_statuses(self, deliveries, results):
-        by_reference = {d.network_reference: d for d in deliveries}
-        states = dict(self.env["efaktura.delivery"]._fields["state"].selection)
-        langs = {move: group.env.lang for group in deliveries.move_id._efaktura_by_lang().values() for move in group}
-        bodies = {}
-        rejected = self.env["efaktura.delivery"]
-        for result in results:
-            delivery = by_reference.get(result.network_reference)
-            state = result.state
-            if not delivery or state == delivery.state or state not in states:
-                continue
-            delivery._set_state(state, last_error=result.detail or False)
-            # The receipt in the customer's language, as every line the module writes on the invoice.
-            chain = self.with_context(lang=langs.get(delivery.move_id, self.env.lang))
-            if state == "paid":
-                bodies[delivery.move_id.id] = chain.env._(
-                    "%(channel)s reports this invoice as paid (reference %(ref)s). Match it with the bank statement "
-                    "line: no payment was registered in Odoo.",
-                    channel=chain._label(delivery.channel),
-                    ref=delivery.network_reference,
-                )
-                continue
-            labels = dict(chain.env["efaktura.delivery"]._fields["state"]._description_selection(chain.env))
-            bodies[delivery.move_id.id] = chain.env._(
-                "%(channel)s receipt: %(state)s.", channel=chain._label(delivery.channel), state=labels[state]
-            )
-            if state == "rejected":
-                rejected |= delivery
-        self.env["account.move"]._efaktura_log(bodies)
-        if rejected:
-            # Refused after submission (e.g. by the consumer's bank): the chain goes on from the next channel.
-            moves = rejected.move_id
-            moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False})
-            self._dispatch(moves)
 
     # ------------------------------------------------------------------
     # Helpers

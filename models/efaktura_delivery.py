@@ -1,7 +1,14 @@
-from odoo import api, fields, models
-from odoo.tools import SQL
+import logging
 
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL, split_every
+
+from ..networks.base import NetworkError
 from .efaktura_channel import CHANNELS, NETWORK_CHANNELS
+from .mail_mail import KEPT
+
+_logger = logging.getLogger(__name__)
 
 DELIVERY_CHANNELS = [*CHANNELS, ("manual", "Print and post by hand")]
 DELIVERY_STATES = [
@@ -151,3 +158,243 @@ class EfakturaDelivery(models.Model):
                 "WHERE state = 'failed' AND NOT final"
             )
         )
+
+    # ------------------------------------------------------------------
+    # Receipt polling
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_poll_status(self, batch_size=500):
+        self._cron_read_back(batch_size=batch_size)
+        # Invoices whose taking back at the network was interrupted after Odoo agreed to it.
+        self.env["account.move"].sudo()._efaktura_cron_take_back()
+        Delivery = self.env["efaktura.delivery"].sudo()
+        deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
+        for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():
+            try:
+                network = company._efaktura_network()
+            except (UserError, ValidationError, NetworkError) as error:
+                # One company switched off or misconfigured must not stop every other company's receipts.
+                _logger.warning("eFaktura status poll skipped for %s: %s", company.name, error)
+                continue
+            for batch in split_every(batch_size, group.ids, Delivery.browse):
+                try:
+                    results = network.status(channel, batch.mapped("network_reference"))
+                except NetworkError as error:
+                    _logger.info("eFaktura status poll failed for %s: %s", company.name, error)
+                    break
+                self._apply_statuses(batch, results)
+                if self.env["efaktura.chain"]._can_commit():
+                    self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+
+    def _apply_statuses(self, deliveries, results):
+        by_reference = {d.network_reference: d for d in deliveries}
+        states = dict(self.env["efaktura.delivery"]._fields["state"].selection)
+        langs = {move: group.env.lang for group in deliveries.move_id._efaktura_by_lang().values() for move in group}
+        bodies = {}
+        rejected = self.env["efaktura.delivery"]
+        for result in results:
+            delivery = by_reference.get(result.network_reference)
+            state = result.state
+            if not delivery or state == delivery.state or state not in states:
+                continue
+            delivery._set_state(state, last_error=result.detail or False)
+            # The receipt in the customer's language, as every line the module writes on the invoice.
+            chain = self.env["efaktura.chain"].with_context(lang=langs.get(delivery.move_id, self.env.lang))
+            if state == "paid":
+                bodies[delivery.move_id.id] = chain.env._(
+                    "%(channel)s reports this invoice as paid (reference %(ref)s). Match it with the bank statement "
+                    "line: no payment was registered in Odoo.",
+                    channel=chain._label(delivery.channel),
+                    ref=delivery.network_reference,
+                )
+                continue
+            labels = dict(chain.env["efaktura.delivery"]._fields["state"]._description_selection(chain.env))
+            bodies[delivery.move_id.id] = chain.env._(
+                "%(channel)s receipt: %(state)s.", channel=chain._label(delivery.channel), state=labels[state]
+            )
+            if state == "rejected":
+                rejected |= delivery
+        self.env["account.move"]._efaktura_log(bodies)
+        if rejected:
+            # Refused after submission (e.g. by the consumer's bank): the chain goes on from the next channel.
+            moves = rejected.move_id
+            moves._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False})
+            self.env["efaktura.chain"]._dispatch(moves)
+
+    # ------------------------------------------------------------------
+    # Hand-off read-back: e-mails and letters
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _handoff_outcomes(self, deliveries):
+        """What became of e-mails and letters after the hand-off, read from Odoo's own records.
+
+        Returns {delivery: (state, reason, code)}, state "confirmed" (the mail server took the e-mail, the letter
+        was posted), "handed" (still in Odoo's queue) or "failed" (with the reason, in the reader's language).
+        """
+        result = {}
+        emails = [d for d in deliveries if d.channel == "email"]
+        messages = self.env["mail.message"].sudo().browse({d.mail_message_id.id for d in emails} - {False})
+        mails = (
+            self.env["mail.mail"].sudo().search([("mail_message_id", "in", messages.ids)]).grouped("mail_message_id")
+        )
+        notifications = (
+            self.env["mail.notification"]
+            .sudo()
+            .search([("mail_message_id", "in", messages.ids), ("notification_type", "=", "email")])
+            .grouped("mail_message_id")
+        )
+        failure_labels = dict(self.env["mail.mail"]._fields["failure_type"]._description_selection(self.env))
+        for delivery in emails:
+            message = delivery.mail_message_id
+            message_mails = mails.get(message, self.env["mail.mail"])
+            message_notifications = notifications.get(message, self.env["mail.notification"])
+            # The customer's e-mail, not a follower's copy.
+            message_notifications = (
+                message_notifications.filtered(lambda n, d=delivery: n.res_partner_id == d.partner_id)
+                or message_notifications
+            )
+            failed_mail = message_mails.filtered(lambda m: m.state in ("exception", "cancel"))[:1]
+            failed_notification = message_notifications.filtered(
+                lambda n: n.notification_status in ("exception", "bounce", "canceled")
+            )[:1]
+            if not message:
+                result[delivery] = (
+                    "failed",
+                    self.env._("no e-mail was made for the customer"),
+                    "mail_email_missing",
+                )
+            elif failed_mail or failed_notification:
+                code = failed_mail.failure_type or failed_notification.failure_type or "unknown"
+                if failed_notification.notification_status == "bounce":
+                    label = self.env._("the e-mail bounced")
+                else:
+                    label = failure_labels.get(code) or failure_labels.get("unknown")
+                detail = (failed_mail.failure_reason or failed_notification.failure_reason or "").strip()
+                reason = self.env._("the e-mail was not delivered: %(label)s", label=label)
+                if detail:
+                    reason = f"{reason} ({detail.splitlines()[0][:200]})"
+                result[delivery] = ("failed", reason, code)
+            elif message_mails and all(m.state == KEPT for m in message_mails):
+                result[delivery] = ("confirmed", "", "")  # Test mode: kept in the test inbox
+            elif self._all_sent(message_notifications, message_mails):
+                result[delivery] = ("confirmed", "", "")
+            elif not message_notifications and not message_mails:
+                result[delivery] = ("failed", self.env._("no e-mail went out to the customer"), "mail_email_missing")
+            else:
+                result[delivery] = ("handed", "", "")
+        for delivery in deliveries:
+            if delivery.channel != "post":
+                continue
+            letter = delivery.snailmail_letter_id.sudo()
+            if letter.state in ("sent", KEPT):  # posted, or kept in the test inbox in Test mode
+                result[delivery] = ("confirmed", "", "")
+            elif letter.state == "pending":
+                result[delivery] = ("handed", "", "")
+            elif letter.state == "error":
+                code = letter.error_code or "UNKNOWN_ERROR"
+                reason = self.env._("the letter was not sent: %(reason)s", reason=self._letter_error_text(code))
+                result[delivery] = ("failed", reason, code)
+            else:
+                result[delivery] = ("failed", self.env._("the letter was cancelled"), "CANCELLED")
+        return result
+
+    @api.model
+    def _all_sent(self, notifications, mails):
+        """The mail server took the e-mail for every recipient (Odoo's notifications say so, or the e-mails)."""
+        if notifications:
+            return all(n.notification_status == "sent" for n in notifications)
+        return bool(mails) and all(m.state == "sent" for m in mails)
+
+    @api.model
+    def _letter_error_text(self, code):
+        """A snailmail error code, as a user reads it."""
+        texts = {
+            "CREDIT_ERROR": self.env._("no IAP credit left for letters"),
+            "TRIAL_ERROR": self.env._("no IAP account for letters is set up"),
+            "NO_PRICE_AVAILABLE": self.env._("the letter service does not cover the customer's country"),
+            "MISSING_REQUIRED_FIELDS": self.env._("the postal address is incomplete"),
+            "FORMAT_ERROR": self.env._("the letter service could not read the PDF"),
+            "ATTACHMENT_ERROR": self.env._("the invoice PDF could not be made for the letter"),
+        }
+        return texts.get(code) or self.env._("an unknown error at the letter service")
+
+    @api.model
+    def _mark_handoff_failed(self, delivery, reason, code):
+        delivery.sudo()._set_state(
+            "failed", final=True, next_retry_at=False, last_error=reason, error_code=code or False
+        )
+        letter = delivery.snailmail_letter_id.sudo()
+        if letter.state == "error":
+            # Odoo's snailmail cron would post a letter in error once credit is bought: the next channel has it now.
+            letter.cancel()
+
+    @api.model
+    def _read_back(self, deliveries):
+        """Apply what Odoo's mail queue and snailmail reported for handed-off e-mails and letters.
+
+        Called by the hooks on ``mail.mail`` and ``snailmail.letter`` and by the status cron. A confirmed hand-off
+        becomes "accepted"; a failed one puts the invoice back into the chain at the next channel (a reminder: its
+        step is sent again by the next channel).
+        """
+        deliveries = deliveries.sudo().filtered(lambda d: d.state == "submitted" and d.channel in ("email", "post"))
+        if not deliveries:
+            return
+        outcomes = self._handoff_outcomes(list(deliveries))
+        requeue = self.env["account.move"]
+        reminders = self.env["efaktura.reminder"]
+        bodies = {}
+        for delivery, (state, reason, code) in outcomes.items():
+            if state == "confirmed":
+                delivery._set_state("accepted")
+                continue
+            if state != "failed":
+                continue
+            move = delivery.move_id
+            outbox = self.with_context(lang=self._user_lang(move))
+            # The reason again, in the language of the invoice's salesperson.
+            reason = outbox._handoff_outcomes([delivery])[delivery][1]
+            self._mark_handoff_failed(delivery, reason, code)
+            label = outbox.env["efaktura.chain"]._label(delivery.channel)
+            if delivery.reminder_step:
+                reminder = move.efaktura_reminder_ids.filtered(lambda r, d=delivery: r.step == d.reminder_step)
+                reminders |= reminder
+                bodies[move.id] = outbox.env._(
+                    "Reminder %(step)s by %(channel)s did not reach the customer: %(reason)s. It is sent again by "
+                    "the next channel.",
+                    step=delivery.reminder_step,
+                    channel=label,
+                    reason=reason,
+                )
+            elif move.efaktura_state in ("sent", "fallback_sent") and move.efaktura_channel == delivery.channel:
+                requeue |= move
+                bodies[move.id] = outbox.env._(
+                    "%(channel)s did not reach the customer: %(reason)s. The invoice goes back into the chain, to "
+                    "the next channel.",
+                    channel=label,
+                    reason=reason,
+                )
+            else:
+                bodies[move.id] = outbox.env._(
+                    "%(channel)s did not reach the customer: %(reason)s.", channel=label, reason=reason
+                )
+        if reminders:
+            reminders.write({"state": "retry", "channel": False, "next_try": fields.Datetime.now()})
+            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_reminders")._trigger()
+        if requeue:
+            requeue._efaktura_write({"efaktura_state": "queued", "efaktura_next_try": False, "efaktura_error": False})
+            self.env["efaktura.chain"]._trigger_dispatch()
+        self.env["account.move"]._efaktura_log(bodies)
+
+    @api.model
+    def _user_lang(self, move):
+        """The language of whoever reads the invoice's chatter: its salesperson, else the company's."""
+        return move.invoice_user_id.lang or move.company_id.partner_id.lang or self.env.lang or "en_US"
+
+    @api.model
+    def _cron_read_back(self, batch_size=500):
+        """The safety net of the hooks: e-mails and letters handed off and not read back yet."""
+        Delivery = self.env["efaktura.delivery"].sudo()
+        deliveries = Delivery.search(Delivery._handoff_domain(), order="id", limit=batch_size)
+        self._read_back(deliveries)

@@ -1,8 +1,9 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
+from .efaktura_chain import _Run
 from .efaktura_delivery import DELIVERY_CHANNELS
 
 
@@ -101,7 +102,117 @@ class EfakturaReminder(models.Model):
                 moves.invalidate_recordset(["efaktura_reminder_ids"])
                 moves = moves & self._due_invoices(company, step, schedule, today)
                 if moves:
-                    Chain._send_reminders(company, moves, step)
+                    self._send_reminders(company, moves, step)
                     handled |= moves
                 if Chain._can_commit():
                     self.env.cr.commit()  # pylint: disable=invalid-commit  # one step per transaction
+
+    def _send_reminders(self, company, moves, step):
+        """Send reminder ``step`` of these overdue invoices, each first by the channel the invoice took.
+
+        A step that a retryable error held back stays "to retry" and is sent again by the reminder cron when its
+        retry is due; it counts as done, and its fee is invoiced, only once a channel delivered it.
+        """
+        Reminder = self.env["efaktura.reminder"].sudo()
+        existing = Reminder.search([("move_id", "in", moves.ids), ("step", "=", step)])
+        new_moves = moves - existing.move_id
+        due_date = self._reminder_due_date()
+        reminders = existing | Reminder.create(
+            [
+                {
+                    "move_id": move.id,
+                    "company_id": company.id,
+                    "step": step,
+                    "due_date": due_date,
+                    "amount": move.amount_residual,
+                    "state": "retry",
+                }
+                for move in new_moves
+            ]
+        )
+        Chain = self.env["efaktura.chain"]
+        run = _Run(Chain, company, moves, reminder_step=step)
+        # The due date a reminder was first given stays: a retry is the same document.
+        run.reminder_due = {reminder.move_id: reminder.due_date for reminder in reminders}
+        for move in moves:
+            if move.efaktura_channel in run.order:
+                run.exhausted[move].update(run.order[: run.order.index(move.efaktura_channel)])
+        for due, group in reminders.grouped("due_date").items():
+            Chain.with_context(efaktura_reminder_due=fields.Date.to_string(due))._walk(run, group.move_id)
+        delivered = Reminder.browse()
+        today = fields.Date.context_today(self)
+        for reminder in reminders:
+            move = reminder.move_id
+            taken = [code for code in run.order if Chain._delivered(run.delivery(move, code))]
+            if taken:
+                reminder.write({"state": "sent", "channel": taken[0], "sent_date": today, "next_try": False})
+                delivered |= reminder
+                run.log(
+                    move,
+                    self.env._(
+                        "Reminder %(step)s sent by %(channel)s, with %(due)s as the new due date.",
+                        step=step,
+                        channel=Chain._label(taken[0]),
+                        due=format_date(self.env, reminder.due_date),
+                    ),
+                )
+                continue
+            retries = [
+                delivery.next_retry_at
+                for code in run.order
+                if (delivery := run.delivery(move, code))
+                and delivery.state == "failed"
+                and not delivery.final
+                and delivery.next_retry_at
+            ]
+            next_try = min(retries) if retries else fields.Datetime.now() + timedelta(days=1)
+            reminder.write({"state": "retry", "channel": False, "next_try": next_try})
+            run.log(
+                move,
+                self.env._(
+                    "Reminder %(step)s is not sent yet: it is tried again at %(at)s.",
+                    step=step,
+                    at=Chain._format_when(next_try),
+                ),
+            )
+        Chain._flush_logs(run)
+        fees = delivered.filtered(lambda r: not r.fee_move_id)
+        if company.efaktura_reminder_fee > 0 and fees:
+            self._invoice_reminder_fees(fees, company.efaktura_reminder_fee)
+        return reminders
+
+    def _invoice_reminder_fees(self, reminders, fee):
+        """The reminder fee is an invoice of its own, with its own KID, sent through the chain as usual."""
+        fee_moves = self.env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "company_id": reminder.company_id.id,
+                    "journal_id": reminder.move_id.journal_id.id,
+                    "partner_id": reminder.move_id.partner_id.id,
+                    "invoice_date": fields.Date.context_today(self),
+                    "invoice_date_due": reminder.due_date,
+                    "invoice_origin": reminder.move_id.name,
+                    "invoice_line_ids": [
+                        fields.Command.create(
+                            {
+                                "name": self.env._("Reminder fee, %(invoice)s", invoice=reminder.move_id.name),
+                                "quantity": 1,
+                                "price_unit": fee,
+                                "tax_ids": [fields.Command.clear()],
+                            }
+                        )
+                    ],
+                }
+                for reminder in reminders
+            ]
+        )
+        fee_moves.action_post()
+        for reminder, fee_move in zip(reminders, fee_moves, strict=True):
+            reminder.fee_move_id = fee_move
+        fee_moves._efaktura_queue()
+
+    @api.model
+    def _reminder_due_date(self):
+        """A reminder gives the customer at least 14 days (inkassoloven § 9)."""
+        return fields.Date.context_today(self) + timedelta(days=14)

@@ -57,9 +57,7 @@ class MailMail(models.Model):
         invoice_messages = mails.filtered(lambda m: m.model == "account.move").mail_message_id
         if consent_mails:
             self._efaktura_read_back(lambda: self.env["efaktura.consent"]._read_back_mails(consent_mails))
-        res = super()._postprocess_sent_message(
-            success_pids, failure_reason=failure_reason, failure_type=failure_type
-        )
+        res = super()._postprocess_sent_message(success_pids, failure_reason=failure_reason, failure_type=failure_type)
         if invoice_messages:
 
             def read_back_deliveries():
@@ -68,7 +66,7 @@ class MailMail(models.Model):
                     .sudo()
                     .search([("mail_message_id", "in", invoice_messages.ids), ("state", "=", "submitted")])
                 )
-                self.env["efaktura.chain"]._read_back(deliveries)
+                self.env["efaktura.delivery"]._read_back(deliveries)
 
             self._efaktura_read_back(read_back_deliveries)
         return res

@@ -777,7 +777,7 @@ class ResCompany(models.Model):
         except (NetworkError, UserError) as error:
             _logger.info("Maventa webhook: the state of %s could not be read: %s", invoice_id, error)
             return False
-        self.env["efaktura.chain"].sudo()._apply_statuses(delivery, results)
+        self.env["efaktura.delivery"].sudo()._apply_statuses(delivery, results)
         return True
 
     def action_efaktura_test_connection(self):

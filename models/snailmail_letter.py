@@ -215,7 +215,7 @@ class SnailmailLetter(models.Model):
             if deliveries:
                 try:
                     with self.env.cr.savepoint():
-                        self.env["efaktura.chain"]._read_back(deliveries)
+                        self.env["efaktura.delivery"]._read_back(deliveries)
                 except Exception:
                     _logger.exception("eFaktura: could not read back letters %s", self.ids)
         return res

@@ -243,7 +243,7 @@ class TestExactlyOnceProduction(ProductionCase):
         self.assertEqual((move.state, move.efaktura_state), ("posted", "cancelling"), "MPS down: still waiting")
         self.assertTrue(move.efaktura_error)
         self.mps_peer.mode = MODE_NORMAL
-        self.env["efaktura.chain"]._cron_poll_status()
+        self.env["efaktura.delivery"]._cron_poll_status()
         self.assertEqual((move.state, move.efaktura_state), ("draft", "none"))
         self.assertEqual(self.mps_peer.invoices[(ISSUER, move.name)]["status"], "DELETED")
         move.action_post()

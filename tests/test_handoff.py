@@ -134,8 +134,9 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
         self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "post"))
         self.assertEqual(self.deliveries(move, "post").state, "submitted")
         # The re-send guard: the failed e-mail does not count, the letter does.
-        self.assertEqual(move.efaktura_delivery_ids.filtered(lambda d: d.state in ("submitted", "accepted")).channel,
-                         "post")
+        self.assertEqual(
+            move.efaktura_delivery_ids.filtered(lambda d: d.state in ("submitted", "accepted")).channel, "post"
+        )
 
     @mute_logger(*QUIET)
     def test_status_cron_reads_back_what_the_hook_missed(self):
@@ -144,12 +145,12 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
         email = self.deliveries(move, "email")
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
         with (
-            patch.object(type(self.env["efaktura.chain"]), "_read_back", autospec=True),
+            patch.object(type(self.env["efaktura.delivery"]), "_read_back", autospec=True),
             patch.object(IrMailServer, "connect", side_effect=smtp_down),
         ):
             mail.send()
         self.assertEqual(email.state, "submitted", "the hook was lost")
-        self.env["efaktura.chain"]._cron_poll_status()
+        self.env["efaktura.delivery"]._cron_poll_status()
         self.assertEqual(email.state, "failed")
         self.assertEqual(move.efaktura_state, "queued")
 

@@ -60,7 +60,7 @@ class MaventaProductionMixin(RealTimeoutsOnLoopback):
         self.assertEqual(self.peer.credit_notes_with_kid, 0, "a credit note carried an invoice's KID")
 
     def poll(self):
-        self.env["efaktura.chain"]._cron_poll_status()
+        self.env["efaktura.delivery"]._cron_poll_status()
 
 
 @tagged("post_install", "-at_install")

@@ -14,7 +14,7 @@ class TestPaymentStatus(EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ola))
         self.assertEqual(move.efaktura_receipt, "submitted")
         self.mailbox(move).sudo().action_sandbox_pay()
-        self.env["efaktura.chain"]._cron_poll_status()
+        self.env["efaktura.delivery"]._cron_poll_status()
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_delivery_ids.state, "paid")
         self.assertEqual(move.efaktura_receipt, "paid")
@@ -59,8 +59,8 @@ class TestPaymentStatus(EfakturaInvoiceCase):
             }
         )
         self.assertEqual(other.efaktura_mode, "disabled")
-        with self.assertLogs("odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain", "WARNING") as logs:
-            self.env["efaktura.chain"]._cron_poll_status()
+        with self.assertLogs("odoo.addons.l10n_no_efaktura_b2c.models.efaktura_delivery", "WARNING") as logs:
+            self.env["efaktura.delivery"]._cron_poll_status()
         self.assertIn("skipped for Avslått AS", logs.output[0])
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_delivery_ids.state, "paid", "the other company's receipt still came")

@@ -237,7 +237,7 @@ class TestReminderVippsProduction(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "vipps"))
         invoice = move.efaktura_delivery_ids.network_reference
         self.assertEqual(self.vipps_peer.invoices[invoice]["body"]["invoiceType"], "invoice")
-        [reminder] = self.env["efaktura.chain"]._send_reminders(self.company, move, 1)
+        [reminder] = self.env["efaktura.reminder"]._send_reminders(self.company, move, 1)
         self.assertEqual((reminder.state, reminder.channel), ("sent", "vipps"))
         delivery = move.efaktura_delivery_ids.filtered(lambda d: d.reminder_step == 1)
         self.assertNotEqual(delivery.network_reference, invoice)
