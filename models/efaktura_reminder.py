@@ -86,7 +86,7 @@ class EfakturaReminder(models.Model):
         today = fields.Date.context_today(self)
         Chain = self.env["efaktura.chain"]
         for company in self.env["res.company"].search(
-            [("efaktura_enabled", "=", True), ("efaktura_reminder_enabled", "=", True)]
+            [("efaktura_switched_on", "=", True), ("efaktura_reminder_enabled", "=", True)]
         ):
             schedule = company._efaktura_reminder_schedule()
             handled = self.env["account.move"]

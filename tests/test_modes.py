@@ -27,7 +27,7 @@ class TestFreshInstall(EfakturaInvoiceCase, HttpCase):
         self.assertTrue(existing)
         self.assertEqual(set(existing.mapped("efaktura_mode")), {"disabled"}, "a new database starts Disabled")
         main = self.env.ref("base.main_company")
-        self.assertFalse(main.efaktura_enabled)
+        self.assertFalse(main.efaktura_switched_on)
         # A consumer who would take every channel, and an invoice to her from the main company.
         partner = self.env["res.partner"].create(
             {
@@ -76,7 +76,7 @@ class TestNeutralize(EfakturaInvoiceCase):
             "efaktura_mps_endpoint": "https://mps.example.com/erp",
             "efaktura_mps_client_cert": "/etc/odoo/mps/client.pem",
             "efaktura_mps_client_key": "/etc/odoo/mps/client.key",
-            "efaktura_vipps_enabled": True,
+            "efaktura_uses_vipps_api": True,
             "efaktura_vipps_client_id": "vipps-client",
             "efaktura_vipps_client_secret": "vipps-secret",
             "efaktura_vipps_subscription_key": "vipps-key",
@@ -97,12 +97,12 @@ class TestNeutralize(EfakturaInvoiceCase):
         company = self.company.sudo()
         self.assertEqual(company.efaktura_mode, "test")
         self.assertEqual(company.efaktura_network_mode, "sandbox")
-        self.assertTrue(company.efaktura_enabled)
+        self.assertTrue(company.efaktura_switched_on)
         self.assertFalse(company.efaktura_test_send_emails)
         for fname in (
             "efaktura_mps_client_cert",
             "efaktura_mps_client_key",
-            "efaktura_vipps_enabled",
+            "efaktura_uses_vipps_api",
             "efaktura_vipps_client_secret",
             "efaktura_vipps_subscription_key",
             "efaktura_bankid_client_secret",
@@ -114,19 +114,19 @@ class TestNeutralize(EfakturaInvoiceCase):
         self.assertEqual(disabled.efaktura_mode, "disabled", "a disabled company stays disabled")
         # The stored compatibility flags agree with the mode, as the ORM would compute them.
         company._compute_efaktura_mode_flags()
-        self.assertEqual((company.efaktura_enabled, company.efaktura_network_mode), (True, "sandbox"))
+        self.assertEqual((company.efaktura_switched_on, company.efaktura_network_mode), (True, "sandbox"))
 
     def test_compatibility_flags_follow_the_mode(self):
         company = self.env["res.company"].create({"name": "Kompat AS"})
-        self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
-        company.efaktura_enabled = True
+        self.assertEqual((company.efaktura_mode, company.efaktura_switched_on), ("disabled", False))
+        company.efaktura_switched_on = True
         self.assertEqual((company.efaktura_mode, company.efaktura_network_mode), ("test", "sandbox"))
         company.efaktura_network_mode = "production"
         self.assertEqual(company.efaktura_mode, "enabled")
-        company.efaktura_enabled = True
+        company.efaktura_switched_on = True
         self.assertEqual(company.efaktura_mode, "enabled", "enabling again keeps production")
-        company.efaktura_enabled = False
-        self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
+        company.efaktura_switched_on = False
+        self.assertEqual((company.efaktura_mode, company.efaktura_switched_on), ("disabled", False))
 
 
 @tagged("post_install", "-at_install")
