@@ -84,12 +84,12 @@ def main():
         ]
         started = time.perf_counter()
         for start in range(0, COUNT, 100):  # the chain's batches
-            results = network.submit("efaktura", documents[start : start + 100])
+            results = network.submit("nettbank", documents[start : start + 100])
             assert all(result.ok for result in results), [r.error for r in results if not r.ok][:1]
         elapsed = time.perf_counter() - started
         first_requests = len(peer.requests)
         resend_started = time.perf_counter()
-        network.submit("efaktura", documents[:100])  # a re-run after a crash: 100 duplicates
+        network.submit("nettbank", documents[:100])  # a re-run after a crash: 100 duplicates
         resend = time.perf_counter() - resend_started
         resend_requests = len(peer.requests) - first_requests
         result = {

@@ -113,7 +113,7 @@ if mode == "module":
         # Consumers who said no thanks: the chain skips eFaktura and uses Odoo's e-mail path.
         third = per_consumer(2, consumers)
         third.partner_id.with_company(company).sudo().write(
-            {"efaktura_state": "declined", "efaktura_identifier": False, "efaktura_vipps": False}
+            {"efaktura_state": "declined", "efaktura_identifier": False, "efaktura_found_in_vipps": False}
         )
         result["email_fallback"] = module_dispatch(third)
     with env.registry.cursor() as cr:  # the sandbox commits on its own cursor: read it from a fresh one

@@ -85,7 +85,7 @@ try:
             "efaktura_mps_endpoint": mps_peer.url,
             "efaktura_mps_cancel_endpoint": mps_peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH,
             "efaktura_mps_client_cert": __file__ if "__file__" in globals() else "/dev/null",
-            "efaktura_vipps_enabled": True,
+            "efaktura_uses_vipps_api": True,
             "efaktura_vipps_base_url": vipps_peer.base_url,
             "efaktura_vipps_token_url": vipps_peer.token_url,
             "efaktura_vipps_client_id": vipps_peer.client_id,
@@ -104,7 +104,7 @@ try:
     # MPS: known nettbank consumers (their identifier was learnt by an earlier lookup), not in Vipps.
     for partner in partners:
         partner.write(
-            {"efaktura_identifier": f"7{partner.id:08d}", "efaktura_vipps": False, "efaktura_state": "active"}
+            {"efaktura_identifier": f"7{partner.id:08d}", "efaktura_found_in_vipps": False, "efaktura_state": "active"}
         )
     result["mps"] = dispatch()
     result["mps"]["add_invoices_calls"] = len(mps_peer.requests_for("addInvoices"))
@@ -117,7 +117,7 @@ try:
 
     # Vipps: consumers who receive eFaktura in Vipps (the chain's first channel).
     for partner in partners:
-        partner.write({"efaktura_identifier": False, "efaktura_vipps": True, "efaktura_state": "active"})
+        partner.write({"efaktura_identifier": False, "efaktura_found_in_vipps": True, "efaktura_state": "active"})
     result["vipps"] = dispatch()
     result["vipps"]["invoices_at_peer"] = len(vipps_peer.invoices)
     result["vipps"]["duplicates_at_peer"] = len(vipps_peer.duplicates)

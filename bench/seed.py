@@ -44,7 +44,7 @@ company = env["res.company"].create(
 env["account.chart.template"].try_loading("no", company, install_demo=False)
 company.write(
     {
-        "efaktura_enabled": True,
+        "efaktura_switched_on": True,
         "efaktura_network_mode": "sandbox",
         # The sandbox's own network, as measured so far: for the Visma AutoInvoice route it would play Maventa
         # and render each invoice's EHF file (the Maventa production path is bench/maventa_client.py's row).

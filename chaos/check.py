@@ -15,7 +15,7 @@ cr = env.cr
 company_id = env["res.company"].search([("name", "=", "Chaos Elektro AS")], limit=1).id
 DELIVERED = "('submitted', 'accepted', 'shown', 'paid')"
 # The production peers (chaos/peers.py) and the channel each carries.
-PEER_CHANNELS = {"mps": "efaktura", "vipps": "vipps", "maventa": "efaktura"}
+PEER_CHANNELS = {"mps": "nettbank", "vipps": "vipps", "maventa": "nettbank"}
 
 
 def rows(query):
@@ -125,8 +125,8 @@ checks = {
           JOIN efaktura_consent_move_rel r ON r.consent_id = c.id
           JOIN account_move m ON m.id = r.move_id
          WHERE c.company_id = %(company)s
-           AND ((c.state = 'accepted' AND m.efaktura_channel NOT IN ('efaktura', 'vipps'))
-             OR (c.state = 'expired' AND m.efaktura_channel IN ('efaktura', 'vipps')))""",
+           AND ((c.state = 'accepted' AND m.efaktura_channel NOT IN ('nettbank', 'vipps'))
+             OR (c.state = 'expired' AND m.efaktura_channel IN ('nettbank', 'vipps')))""",
 }
 problems = {}
 for name, query in checks.items():

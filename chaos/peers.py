@@ -118,7 +118,7 @@ def run_mps():
                 "efaktura_production_route": "mps",
                 "efaktura_mps_endpoint": mps_peer.url,
                 "efaktura_mps_client_cert": str(certificate),
-                "efaktura_vipps_enabled": True,
+                "efaktura_uses_vipps_api": True,
                 "efaktura_vipps_base_url": vipps_peer.base_url,
                 "efaktura_vipps_token_url": vipps_peer.token_url,
                 "efaktura_vipps_client_id": vipps_peer.client_id,

@@ -17,7 +17,7 @@ Delivery = env["efaktura.delivery"].sudo()
 waiting_domain = [
     ("company_id", "=", company.id),
     ("state", "=", "submitted"),
-    ("channel", "in", ("efaktura", "vipps")),
+    ("channel", "in", ("nettbank", "vipps")),
     ("network_reference", "!=", False),
 ]
 rounds = 0

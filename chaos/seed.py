@@ -39,7 +39,7 @@ if not company:
     env["account.chart.template"].try_loading("no", company, install_demo=False)
     company.write(
         {
-            "efaktura_enabled": True,
+            "efaktura_switched_on": True,
             "efaktura_network_mode": "sandbox",
             "efaktura_issuer_org_number": "123456785",
             "efaktura_billing_account": "86011117947",
@@ -92,8 +92,10 @@ for i, _partner in enumerate(waiting):
     registry = Registry.create({"name": f"Chaos Venter {i}", "mobile": mobile(500_000 + i), "jtta": False})
     registry.national_id = f"{10_000_000_000 + i:011d}"
 
-kinds = [("email", "email", "email", "email", "post", "post", "post", "consent", "consent", "consent")[i % 10]
-         for i in range(handoff)]
+kinds = [
+    ("email", "email", "email", "email", "post", "post", "post", "consent", "consent", "consent")[i % 10]
+    for i in range(handoff)
+]
 outside = Partner.create(
     [
         {

@@ -9,7 +9,7 @@ UPDATE res_company
    SET efaktura_test_send_emails = FALSE,
        efaktura_mps_client_cert = NULL,
        efaktura_mps_client_key = NULL,
-       efaktura_vipps_enabled = FALSE,
+       efaktura_uses_vipps_api = FALSE,
        efaktura_vipps_client_id = NULL,
        efaktura_vipps_client_secret = NULL,
        efaktura_vipps_subscription_key = NULL,

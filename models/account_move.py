@@ -15,7 +15,7 @@ from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
 from .efaktura_channel import NETWORK_CHANNELS
-from .efaktura_delivery import DELIVERED_STATES, DELIVERY_CHANNELS
+from .efaktura_delivery import DELIVERY_CHANNELS, HANDED_OVER_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class AccountMove(models.Model):
         help="The channel the chain would take if the invoice were sent now.",
     )
     efaktura_preview_reason = fields.Text(string="Why", compute="_compute_efaktura_preview")
-    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled", string="eFaktura B2C enabled")
+    efaktura_switched_on = fields.Boolean(related="company_id.efaktura_switched_on", string="eFaktura B2C enabled")
     efaktura_company_mode = fields.Selection(related="company_id.efaktura_mode", string="eFaktura B2C mode")
 
     def _compute_efaktura_delivery_count(self):
@@ -111,7 +111,9 @@ class AccountMove(models.Model):
     )
     @api.depends_context("company")
     def _compute_efaktura_preview(self):
-        relevant = self.filtered(lambda m: m.company_id.efaktura_enabled and m.is_sale_document(include_receipts=False))
+        relevant = self.filtered(
+            lambda m: m.company_id.efaktura_switched_on and m.is_sale_document(include_receipts=False)
+        )
         (self - relevant).efaktura_preview_channel = False
         (self - relevant).efaktura_preview_reason = False
         if not relevant:
@@ -143,7 +145,7 @@ class AccountMove(models.Model):
             lambda m: (
                 m.state == "posted"
                 and m.is_sale_document(include_receipts=False)
-                and m.company_id.efaktura_enabled
+                and m.company_id.efaktura_switched_on
                 and m.efaktura_state not in ("queued", "awaiting_consent", "cancelling")
             )
         )
@@ -216,10 +218,10 @@ class AccountMove(models.Model):
         posted = super()._post(soft=soft)
         to_queue = posted.filtered(
             lambda m: (
-                m.company_id.efaktura_enabled
+                m.company_id.efaktura_switched_on
                 and m.company_id.efaktura_send_on_post
                 and m.is_sale_document(include_receipts=False)
-                and m.partner_id.with_company(m.company_id).efaktura_b2c_enabled
+                and m.partner_id.with_company(m.company_id).efaktura_b2c_customer
             )
         )
         if to_queue:
@@ -248,7 +250,7 @@ class AccountMove(models.Model):
                 [
                     ("move_id", "in", self.ids),
                     ("channel", "in", NETWORK_CHANNELS),
-                    ("state", "in", DELIVERED_STATES),
+                    ("state", "in", HANDED_OVER_STATES),
                 ]
             )
         )
@@ -376,7 +378,7 @@ class AccountMove(models.Model):
                 deliveries.filtered("cancel_request").write({"cancel_request": False, "last_error": str(error)})
                 # Back to what it was before: delivered, by the channel it took.
                 channel = move.efaktura_channel
-                state = {"vipps": "sent", "efaktura": "sent", "manual": "manual"}.get(channel, "fallback_sent")
+                state = {"vipps": "sent", "nettbank": "sent", "manual": "manual"}.get(channel, "fallback_sent")
                 move._efaktura_write({"efaktura_state": state, "efaktura_error": reason})
                 move._message_log(body=reason)
                 continue
@@ -407,7 +409,7 @@ class AccountMove(models.Model):
         delivered = (
             self.env["efaktura.delivery"]
             .sudo()
-            .search([("move_id", "in", self.ids), ("state", "in", DELIVERED_STATES)])
+            .search([("move_id", "in", self.ids), ("state", "in", HANDED_OVER_STATES)])
         )
         for delivery in delivered.filtered(lambda d: d.channel in ("email", "post")):
             delivery.move_id._message_log(

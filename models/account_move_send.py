@@ -11,7 +11,7 @@ class AccountMoveSend(models.AbstractModel):
     def _get_default_sending_method(self, move):
         # EXTENDS 'account': eligible consumers get the chain by default.
         partner = move.partner_id.with_company(move.company_id)
-        if move.company_id.efaktura_enabled and partner.sudo().efaktura_b2c_enabled and not partner.is_company:
+        if move.company_id.efaktura_switched_on and partner.sudo().efaktura_b2c_customer and not partner.is_company:
             return METHOD
         return super()._get_default_sending_method(move)
 
@@ -19,14 +19,14 @@ class AccountMoveSend(models.AbstractModel):
     def _is_applicable_to_company(self, method, company):
         # EXTENDS 'account'
         if method == METHOD:
-            return company.efaktura_enabled
+            return company.efaktura_switched_on
         return super()._is_applicable_to_company(method, company)
 
     @api.model
     def _is_applicable_to_move(self, method, move, **move_data):
         # EXTENDS 'account'
         if method == METHOD:
-            return move.company_id.efaktura_enabled and move.is_sale_document(include_receipts=False)
+            return move.company_id.efaktura_switched_on and move.is_sale_document(include_receipts=False)
         return super()._is_applicable_to_move(method, move, **move_data)
 
     @api.model
@@ -36,7 +36,7 @@ class AccountMoveSend(models.AbstractModel):
         not_consumers = moves.filtered(
             lambda m: (
                 METHOD in moves_data[m]["sending_methods"]
-                and not m.partner_id.with_company(m.company_id).sudo().efaktura_b2c_enabled
+                and not m.partner_id.with_company(m.company_id).sudo().efaktura_b2c_customer
             )
         )
         if not_consumers:

@@ -21,7 +21,7 @@ from odoo.tools import SQL, format_datetime
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable
 from .efaktura_channel import NETWORK_CHANNELS
-from .efaktura_delivery import DELIVERED_STATES
+from .efaktura_delivery import HANDED_OVER_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -39,8 +39,11 @@ DISPATCH_LANES = (
 )
 
 
-class _Run:
-    """What one dispatch of one company's batch needs, computed once."""
+class DispatchRun:
+    """One pass of the chain over one company's batch of invoices (a dispatch, a reminder round, a preview with
+    ``dry_run``, or the "Send another way" wizard): what it needs, computed once (channel order and prices, the network,
+    the idempotency keys, the deliveries already made), and what it collects on the way (chatter lines, skipped
+    channels, channels exhausted per invoice)."""
 
     def __init__(self, chain, company, moves, dry_run=False, reminder_step=0):
         self.reminder_step = reminder_step
@@ -252,7 +255,7 @@ class EfakturaChain(models.AbstractModel):
         moves = self._drop_paid(moves)
         if not moves:
             return
-        run = _Run(self, company, moves)
+        run = DispatchRun(self, company, moves)
         pending = self._skip_already_delivered(run, moves)
         pending = self._lookup(run, pending)
         self._start_at_retry(run, pending)
@@ -356,7 +359,7 @@ class EfakturaChain(models.AbstractModel):
         """Which channel each move would take now, and why, without sending or asking any network."""
         result = {}
         for company, company_moves in moves.grouped("company_id").items():
-            run = _Run(self, company, company_moves, dry_run=True)
+            run = DispatchRun(self, company, company_moves, dry_run=True)
             for move in company_moves:
                 reasons = []
                 chosen = False
@@ -378,7 +381,7 @@ class EfakturaChain(models.AbstractModel):
             return moves
         partners = moves.partner_id.with_company(run.company).filtered(
             lambda p: (
-                p.efaktura_b2c_enabled
+                p.efaktura_b2c_customer
                 and not p.efaktura_identifier
                 and p.efaktura_state in ("not_checked", "consent_requested", False)
             )
@@ -449,7 +452,7 @@ class EfakturaChain(models.AbstractModel):
                 problems[move] = self.env._("the invoice has no customer yet")
             elif company.efaktura_issuer_state != "active":
                 problems[move] = self.env._("the issuer agreement is not active")
-            elif not partner.efaktura_b2c_enabled:
+            elif not partner.efaktura_b2c_customer:
                 problems[move] = self.env._("the customer does not receive eDocuments by B2CNO")
             elif partner.is_company:
                 problems[move] = self.env._("the customer is a company")
@@ -498,13 +501,13 @@ class EfakturaChain(models.AbstractModel):
             partner = move.partner_id.with_company(run.company)
             if problems[move]:
                 verdicts[move] = (False, problems[move])
-            elif partner.efaktura_vipps:
+            elif partner.efaktura_found_in_vipps:
                 verdicts[move] = (True, self.env._("the customer receives eFaktura in Vipps"))
             else:
                 verdicts[move] = (False, self.env._("the customer does not receive eFaktura in Vipps"))
         return verdicts
 
-    def _applicable_efaktura(self, moves, run):
+    def _applicable_nettbank(self, moves, run):
         problems = self._network_ready(moves, run)
         days = run.company.efaktura_consent_days
         verdicts = {}
@@ -570,9 +573,9 @@ class EfakturaChain(models.AbstractModel):
     def _send_vipps(self, moves, run):
         return self._send_network("vipps", moves, run)
 
-    def _send_efaktura(self, moves, run):
+    def _send_nettbank(self, moves, run):
         with_identifier = moves.filtered(lambda m: m.partner_id.with_company(run.company).efaktura_identifier)
-        outcomes = self._send_network("efaktura", with_identifier, run) if with_identifier else {}
+        outcomes = self._send_network("nettbank", with_identifier, run) if with_identifier else {}
         waiting = moves - with_identifier
         if waiting and run.reminder_step:
             # A reminder never asks for consent: it goes by the next channel.
@@ -608,7 +611,7 @@ class EfakturaChain(models.AbstractModel):
         return Document(
             key=run.key(move, channel),
             invoice_number=f"{move.name}-P{reminder}" if reminder else move.name,
-            recipient=partner.efaktura_identifier if channel == "efaktura" else partner.mobile,
+            recipient=partner.efaktura_identifier if channel == "nettbank" else partner.mobile,
             recipient_name=partner.name,
             # A credit note is no payment claim: it never carries the KID of the invoice it credits.
             kid="" if move.move_type == "out_refund" else move.payment_reference,
@@ -1095,7 +1098,7 @@ class EfakturaChain(models.AbstractModel):
     def _document_hash(self, move, reminder_step=0):
         """SHA-256 of what goes to the customer, for the audit trail (the outbox and Vipps' metadata): the
         amount asked for is the amount left to pay when it is sent. It is not part of the idempotency key
-        (see ``_Run.key``), which must not change when the invoice is paid."""
+        (see ``DispatchRun.key``), which must not change when the invoice is paid."""
         parts = [
             move.name,
             move.move_type,
@@ -1113,9 +1116,10 @@ class EfakturaChain(models.AbstractModel):
 
     @api.model
     def _delivered(self, delivery):
-        """Whether this delivery reached the consumer (or, for a print task, was handed to a person)."""
+        """Whether this delivery has left our hands (the network, the mail queue or the snailmail service took it,
+        see ``HANDED_OVER_STATES``), or, for a print task, was handed to a person."""
         return bool(delivery) and (
-            delivery.state in DELIVERED_STATES or (delivery.channel == MANUAL and delivery.state == "pending")
+            delivery.state in HANDED_OVER_STATES or (delivery.channel == MANUAL and delivery.state == "pending")
         )
 
     @api.model

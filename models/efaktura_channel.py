@@ -1,16 +1,18 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-# The chain's channels, best first. "manual" is not listed: it always ends the chain.
-CHANNELS = [
+# The chain's channels, best first, as codes of efaktura.channel (and, with "manual", of the outbox). "manual" is not
+# listed: it always ends the chain. "nettbank" is eFaktura shown in the consumer's nettbank (MPS or Maventa).
+# Not to be confused with sandbox/network.py's SANDBOX_CHANNELS, the channels the sandbox network carries.
+CHAIN_CHANNELS = [
     ("vipps", "Vipps"),
-    ("efaktura", "eFaktura (nettbank)"),
+    ("nettbank", "eFaktura (nettbank)"),
     ("email", "E-mail with PDF"),
     ("post", "Post"),
 ]
 # The channels a network carries (a nettbank or Vipps shows the invoice); the others are Odoo's e-mail and post.
-NETWORK_CHANNELS = ("vipps", "efaktura")
-DEFAULT_PRICES = {"vipps": 0.0, "efaktura": 0.0, "email": 0.0, "post": 0.0}
+NETWORK_CHANNELS = ("vipps", "nettbank")
+DEFAULT_PRICES = {"vipps": 0.0, "nettbank": 0.0, "email": 0.0, "post": 0.0}
 
 
 class EfakturaChannel(models.Model):
@@ -21,7 +23,7 @@ class EfakturaChannel(models.Model):
     company_id = fields.Many2one(
         "res.company", required=True, ondelete="cascade", index=True, default=lambda self: self.env.company
     )
-    code = fields.Selection(CHANNELS, required=True)
+    code = fields.Selection(CHAIN_CHANNELS, required=True)
     name = fields.Char(compute="_compute_name", store=True)
     sequence = fields.Integer(default=10, help="Channels are tried in this order, lowest first.")
     active = fields.Boolean(default=True, help="An archived channel is skipped by the chain.")

@@ -691,7 +691,7 @@ class EfakturaConsent(models.Model):
             network = self.company_id._efaktura_network()
             result = network.lookup([recipient]).get(recipient.ref)
             # MPS is the side that knows eFaktura identifiers: its failure is an outage, whatever Vipps said.
-            mps_error = getattr(network, "lookup_errors", {}).get("efaktura")
+            mps_error = getattr(network, "lookup_errors", {}).get("nettbank")
             if mps_error is not None:
                 raise mps_error
         except (NetworkError, UserError) as error:

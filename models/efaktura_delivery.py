@@ -5,12 +5,12 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, split_every
 
 from ..networks.base import NetworkError
-from .efaktura_channel import CHANNELS, NETWORK_CHANNELS
+from .efaktura_channel import CHAIN_CHANNELS, NETWORK_CHANNELS
 from .mail_mail import KEPT
 
 _logger = logging.getLogger(__name__)
 
-DELIVERY_CHANNELS = [*CHANNELS, ("manual", "Print and post by hand")]
+DELIVERY_CHANNELS = [*CHAIN_CHANNELS, ("manual", "Print and post by hand")]
 DELIVERY_STATES = [
     ("pending", "Pending"),
     ("submitted", "Submitted"),
@@ -21,10 +21,12 @@ DELIVERY_STATES = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
 ]
-# States in which the document reached (or is on its way to) the consumer. For e-mail and post, "submitted" means
-# handed to Odoo's mail queue or to the snailmail service, and "accepted" that the mail server took the e-mail or the
-# letter was posted; a failure after the hand-off turns the delivery "failed", and the invoice goes on down the chain.
-DELIVERED_STATES = ("submitted", "accepted", "shown", "paid")
+# States in which the document has left our hands: taken by the network, the mail queue or the snailmail service
+# ("submitted"), and every state after it. It is on its way to the consumer, not necessarily in front of them yet.
+# For e-mail and post, "submitted" means handed to Odoo's mail queue or to the snailmail service, and "accepted" that
+# the mail server took the e-mail or the letter was posted; a failure after the hand-off turns the delivery "failed",
+# and the invoice goes on down the chain.
+HANDED_OVER_STATES = ("submitted", "accepted", "shown", "paid")
 # Channels whose hand-off is read back from Odoo's own records (mail.mail, snailmail.letter).
 HANDOFF_CHANNELS = ("email", "post")
 # States the status poll follows up.

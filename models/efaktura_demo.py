@@ -26,7 +26,7 @@ class EfakturaDemo(models.AbstractModel):
         )
         company._efaktura_ensure_channels()
         # What each channel costs the issuer, so that the cost report means something.
-        prices = {"vipps": 1.5, "efaktura": 2.5, "email": 0.0, "post": 17.0}
+        prices = {"vipps": 1.5, "nettbank": 2.5, "email": 0.0, "post": 17.0}
         for channel in company.efaktura_channel_ids:
             channel.price = prices.get(channel.code, 0.0)
         # A document layout and a logo: the first Send does not stop at "Configure your document layout".

@@ -3,7 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL, format_date
 
-from .efaktura_chain import _Run
+from .efaktura_chain import DispatchRun
 from .efaktura_delivery import DELIVERY_CHANNELS
 
 
@@ -87,7 +87,7 @@ class EfakturaReminder(models.Model):
         today = fields.Date.context_today(self)
         Chain = self.env["efaktura.chain"]
         for company in self.env["res.company"].search(
-            [("efaktura_enabled", "=", True), ("efaktura_reminder_enabled", "=", True)]
+            [("efaktura_switched_on", "=", True), ("efaktura_reminder_enabled", "=", True)]
         ):
             schedule = company._efaktura_reminder_schedule()
             handled = self.env["account.move"]
@@ -131,7 +131,7 @@ class EfakturaReminder(models.Model):
             ]
         )
         Chain = self.env["efaktura.chain"]
-        run = _Run(Chain, company, moves, reminder_step=step)
+        run = DispatchRun(Chain, company, moves, reminder_step=step)
         # The due date a reminder was first given stays: a retry is the same document.
         run.reminder_due = {reminder.move_id: reminder.due_date for reminder in reminders}
         for move in moves:

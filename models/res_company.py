@@ -16,7 +16,7 @@ from ..networks.production import ProductionNetwork
 from ..tools.oidc import OidcError, Provider, configuration_problems, discover
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
 from ..tools.validation_messages import rule_text
-from .efaktura_channel import CHANNELS, DEFAULT_PRICES
+from .efaktura_channel import CHAIN_CHANNELS, DEFAULT_PRICES
 
 _logger = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ class ResCompany(models.Model):
         "e-mails and letters of the module stay inside Odoo, in the test phone and inbox. Enabled (production): "
         "the real networks and BankID, with your own agreements.",
     )
-    # Kept for compatibility, both follow efaktura_mode (the single source of truth); writing them sets the mode.
-    efaktura_enabled = fields.Boolean(
+    # Both follow efaktura_mode (the single source of truth); writing them sets the mode.
+    # Switched on: the mode is Test or Enabled (production), not Disabled.
+    efaktura_switched_on = fields.Boolean(
         string="eFaktura B2C",
         compute="_compute_efaktura_mode_flags",
         store=True,
@@ -245,7 +246,9 @@ class ResCompany(models.Model):
         copy=False,
     )
     efaktura_maventa_webhook_hash = fields.Char(groups="base.group_system", copy=False, readonly=True)
-    efaktura_vipps_enabled = fields.Boolean(string="Vipps Invoice API")
+    # The company has an agreement with Vipps and sends through the Vipps Invoice API (production); not to be
+    # confused with a customer's efaktura_found_in_vipps.
+    efaktura_uses_vipps_api = fields.Boolean(string="Vipps Invoice API")
     efaktura_vipps_base_url = fields.Char(string="Vipps API address", default=vipps_client.PRODUCTION_BASE_URL)
     efaktura_vipps_token_url = fields.Char(
         string="Vipps access token address", default=vipps_client.PRODUCTION_TOKEN_URL
@@ -294,13 +297,13 @@ class ResCompany(models.Model):
     @api.depends("efaktura_mode")
     def _compute_efaktura_mode_flags(self):
         for company in self:
-            company.efaktura_enabled = company.efaktura_mode != "disabled"
+            company.efaktura_switched_on = company.efaktura_mode != "disabled"
             company.efaktura_network_mode = "production" if company.efaktura_mode == "enabled" else "sandbox"
 
     @api.model
     def _efaktura_mode_vals(self, vals):
-        """Translate the compatibility fields efaktura_enabled and efaktura_network_mode into efaktura_mode."""
-        enabled = vals.pop("efaktura_enabled", None)
+        """Translate the derived fields efaktura_switched_on and efaktura_network_mode into efaktura_mode."""
+        enabled = vals.pop("efaktura_switched_on", None)
         network_mode = vals.pop("efaktura_network_mode", None)
         if "efaktura_mode" in vals:
             return vals
@@ -393,8 +396,8 @@ class ResCompany(models.Model):
                 )
 
     @api.constrains("efaktura_mode")
-    def _check_efaktura_enabled(self):
-        if not any(self.mapped("efaktura_enabled")):
+    def _check_efaktura_switched_on(self):
+        if not any(self.mapped("efaktura_switched_on")):
             return
         conflicts = self._efaktura_conflicting_modules()
         if conflicts:
@@ -430,7 +433,7 @@ class ResCompany(models.Model):
             [
                 {"company_id": company.id, "code": code, "sequence": (index + 1) * 10, "price": DEFAULT_PRICES[code]}
                 for company in self
-                for index, (code, _label) in enumerate(CHANNELS)
+                for index, (code, _label) in enumerate(CHAIN_CHANNELS)
                 if (company.id, code) not in existing
             ]
         )
@@ -568,7 +571,7 @@ class ResCompany(models.Model):
     def _efaktura_vipps_config(self):
         company = self.sudo()
         if not (
-            company.efaktura_vipps_enabled
+            company.efaktura_uses_vipps_api
             and company.efaktura_vipps_client_id
             and company.efaktura_vipps_client_secret
             and company.efaktura_vipps_subscription_key

@@ -6,7 +6,7 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     efaktura_mode = fields.Selection(related="company_id.efaktura_mode", readonly=False)
-    efaktura_enabled = fields.Boolean(related="company_id.efaktura_enabled")
+    efaktura_switched_on = fields.Boolean(related="company_id.efaktura_switched_on")
     efaktura_network_mode = fields.Selection(related="company_id.efaktura_network_mode")
     efaktura_test_send_emails = fields.Boolean(related="company_id.efaktura_test_send_emails", readonly=False)
     efaktura_issuer_org_number = fields.Char(related="company_id.efaktura_issuer_org_number", readonly=False)
@@ -28,9 +28,7 @@ class ResConfigSettings(models.TransientModel):
     efaktura_bankid_client_id = fields.Char(related="company_id.efaktura_bankid_client_id", readonly=False)
     efaktura_bankid_client_secret = fields.Char(related="company_id.efaktura_bankid_client_secret", readonly=False)
     efaktura_bankid_use_par = fields.Boolean(related="company_id.efaktura_bankid_use_par", readonly=False)
-    efaktura_bankid_min_assurance = fields.Selection(
-        related="company_id.efaktura_bankid_min_assurance", readonly=False
-    )
+    efaktura_bankid_min_assurance = fields.Selection(related="company_id.efaktura_bankid_min_assurance", readonly=False)
     efaktura_bankid_client_auth = fields.Selection(related="company_id.efaktura_bankid_client_auth", readonly=False)
     efaktura_bankid_private_key = fields.Text(related="company_id.efaktura_bankid_private_key", readonly=False)
     efaktura_bankid_key_id = fields.Char(related="company_id.efaktura_bankid_key_id", readonly=False)
@@ -52,7 +50,7 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.efaktura_maventa_route_everything", readonly=False
     )
     efaktura_maventa_agreement = fields.Selection(related="company_id.efaktura_maventa_agreement")
-    efaktura_vipps_enabled = fields.Boolean(related="company_id.efaktura_vipps_enabled", readonly=False)
+    efaktura_uses_vipps_api = fields.Boolean(related="company_id.efaktura_uses_vipps_api", readonly=False)
     efaktura_vipps_base_url = fields.Char(related="company_id.efaktura_vipps_base_url", readonly=False)
     efaktura_vipps_token_url = fields.Char(related="company_id.efaktura_vipps_token_url", readonly=False)
     efaktura_vipps_client_id = fields.Char(related="company_id.efaktura_vipps_client_id", readonly=False)
@@ -90,7 +88,7 @@ class ResConfigSettings(models.TransientModel):
     def set_values(self):
         res = super().set_values()
         company = self.company_id
-        if company.efaktura_enabled:
+        if company.efaktura_switched_on:
             company._efaktura_ensure_channels()
             if not company.efaktura_issuer_org_number:
                 company.efaktura_issuer_org_number = company._efaktura_default_org_number()

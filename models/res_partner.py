@@ -82,17 +82,19 @@ class ResPartner(models.Model):
         groups="account.group_account_invoice",
         help="The consumer's identifier in the eFaktura network, found by lookup or after consent.",
     )
-    efaktura_vipps = fields.Boolean(
+    # The lookup's answer: the consumer receives eFaktura in the Vipps app (not the company's efaktura_uses_vipps_api).
+    efaktura_found_in_vipps = fields.Boolean(
         string="Vipps eFaktura",
         company_dependent=True,
         readonly=True,
         groups="account.group_account_invoice",
         help="The consumer receives eFaktura in the Vipps app.",
     )
-    efaktura_b2c_enabled = fields.Boolean(
+    # A B2C eFaktura customer: Receive eDocuments ticked with access point B2CNO, so invoices go by the chain.
+    efaktura_b2c_customer = fields.Boolean(
         string="B2C eFaktura",
-        compute="_compute_efaktura_b2c_enabled",
-        search="_search_efaktura_b2c_enabled",
+        compute="_compute_efaktura_b2c_customer",
+        search="_search_efaktura_b2c_customer",
         groups="account.group_account_invoice",
         help="Receive eDocuments is ticked with access point B2CNO.",
     )
@@ -127,13 +129,13 @@ class ResPartner(models.Model):
 
     @api.depends("efaktura_receive_edocuments", "efaktura_access_point")
     @api.depends_context("company")
-    def _compute_efaktura_b2c_enabled(self):
+    def _compute_efaktura_b2c_customer(self):
         for partner in self:
-            partner.efaktura_b2c_enabled = bool(
+            partner.efaktura_b2c_customer = bool(
                 partner.efaktura_receive_edocuments and partner.efaktura_access_point == "b2cno"
             )
 
-    def _search_efaktura_b2c_enabled(self, operator, value):
+    def _search_efaktura_b2c_customer(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise NotImplementedError(self.env._("Unsupported search on B2C eFaktura."))
         domain = [("efaktura_receive_edocuments", "=", True), ("efaktura_access_point", "=", "b2cno")]
@@ -175,7 +177,7 @@ class ResPartner(models.Model):
         partners = self.sudo()
         # pylint: disable-next=no-search-all  # every company: a handful of records
         for company in self.env["res.company"].sudo().search([]):
-            for partner in partners.with_company(company).filtered("efaktura_b2c_enabled"):
+            for partner in partners.with_company(company).filtered("efaktura_b2c_customer"):
                 result[partner.id] |= company
         return result
 
@@ -296,7 +298,10 @@ class ResPartner(models.Model):
             result = results.get(str(partner.id))
             if result and (result.efaktura_identifier or (result.vipps and not identifier_required)):
                 partner.sudo().write(
-                    {"efaktura_identifier": result.efaktura_identifier or False, "efaktura_vipps": result.vipps}
+                    {
+                        "efaktura_identifier": result.efaktura_identifier or False,
+                        "efaktura_found_in_vipps": result.vipps,
+                    }
                 )
                 found |= partner
         found._efaktura_set_state("active", note=note)
@@ -305,7 +310,7 @@ class ResPartner(models.Model):
     def _efaktura_forget(self, state, note):
         """Forget the customers' eFaktura identifier and Vipps preference, and move them to ``state``."""
         if self:
-            self.sudo().write({"efaktura_identifier": False, "efaktura_vipps": False})
+            self.sudo().write({"efaktura_identifier": False, "efaktura_found_in_vipps": False})
             self._efaktura_set_state(state, note=note)
 
     def action_efaktura_withdraw(self):
@@ -353,10 +358,10 @@ class ResPartner(models.Model):
     def action_efaktura_request_consent(self):
         """Ask the customer now, by SMS and e-mail, to approve eFaktura with BankID."""
         company = self.env.company
-        if not company.efaktura_enabled:
+        if not company.efaktura_switched_on:
             raise UserError(self.env._("eFaktura B2C is not enabled for %(company)s.", company=company.name))
         partners = self.with_company(company)
-        not_b2c = partners.filtered(lambda p: not p.efaktura_b2c_enabled)
+        not_b2c = partners.filtered(lambda p: not p.efaktura_b2c_customer)
         if not_b2c:
             raise UserError(
                 self.env._(
@@ -391,7 +396,7 @@ class ResPartner(models.Model):
     def action_efaktura_check_status(self):
         """Look the customers up in the eFaktura network, as the chain does before it sends."""
         company = self.env.company
-        if not company.efaktura_enabled:
+        if not company.efaktura_switched_on:
             raise UserError(self.env._("eFaktura B2C is not enabled for %(company)s.", company=company.name))
         skipped = []
         candidates = self.browse()

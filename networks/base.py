@@ -210,7 +210,7 @@ class Network(abc.ABC):
 
     @abc.abstractmethod
     def submit(self, channel, documents):
-        """Deliver documents as one consignment, by ``channel`` "efaktura" or "vipps".
+        """Deliver documents as one consignment, by ``channel`` "nettbank" or "vipps".
 
         :param list[Document] documents:
         :rtype: list[SubmitResult], one per document, in the same order.

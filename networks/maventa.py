@@ -8,7 +8,7 @@ client sends and reads, and which of it is documented or guessed, is in :mod:`.m
 * :class:`MaventaClient` speaks the REST API: an OAuth2 client-credentials token, cached until
   shortly before it expires and fetched again once on a 401; POST /v1/invoices with our own
   invoice UUID; GET /v1/invoices/{id}; webhook subscriptions; the B2C Norway agreement.
-* :class:`MaventaNetwork` is the "efaktura" channel behind :class:`~.base.Network`:
+* :class:`MaventaNetwork` is the "nettbank" channel behind :class:`~.base.Network`:
 
   - ``lookup`` makes no call: Maventa matches consumers through JTTA when the invoice is sent. A
     recipient with a mobile number or e-mail address (what JTTA matches on) is reported with the
@@ -55,7 +55,7 @@ from .base import (
 
 _logger = logging.getLogger(__name__)
 
-CHANNEL = "efaktura"
+CHANNEL = "nettbank"
 CURRENCY = "NOK"
 #: What ``lookup`` reports as the eFaktura identifier of a consumer Maventa will match through JTTA.
 JTTA_ROUTED = "jtta"
@@ -263,7 +263,7 @@ class MaventaClient:
 
 
 class MaventaNetwork(Network):
-    """The "efaktura" channel (nettbank and Vipps) through Visma AutoInvoice.
+    """The "nettbank" channel (nettbank and Vipps) through Visma AutoInvoice.
 
     :param render: ``render(document) -> (filename, xml_bytes)``: the Peppol BIS 3.0 file of a
         document (the Odoo side makes it with account_edi_ubl_cii); required to ``submit``.

@@ -1,4 +1,4 @@
-"""The "efaktura" channel through MPS' ERP service v4: the network adapter on :class:`.mps_client.MpsClient`.
+"""The "nettbank" channel through MPS' ERP service v4: the network adapter on :class:`.mps_client.MpsClient`.
 
 The wire contract, its types and faults are in :mod:`.mps_client`; like it, this adapter is plain Python. **The
 contract is unverified** (see ``wsdl/INVENTED.md``).
@@ -36,7 +36,7 @@ from .mps_client import (
     MpsInvoice,
 )
 
-CHANNEL = "efaktura"
+CHANNEL = "nettbank"
 CURRENCY = "NOK"
 REMINDER_NOT_SUPPORTED = "REMINDER_NOT_SUPPORTED"
 MAX_CONSIGNMENT_ID_ROUNDS = 5  # new consignment ids tried after 209 before the call counts as failed
@@ -77,7 +77,7 @@ def consignment_id_for(issuer_id, keys):
 
 
 class MpsNetwork(Network):
-    """The "efaktura" channel through MPS' ERP service v4.
+    """The "nettbank" channel through MPS' ERP service v4.
 
     - ``lookup`` asks getEfakturaIdentifiers, by national id when known, else by name with the
       mobile number and/or e-mail address. The service does not say whether a consumer reads

@@ -14,7 +14,7 @@ Cancelling an invoice is not part of the ERP service v4: it belongs to the "Issu
 whose two cancellation operations, getCancellableInvoice and cancelInvoice, are described in
 ``wsdl/efaktura-submitter-v1.wsdl`` and ``.xsd`` and reached at ``MpsConfig.submitter_address``.
 
-:class:`MpsClient` speaks the operations one to one. The network adapter built on it, for the "efaktura"
+:class:`MpsClient` speaks the operations one to one. The network adapter built on it, for the "nettbank"
 channel, is :class:`.mps.MpsNetwork`.
 """
 

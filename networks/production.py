@@ -1,6 +1,6 @@
 """The production network: MPS for the nettbank, Vipps for the Vipps app, behind one interface.
 
-A company in production mode has an agreement with Mastercard Payment Services (the "efaktura"
+A company in production mode has an agreement with Mastercard Payment Services (the "nettbank"
 channel, :class:`~.mps.MpsNetwork`), with Vipps (the "vipps" channel, :class:`~.vipps.VippsNetwork`),
 or both. :class:`ProductionNetwork` gives the dispatcher one :class:`~.base.Network` over them:
 
@@ -15,20 +15,20 @@ or both. :class:`ProductionNetwork` gives the dispatcher one :class:`~.base.Netw
 """
 
 from .base import LookupResult, Network, NetworkError, NetworkRejected
-from .mps import CHANNEL as EFAKTURA_CHANNEL
+from .mps import CHANNEL as NETTBANK_CHANNEL
 from .vipps import CHANNEL as VIPPS_CHANNEL
 
 NOT_CONFIGURED = "NOT_CONFIGURED"
 UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
 #: The network each channel is carried by, and what the outbox calls it.
-CHANNEL_NETWORKS = {EFAKTURA_CHANNEL: "mps", VIPPS_CHANNEL: "vipps"}
+CHANNEL_NETWORKS = {NETTBANK_CHANNEL: "mps", VIPPS_CHANNEL: "vipps"}
 
 
 class ProductionNetwork(Network):
     """MPS and Vipps as one network.
 
     :param Issuer issuer: the issuer both agreements are for.
-    :param mps: the :class:`~.mps.MpsNetwork` for the "efaktura" channel, or None when the company
+    :param mps: the :class:`~.mps.MpsNetwork` for the "nettbank" channel, or None when the company
         has no MPS agreement.
     :param vipps: the :class:`~.vipps.VippsNetwork` for the "vipps" channel, or None when the
         company has no Vipps agreement.
@@ -43,7 +43,7 @@ class ProductionNetwork(Network):
 
     def __init__(self, issuer, mps=None, vipps=None):
         super().__init__(issuer)
-        self.networks = {EFAKTURA_CHANNEL: mps, VIPPS_CHANNEL: vipps}
+        self.networks = {NETTBANK_CHANNEL: mps, VIPPS_CHANNEL: vipps}
         for channel, network in self.networks.items():
             if network is None:
                 continue
@@ -59,7 +59,7 @@ class ProductionNetwork(Network):
 
     @property
     def mps(self):
-        return self.networks[EFAKTURA_CHANNEL]
+        return self.networks[NETTBANK_CHANNEL]
 
     @property
     def vipps(self):
@@ -70,7 +70,7 @@ class ProductionNetwork(Network):
         return tuple(channel for channel, network in self.networks.items() if network is not None)
 
     def network_name(self, channel):
-        """The name of the network that carries ``channel``: "mps" for "efaktura", "vipps" for "vipps".
+        """The name of the network that carries ``channel``: "mps" for "nettbank", "vipps" for "vipps".
 
         The name is given for a channel even when its network is not configured, so that a refusal
         with ``NOT_CONFIGURED`` can be recorded against it.
@@ -128,7 +128,7 @@ class ProductionNetwork(Network):
             return {}
         answers = {}
         for channel in self.configured_channels():
-            asked = recipients if channel == EFAKTURA_CHANNEL else [r for r in recipients if r.mobile]
+            asked = recipients if channel == NETTBANK_CHANNEL else [r for r in recipients if r.mobile]
             if not asked:
                 continue
             try:
@@ -141,7 +141,7 @@ class ProductionNetwork(Network):
         if self.lookup_errors and not answers:
             errors = list(self.lookup_errors.values())
             raise next((error for error in errors if error.retryable), errors[0])
-        from_mps = answers.get(EFAKTURA_CHANNEL, {})
+        from_mps = answers.get(NETTBANK_CHANNEL, {})
         from_vipps = answers.get(VIPPS_CHANNEL, {})
         results = {}
         for recipient in recipients:
@@ -157,7 +157,7 @@ class ProductionNetwork(Network):
         return results
 
     def submit(self, channel, documents):
-        """Deliver by the channel's network: MPS for "efaktura", Vipps for "vipps".
+        """Deliver by the channel's network: MPS for "nettbank", Vipps for "vipps".
 
         Both networks are idempotent on the documents' keys, so a resubmission comes back with
         ``duplicate=True`` and nothing new reaches the consumer.

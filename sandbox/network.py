@@ -7,7 +7,7 @@ over time, and failures can be switched on. The logic lives here; the records li
 memory.
 
 Given ``maventa_render`` (when the company's production route is Visma AutoInvoice), the sandbox
-plays Maventa's part on the "efaktura" channel: it refuses what the Maventa route refuses before
+plays Maventa's part on the "nettbank" channel: it refuses what the Maventa route refuses before
 sending (a reminder, a credit note with a KID: :func:`.maventa.document_problem`), builds each
 document's Peppol BIS 3.0 file with the renderer the Maventa network uses and reads it as Maventa
 does (:func:`.maventa.file_problems`), files the document under the invoice UUID the Maventa
@@ -40,7 +40,9 @@ from ..networks.base import (
 )
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number
 
-CHANNELS = ("efaktura", "vipps")
+#: The channels the sandbox network carries, as the chain names them (the chain's own list, with e-mail and post, is
+#: CHAIN_CHANNELS in models/efaktura_channel.py).
+SANDBOX_CHANNELS = ("nettbank", "vipps")
 KINDS = ("invoice", "credit_note", "reminder")  # the sandbox plays a network with a reminder type
 CURRENCY = "NOK"
 KEY_MAX_LENGTH = 40
@@ -230,7 +232,7 @@ class SandboxNetwork(Network):
     :param str failure: one of :data:`FAILURE_MODES`
     :param random.Random rng: decides the "flaky" failures; seed it for repeatable runs
     :param maventa_render: ``render(document) -> (filename, xml_bytes)``, the Peppol BIS 3.0 renderer of
-        the Maventa network: given, the sandbox plays Maventa's part on the "efaktura" channel
+        the Maventa network: given, the sandbox plays Maventa's part on the "nettbank" channel
     """
 
     name = "sandbox"
@@ -278,9 +280,10 @@ class SandboxNetwork(Network):
 
     @staticmethod
     def _check_channel(channel):
-        if channel not in CHANNELS:
+        if channel not in SANDBOX_CHANNELS:
             raise NetworkRejected(
-                f"Channel {channel!r} is not known: the sandbox delivers by {' or '.join(CHANNELS)}.", code="CHANNEL"
+                f"Channel {channel!r} is not known: the sandbox delivers by {' or '.join(SANDBOX_CHANNELS)}.",
+                code="CHANNEL",
             )
 
     # ------------------------------------------------------------------

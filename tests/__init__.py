@@ -34,6 +34,7 @@ from . import test_screens
 from . import test_maventa
 from . import test_mps_contract
 from . import test_modes
+from . import test_migrations
 from . import test_consent_production
 from . import test_oidc_brokers
 from . import test_sms_segment

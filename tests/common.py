@@ -28,7 +28,7 @@ class EfakturaCase(TransactionCase):
                 "company_registry": "123456785",
             }
         )
-        cls.company.efaktura_enabled = True
+        cls.company.efaktura_switched_on = True
         cls.env = cls.env(context=dict(cls.env.context, allowed_company_ids=[cls.company.id]))
         cls.billing_user = new_test_user(
             cls.env,
@@ -72,7 +72,7 @@ class EfakturaInvoiceCase(AccountTestInvoicingCommon):
         cls.company = cls.company_data["company"]
         cls.company.write(
             {
-                "efaktura_enabled": True,
+                "efaktura_switched_on": True,
                 "efaktura_network_mode": "sandbox",
                 "efaktura_issuer_org_number": "123456785",
                 "efaktura_billing_account": "86011117947",
@@ -211,4 +211,3 @@ class RealQueues:
         super().setUpClass()
         company_class = type(cls.env["res.company"])
         cls.startClassPatcher(patch.object(company_class, "_efaktura_test_outbox", lambda self: {}))
-

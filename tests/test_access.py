@@ -23,7 +23,7 @@ PARTNER_FIELDS = (
     "efaktura_avtalegiro",
     "efaktura_state",
     "efaktura_identifier",
-    "efaktura_vipps",
+    "efaktura_found_in_vipps",
 )
 
 

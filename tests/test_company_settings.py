@@ -12,18 +12,18 @@ class TestCompanySettings(EfakturaCase):
     def test_defaults(self):
         company = self.env["res.company"].create({"name": "Fersk AS"})
         self.assertEqual(company.efaktura_mode, "disabled", "a new company sends nothing until a mode is chosen")
-        self.assertFalse(company.efaktura_enabled)
+        self.assertFalse(company.efaktura_switched_on)
         self.assertEqual(company.efaktura_network_mode, "sandbox")
         self.assertEqual(company.efaktura_issuer_state, "inactive")
         self.assertEqual(company.efaktura_consent_days, 3)
-        self.assertEqual(company._efaktura_channel_order(), ["vipps", "efaktura", "email", "post"])
+        self.assertEqual(company._efaktura_channel_order(), ["vipps", "nettbank", "email", "post"])
         self.assertEqual(company.efaktura_channel_ids.currency_id, self.env.ref("base.NOK"))
 
     def test_channel_order_is_data(self):
         channels = {c.code: c for c in self.company.efaktura_channel_ids}
         channels["email"].sequence = 1
         channels["vipps"].active = False
-        self.assertEqual(self.company._efaktura_channel_order(), ["email", "efaktura", "post"])
+        self.assertEqual(self.company._efaktura_channel_order(), ["email", "nettbank", "post"])
         channels["post"].price = 21.5
         self.assertEqual(channels["post"].price, 21.5)
         with self.assertRaisesRegex(ValidationError, "Price per invoice.*cannot be negative"):
@@ -73,12 +73,12 @@ class TestCompanySettings(EfakturaCase):
                 )
                 company = self.env["res.company"].create({"name": f"Test {name}"})
                 with self.assertRaises(ValidationError) as caught:
-                    company.efaktura_enabled = True
+                    company.efaktura_switched_on = True
                 self.assertIn(f"{shortdesc} ({name})", str(caught.exception))
                 self.assertIn("cannot be enabled", str(caught.exception))
                 module.state = "uninstalled"
-                company.efaktura_enabled = True
-                self.assertTrue(company.efaktura_enabled)
+                company.efaktura_switched_on = True
+                self.assertTrue(company.efaktura_switched_on)
 
     def test_unrelated_modules_do_not_conflict(self):
         self.assertEqual(self.env["res.company"]._efaktura_conflicting_modules(), [])
@@ -98,7 +98,7 @@ class TestCompanySettings(EfakturaCase):
             form.efaktura_consent_days = 5
             form.efaktura_billing_account = "86011117947"
         form.record.execute()
-        self.assertTrue(company.efaktura_enabled)
+        self.assertTrue(company.efaktura_switched_on)
         self.assertEqual(company.efaktura_network_mode, "production")
         self.assertEqual(company.efaktura_consent_days, 5)
         self.assertEqual(company.efaktura_billing_account, "86011117947")
@@ -108,5 +108,5 @@ class TestCompanySettings(EfakturaCase):
         action = form.record.action_efaktura_open_channels()
         self.assertEqual(action["res_model"], "efaktura.channel")
         self.assertEqual(
-            self.env["efaktura.channel"].search(action["domain"]).mapped("code"), ["vipps", "efaktura", "email", "post"]
+            self.env["efaktura.channel"].search(action["domain"]).mapped("code"), ["vipps", "nettbank", "email", "post"]
         )

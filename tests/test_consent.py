@@ -201,7 +201,7 @@ class TestConsentFlow(ConsentCase):
         self.assertEqual(ingrid.efaktura_state, "active")
         self.assertTrue(ingrid.efaktura_identifier, "the verified identity found her eFaktura identifier")
         self.assertEqual(move.efaktura_state, "sent", move.message_ids.mapped("body"))
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         self.assertEqual(len(self.mailbox(move)), 1, "delivered to the sandbox nettbank")
         self.assertIn("approved eFaktura with BankID", " ".join(move.message_ids.mapped("body")))
         self.assertIn("Approved eFaktura with BankID", " ".join(self.ingrid.message_ids.mapped("body")))
@@ -221,7 +221,7 @@ class TestConsentFlow(ConsentCase):
         # The next invoice needs no consent and no SMS: straight to the nettbank.
         sms_count = len(self.sms_to(self.ingrid))
         later = self.dispatch(self.make_invoice(self.ingrid, amount=99))
-        self.assertEqual(later.efaktura_channel, "efaktura")
+        self.assertEqual(later.efaktura_channel, "nettbank")
         self.assertEqual(later.efaktura_state, "sent")
         self.assertEqual(len(self.sms_to(self.ingrid)), sms_count)
 
@@ -346,7 +346,7 @@ class TestConsentFlow(ConsentCase):
         self.assertEqual(self.ingrid.with_company(self.company).efaktura_state, "withdrawn")
         later = self.dispatch(self.make_invoice(self.ingrid, amount=77))
         self.assertEqual(later.efaktura_channel, "email", "later invoices take the fallback channels")
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         # The withdrawal link works once.
         self.assertEqual(self.url_open(withdraw_path).status_code, 404)
 
@@ -390,4 +390,4 @@ class TestBankidWithoutSelfCalls(ConsentCase):
         self.assertEqual(self.self_calls, [], "discovery, keys and token were asked in process")
         self.assertEqual(self.consent_of(self.ingrid).state, "accepted")
         move.invalidate_recordset()
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))

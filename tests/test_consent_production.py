@@ -106,7 +106,7 @@ class TestConsentProduction(ConsentCase):
         self.assertTrue(consent.bankid_altsub)
         self.assertFalse(consent.sudo().lookup_national_id, "erased once found")
         self.assertFalse(self.find_text_in_database(INGRID_NNIN))
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
         self.assertIn(("123456785", move.name), self.mps_peer.invoices)
         # The provider was asked for the national id and the high level, and MPS was asked by national id.
         self.assertEqual(self.oidc_peer.hits[("POST", "/token")], 1)
@@ -135,7 +135,7 @@ class TestConsentProduction(ConsentCase):
         self.assertEqual(consent.state, "accepted")
         self.assertEqual(self.ingrid_state(), ("active", INGRID_IDENTIFIER))
         self.assertFalse(consent.sudo().lookup_national_id)
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
 
     def test_i_have_done_it_looks_up_at_once(self):
         self.request_consent()
@@ -197,7 +197,7 @@ class TestConsentProduction(ConsentCase):
         move.invalidate_recordset()
         self.assertEqual(consent.state, "accepted")
         self.assertEqual(self.ingrid_state(), ("active", INGRID_IDENTIFIER))
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
 
     def test_weaker_login_is_refused_with_a_clear_page(self):
         self.switch_on_efaktura()

@@ -20,9 +20,9 @@ class TestCreditNotes(EfakturaInvoiceCase):
 
     def test_credit_note_by_efaktura_after_an_invoice_by_efaktura(self):
         invoice = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual(invoice.efaktura_channel, "efaktura")
+        self.assertEqual(invoice.efaktura_channel, "nettbank")
         refund = self.dispatch(self.reverse(invoice, amount=250))
-        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "nettbank"))
         delivery = refund.efaktura_delivery_ids
         self.assertEqual(delivery.original_move_id, invoice, "the outbox shows the pair")
         document = self.mailbox(refund)

@@ -85,10 +85,10 @@ class TestPartnerActions(RealQueues, MockSMS, EfakturaInvoiceCase):
         firm = Partner.create({"name": "Dahl AS", "is_company": True, "mobile": "48012346"})
         landline = Partner.create({"name": "Bjørn Dahl", "mobile": "22 33 44 55"})
         result = (good | firm | landline).action_efaktura_set_b2c_defaults()
-        self.assertTrue(good.with_company(self.company).efaktura_b2c_enabled)
+        self.assertTrue(good.with_company(self.company).efaktura_b2c_customer)
         self.assertEqual(good.mobile, "+4748012345")
-        self.assertFalse(firm.efaktura_b2c_enabled)
-        self.assertFalse(landline.efaktura_b2c_enabled)
+        self.assertFalse(firm.efaktura_b2c_customer)
+        self.assertFalse(landline.efaktura_b2c_customer)
         message = result["params"]["message"]
         self.assertIn("Dahl AS (is a company)", message)
         self.assertIn("Bjørn Dahl (has no valid Norwegian mobile number)", message)
@@ -97,7 +97,7 @@ class TestPartnerActions(RealQueues, MockSMS, EfakturaInvoiceCase):
     def test_check_status_finds_consumers_in_the_network(self):
         result = (self.kari | self.ingrid).action_efaktura_check_status()
         self.assertEqual(self.kari.efaktura_state, "active")
-        self.assertTrue(self.kari.efaktura_vipps)
+        self.assertTrue(self.kari.efaktura_found_in_vipps)
         self.assertEqual(self.ingrid.efaktura_state, "not_checked")
         self.assertIn("1 of 2", result["params"]["message"])
 

@@ -20,7 +20,7 @@ class TestDemoData(EfakturaCase):
         )
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
         self.assertEqual(company.efaktura_mode, "test", "demo data sets Test mode")
-        self.assertTrue(company.efaktura_enabled)
+        self.assertTrue(company.efaktura_switched_on)
         self.assertEqual(company.efaktura_network_mode, "sandbox")
         self.assertEqual(company.efaktura_billing_account, "86011117947")
         for xmlid, mobile in (
@@ -33,12 +33,12 @@ class TestDemoData(EfakturaCase):
         ):
             consumer = self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}").with_company(company)
             with self.subTest(consumer=consumer.name):
-                self.assertTrue(consumer.efaktura_b2c_enabled)
+                self.assertTrue(consumer.efaktura_b2c_customer)
                 self.assertEqual(consumer.mobile, mobile)
         self.assertTrue(get_module_path("l10n_no_efaktura_b2c"))
         # The cost report means something: the channels have realistic prices.
         prices = {channel.code: channel.price for channel in company.efaktura_channel_ids}
-        self.assertEqual(prices, {"vipps": 1.5, "efaktura": 2.5, "email": 0.0, "post": 17.0})
+        self.assertEqual(prices, {"vipps": 1.5, "nettbank": 2.5, "email": 0.0, "post": 17.0})
         # The first Send does not stop at "Configure your document layout".
         self.assertTrue(company.external_report_layout_id)
         self.assertTrue(company.logo)

@@ -11,7 +11,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..models.efaktura_chain import MAX_ATTEMPTS, _Run
+from ..models.efaktura_chain import MAX_ATTEMPTS, DispatchRun
 from .common import EfakturaInvoiceCase
 
 
@@ -47,19 +47,19 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.assertEqual(document.kid, move.payment_reference)
         self.assertIn("Delivered by Vipps", self.last_note(move))
         kari = self.kari.with_company(self.company)
-        self.assertTrue(kari.efaktura_vipps)
+        self.assertTrue(kari.efaktura_found_in_vipps)
         self.assertEqual(kari.efaktura_state, "active")
 
     def test_nettbank_by_jtta_path(self):
         move = self.dispatch(self.make_invoice(self.ola))
         self.assertEqual(move.efaktura_state, "sent")
-        self.assertEqual(move.efaktura_channel, "efaktura")
-        delivery = self.assert_one_delivery(move, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
+        delivery = self.assert_one_delivery(move, "nettbank")
         ola = self.ola.with_company(self.company)
         self.assertTrue(ola.efaktura_identifier, "the JTTA lookup is remembered on the partner")
-        self.assertFalse(ola.efaktura_vipps)
+        self.assertFalse(ola.efaktura_found_in_vipps)
         document = self.mailbox(move)
-        self.assertEqual(document.channel, "efaktura")
+        self.assertEqual(document.channel, "nettbank")
         self.assertEqual(document.recipient, ola.efaktura_identifier)
         self.assertEqual(document.reference, delivery.network_reference)
         self.assertIn("Delivered by eFaktura", self.last_note(move))
@@ -185,8 +185,8 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move._efaktura_queue()
         chain = self.env["efaktura.chain"]
         # What the crashed run had done outside this database: the network holds the consignment.
-        run = _Run(chain, self.company, move)
-        first = run.network.submit("efaktura", [chain._document(move, "efaktura", run)])[0]
+        run = DispatchRun(chain, self.company, move)
+        first = run.network.submit("nettbank", [chain._document(move, "nettbank", run)])[0]
         self.assertTrue(first.ok)
         self.assertFalse(move.efaktura_delivery_ids, "the crashed run's outbox row was never committed")
         chain._cron_dispatch()
@@ -290,10 +290,10 @@ class TestDispatchChain(EfakturaInvoiceCase):
     # ------------------------------------------------------------------
 
     def test_preview_names_channel_and_reason_without_sending(self):
-        self.kari.with_company(self.company).sudo().write({"efaktura_vipps": True})
+        self.kari.with_company(self.company).sudo().write({"efaktura_found_in_vipps": True})
         expectations = {
             self.kari: ("vipps", "Vipps"),
-            self.ingrid: ("efaktura", "BankID"),
+            self.ingrid: ("nettbank", "BankID"),
         }
         submissions = self.env["efaktura.sandbox.submission"].search_count([])
         for partner, (channel, words) in expectations.items():
@@ -326,7 +326,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         wizard.action_send_and_print()
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "sent")
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         self.assertEqual(len(self.mailbox(move)), 1)
 
     def test_batch_send_and_print(self):
@@ -340,7 +340,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.env.ref("account.ir_cron_account_move_send").method_direct_trigger()
         moves.invalidate_recordset()
         self.assertEqual(moves.mapped("efaktura_state"), ["sent", "sent"])
-        self.assertEqual(sorted(moves.mapped("efaktura_channel")), ["efaktura", "vipps"])
+        self.assertEqual(sorted(moves.mapped("efaktura_channel")), ["nettbank", "vipps"])
 
     def test_send_on_post(self):
         move = self.make_invoice(self.ola, post=False)
@@ -368,7 +368,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.assertIn("receipt", self.last_note(move))
 
     def test_cost_from_channel_price(self):
-        self.company.efaktura_channel_ids.filtered(lambda c: c.code == "efaktura").price = 1.75
+        self.company.efaktura_channel_ids.filtered(lambda c: c.code == "nettbank").price = 1.75
         move = self.dispatch(self.make_invoice(self.ola))
         self.assertEqual(move.efaktura_delivery_ids.cost, 1.75)
 
@@ -376,7 +376,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move = self.make_invoice(self.ola)
         move._efaktura_queue()
         with (
-            patch.object(type(self.env["efaktura.chain"]), "_send_efaktura", side_effect=RuntimeError("disk full")),
+            patch.object(type(self.env["efaktura.chain"]), "_send_nettbank", side_effect=RuntimeError("disk full")),
             mute_logger("odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain"),
         ):
             self.env["efaktura.chain"]._cron_dispatch()

@@ -36,7 +36,7 @@ class ProductionCase(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
                 "efaktura_mps_endpoint": cls.mps_peer.url,
                 "efaktura_mps_cancel_endpoint": cls.mps_peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH,
                 "efaktura_mps_client_cert": __file__,  # plain HTTP to the peer: no TLS handshake is made
-                "efaktura_vipps_enabled": True,
+                "efaktura_uses_vipps_api": True,
                 "efaktura_vipps_base_url": cls.vipps_peer.base_url,
                 "efaktura_vipps_token_url": cls.vipps_peer.token_url,
                 "efaktura_vipps_client_id": cls.vipps_peer.client_id,
@@ -63,10 +63,9 @@ class ProductionCase(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
 
 @tagged("post_install", "-at_install")
 class TestDispatchProduction(ProductionCase):
-
     def test_nettbank_through_mps(self):
         move = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
         delivery = move.efaktura_delivery_ids
         self.assertEqual(delivery.network, "mps")
         self.assertEqual(self.ola.with_company(self.company).efaktura_identifier, OLA_IDENTIFIER)
@@ -97,7 +96,7 @@ class TestDispatchProduction(ProductionCase):
         self.dispatch(self.make_invoice(self.ola, amount=10))  # the lookup learns Ola's identifier
         self.mps_peer.inject_fault("validationFault", "5006", "Invalid account number")
         move = self.dispatch(self.make_invoice(self.ola))
-        delivery = move.efaktura_delivery_ids.filtered(lambda d: d.channel == "efaktura")
+        delivery = move.efaktura_delivery_ids.filtered(lambda d: d.channel == "nettbank")
         self.assertEqual((delivery.state, delivery.error_code, delivery.final), ("rejected", "5006", True))
         self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "email"))
 
@@ -114,7 +113,7 @@ class TestDispatchProduction(ProductionCase):
     def test_switching_to_sandbox_changes_only_settings(self):
         self.company.efaktura_network_mode = "sandbox"
         move = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
         self.assertEqual(move.efaktura_delivery_ids.network, "sandbox")
         self.assertEqual(len(self.mailbox(move)), 1)
         self.assertFalse(self.mps_peer.consignments)

@@ -61,7 +61,7 @@ class TestDocumentLink(EfakturaInvoiceCase, HttpCase):
 
     def test_old_link_does_not_serve_the_invoice_after_reset_edit_and_repost(self):
         move = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         old = self.path_of(move)
         self.assertEqual(self.url_open(old).status_code, 200)
         move.button_draft()

@@ -30,7 +30,7 @@ class TestExactlyOnceProduction(ProductionCase):
         return [s for s in self.mps_peer.submissions if s[1] == move.name]
 
     def network_delivery(self, move):
-        return move.efaktura_delivery_ids.filtered(lambda d: d.channel in ("efaktura", "vipps"))
+        return move.efaktura_delivery_ids.filtered(lambda d: d.channel in ("nettbank", "vipps"))
 
     def learn_ola(self):
         """A first invoice teaches the chain Ola's eFaktura identifier, so that the next ones go straight out."""
@@ -54,7 +54,7 @@ class TestExactlyOnceProduction(ProductionCase):
         moves[0].action_efaktura_send()
         moves.invalidate_recordset()
         delivery = moves[0].efaktura_delivery_ids
-        self.assertEqual((moves[0].efaktura_state, moves[0].efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((moves[0].efaktura_state, moves[0].efaktura_channel), ("sent", "nettbank"))
         self.assertEqual((delivery.state, delivery.network_reference), ("submitted", moves[0].name))
         self.assertEqual(len(self.submissions(moves[0])), 1, "MPS was asked first, and not sent it again")
         self.assertIn("the network already had it", moves[0].message_ids[0].body)
@@ -110,7 +110,7 @@ class TestExactlyOnceProduction(ProductionCase):
         move._efaktura_write({"efaktura_next_try": fields.Datetime.now() - timedelta(seconds=1)})
         self.env["efaktura.chain"]._cron_dispatch()
         move.invalidate_recordset()
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
         self.assertEqual(delivery.state, "submitted")
         self.assertEqual(len(self.submissions(move)), 1)
 
@@ -163,7 +163,7 @@ class TestExactlyOnceProduction(ProductionCase):
         self.learn_ola()
         nettbank = self.dispatch(self.make_invoice(self.ola))
         vipps = self.dispatch(self.make_invoice(self.kari))
-        self.assertEqual((nettbank.efaktura_channel, vipps.efaktura_channel), ("efaktura", "vipps"))
+        self.assertEqual((nettbank.efaktura_channel, vipps.efaktura_channel), ("nettbank", "vipps"))
         keys = {move: self.network_delivery(move).idempotency_key for move in nettbank | vipps}
         for move in nettbank | vipps:
             self.pay(move, 300)
@@ -184,7 +184,7 @@ class TestExactlyOnceProduction(ProductionCase):
         self.learn_ola()
         invoice = self.dispatch(self.make_invoice(self.ola))
         refund = self.dispatch(self.reverse(invoice, 250))
-        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "nettbank"))
         self.assertEqual(invoice.amount_residual, 750)
         with self.assertRaisesRegex(UserError, "already delivered"):
             invoice.action_efaktura_send()
@@ -285,7 +285,7 @@ class TestExactlyOnceProduction(ProductionCase):
         self.assertEqual(kari.efaktura_state, "queued")
         self.assertTrue(kari.efaktura_next_try)
         self.assertFalse(self.env["efaktura.consent"].sudo().search([("partner_id", "=", self.kari.id)]))
-        self.assertFalse(self.kari.with_company(self.company).efaktura_vipps, "half an answer is not written")
+        self.assertFalse(self.kari.with_company(self.company).efaktura_found_in_vipps, "half an answer is not written")
         self.assertEqual(ingrid.efaktura_state, "awaiting_consent", "MPS and Vipps both answered for Ingrid")
 
         kari._efaktura_write({"efaktura_next_try": fields.Datetime.now() - timedelta(seconds=1)})

@@ -31,7 +31,7 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
         )
 
     def test_submit_needs_the_issuer_data(self):
-        company = self.env["res.company"].create({"name": "Tom AS", "efaktura_enabled": True})
+        company = self.env["res.company"].create({"name": "Tom AS", "efaktura_switched_on": True})
         with self.assertRaisesRegex(UserError, "Issuer organisation number.*Billing account number"):
             company.action_efaktura_submit_issuer()
         self.assertEqual(company.efaktura_issuer_state, "inactive")

@@ -68,7 +68,7 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
     def test_first_contact_through_jtta_and_delivery(self):
         self.assertFalse(self.ola.with_company(self.company).efaktura_identifier, "nobody asked before")
         move = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
         delivery = move.efaktura_delivery_ids
         self.assertEqual((delivery.network, delivery.state), ("maventa", "submitted"))
         self.assertEqual(self.ola.with_company(self.company).efaktura_identifier, maventa.JTTA_ROUTED)
@@ -101,9 +101,9 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
         self.assertEqual(move.efaktura_delivery_ids.network, "maventa")
         self.peer.process()
         self.poll()
-        efaktura = move.efaktura_delivery_ids.filtered(lambda d: d.channel == "efaktura")
-        self.assertEqual(efaktura.state, "rejected")
-        self.assertIn("JTTA", efaktura.last_error)
+        nettbank = move.efaktura_delivery_ids.filtered(lambda d: d.channel == "nettbank")
+        self.assertEqual(nettbank.state, "rejected")
+        self.assertIn("JTTA", nettbank.last_error)
         self.assertEqual((move.efaktura_state, move.efaktura_channel), ("fallback_sent", "email"))
         self.assertEqual(len(self.peer.invoices), 1, "Maventa did not send it by e-mail as well")
 
@@ -162,7 +162,7 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
             self.env["efaktura.chain"]._cron_dispatch()
             move.invalidate_recordset()
             self.assertEqual(move.efaktura_state, "queued")
-            self.assertEqual(move.efaktura_delivery_ids.mapped("channel"), ["efaktura"], "no other channel")
+            self.assertEqual(move.efaktura_delivery_ids.mapped("channel"), ["nettbank"], "no other channel")
         move.efaktura_next_try = False
         self.env["efaktura.chain"]._cron_dispatch()
         move.invalidate_recordset()
@@ -195,7 +195,7 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
         self.assertEqual(reminder.channel, "email")
         self.assertEqual(len(self.peer.invoices), 1, "no new invoice with the same KID went to the nettbank")
         refused = move.efaktura_delivery_ids.filtered(lambda d: d.error_code == maventa.REMINDER_NOT_SUPPORTED)
-        self.assertEqual(refused.channel, "efaktura")
+        self.assertEqual(refused.channel, "nettbank")
         self.assertEqual(move.efaktura_state, "sent", "the invoice keeps its own delivery")
 
     def test_credit_note_goes_through_maventa_without_the_invoice_kid(self):
@@ -210,7 +210,7 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
         refund.invoice_line_ids.price_unit = 250
         refund.action_post()
         self.dispatch(refund)
-        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "nettbank"))
         [credit_note] = [i for i in self.peer.invoices.values() if i["type"] == "credit_note"]
         self.assertEqual(credit_note["invoice_nr"], refund.name)
         self.assertEqual(credit_note["billing_reference"], move.name, "attached to the invoice it credits")
@@ -342,13 +342,13 @@ class TestMaventaClient(EfakturaInvoiceCase):
             client.send_invoice(invoice_id, "a.xml", xml.replace(b"2026/0001", number.encode()))
         self.peer.process()  # no JTTA consumer: forced to eFaktura, all three fail at Maventa
         self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICE_PATH.format(id=ids[1]))
-        results = network.status("efaktura", ids)
+        results = network.status("nettbank", ids)
         self.assertEqual([r.network_reference for r in results], [ids[0], ids[2]], "the failed read is skipped")
         self.assertEqual({r.state for r in results}, {"rejected"})
         for invoice_id in ids:
             self.peer.add_fault("500", method="GET", path=maventa_contract.INVOICE_PATH.format(id=invoice_id))
         with self.assertRaises(NetworkUnavailable):
-            network.status("efaktura", ids)
+            network.status("nettbank", ids)
 
     def test_peer_counts_for_the_chaos_check_what_it_holds_twice(self):
         """What chaos/check.py reads: a second invoice number under a new UUID is counted as a duplicate, with
@@ -398,7 +398,7 @@ class TestMaventaClient(EfakturaInvoiceCase):
             Issuer("123456785", "Nordlys", "86011117947"), self.config, render=lambda d: ("a.xml", b"<Invoice/>")
         )
         reminder, credit = network.submit(
-            "efaktura",
+            "nettbank",
             [
                 self.document(key="r", kind="reminder", original_invoice_number="2026/0001"),
                 self.document(key="c", kind="credit_note"),
@@ -408,7 +408,7 @@ class TestMaventaClient(EfakturaInvoiceCase):
         self.assertEqual(credit.error.code, "CREDIT_NOTE_KID")
         self.assertFalse(self.peer.requests_to("POST", maventa_contract.INVOICES_PATH))
         with self.assertRaises(NetworkRejected):
-            network.cancel("efaktura", "x")
+            network.cancel("nettbank", "x")
 
     def test_same_key_same_uuid(self):
         self.assertEqual(maventa.invoice_uuid("123456785", "k1"), maventa.invoice_uuid("123456785", "k1"))
@@ -474,7 +474,7 @@ class TestMaventaSandbox(EfakturaInvoiceCase):
     def test_the_sandbox_receives_the_invoice_as_maventa_would(self):
         self.assertEqual(self.company.efaktura_production_route, "maventa")
         move = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((move.efaktura_state, move.efaktura_channel), ("sent", "nettbank"))
         delivery = move.efaktura_delivery_ids
         document = self.mailbox(move)
         self.assertEqual(document.played_network, "maventa")
@@ -493,7 +493,7 @@ class TestMaventaSandbox(EfakturaInvoiceCase):
     def test_a_credit_note_goes_as_a_credit_note_file_without_the_invoice_kid(self):
         invoice = self.dispatch(self.make_invoice(self.ola))
         refund = self.dispatch(self.reverse(invoice))
-        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "efaktura"))
+        self.assertEqual((refund.efaktura_state, refund.efaktura_channel), ("sent", "nettbank"))
         read = self.network_file(self.mailbox(refund))
         self.assertEqual(
             (read["type"], read["invoice_nr"], read["billing_reference"]), ("credit_note", refund.name, invoice.name)

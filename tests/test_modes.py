@@ -1,8 +1,6 @@
 """eFaktura B2C modes, as Odoo's payment providers have them: Disabled, Test, Enabled (production)."""
 
-import importlib.util
 from datetime import timedelta
-from pathlib import Path
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -29,7 +27,7 @@ class TestFreshInstall(EfakturaInvoiceCase, HttpCase):
         self.assertTrue(existing)
         self.assertEqual(set(existing.mapped("efaktura_mode")), {"disabled"}, "a new database starts Disabled")
         main = self.env.ref("base.main_company")
-        self.assertFalse(main.efaktura_enabled)
+        self.assertFalse(main.efaktura_switched_on)
         # A consumer who would take every channel, and an invoice to her from the main company.
         partner = self.env["res.partner"].create(
             {
@@ -78,7 +76,7 @@ class TestNeutralize(EfakturaInvoiceCase):
             "efaktura_mps_endpoint": "https://mps.example.com/erp",
             "efaktura_mps_client_cert": "/etc/odoo/mps/client.pem",
             "efaktura_mps_client_key": "/etc/odoo/mps/client.key",
-            "efaktura_vipps_enabled": True,
+            "efaktura_uses_vipps_api": True,
             "efaktura_vipps_client_id": "vipps-client",
             "efaktura_vipps_client_secret": "vipps-secret",
             "efaktura_vipps_subscription_key": "vipps-key",
@@ -99,12 +97,12 @@ class TestNeutralize(EfakturaInvoiceCase):
         company = self.company.sudo()
         self.assertEqual(company.efaktura_mode, "test")
         self.assertEqual(company.efaktura_network_mode, "sandbox")
-        self.assertTrue(company.efaktura_enabled)
+        self.assertTrue(company.efaktura_switched_on)
         self.assertFalse(company.efaktura_test_send_emails)
         for fname in (
             "efaktura_mps_client_cert",
             "efaktura_mps_client_key",
-            "efaktura_vipps_enabled",
+            "efaktura_uses_vipps_api",
             "efaktura_vipps_client_secret",
             "efaktura_vipps_subscription_key",
             "efaktura_bankid_client_secret",
@@ -116,19 +114,19 @@ class TestNeutralize(EfakturaInvoiceCase):
         self.assertEqual(disabled.efaktura_mode, "disabled", "a disabled company stays disabled")
         # The stored compatibility flags agree with the mode, as the ORM would compute them.
         company._compute_efaktura_mode_flags()
-        self.assertEqual((company.efaktura_enabled, company.efaktura_network_mode), (True, "sandbox"))
+        self.assertEqual((company.efaktura_switched_on, company.efaktura_network_mode), (True, "sandbox"))
 
     def test_compatibility_flags_follow_the_mode(self):
         company = self.env["res.company"].create({"name": "Kompat AS"})
-        self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
-        company.efaktura_enabled = True
+        self.assertEqual((company.efaktura_mode, company.efaktura_switched_on), ("disabled", False))
+        company.efaktura_switched_on = True
         self.assertEqual((company.efaktura_mode, company.efaktura_network_mode), ("test", "sandbox"))
         company.efaktura_network_mode = "production"
         self.assertEqual(company.efaktura_mode, "enabled")
-        company.efaktura_enabled = True
+        company.efaktura_switched_on = True
         self.assertEqual(company.efaktura_mode, "enabled", "enabling again keeps production")
-        company.efaktura_enabled = False
-        self.assertEqual((company.efaktura_mode, company.efaktura_enabled), ("disabled", False))
+        company.efaktura_switched_on = False
+        self.assertEqual((company.efaktura_mode, company.efaktura_switched_on), ("disabled", False))
 
 
 @tagged("post_install", "-at_install")
@@ -212,61 +210,6 @@ class TestTestMode(ConsentCase):
         self.assertEqual(self.sms_to(self.ingrid).state, "outgoing")
         self.assertFalse(self.kept("sms", partner_id=self.ingrid.id))
         self.assertTrue(consent)
-
-
-@tagged("post_install", "-at_install")
-class TestModeMigration(EfakturaInvoiceCase):
-    def test_existing_companies_keep_their_mode(self):
-        """18.0.1.0.1: efaktura_enabled and efaktura_network_mode of an existing database become efaktura_mode."""
-        path = Path(__file__).parent.parent / "migrations" / "18.0.1.0.1" / "pre-migration.py"
-        spec = importlib.util.spec_from_file_location("efaktura_pre_migration", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        other = self.env["res.company"].create({"name": "Prod AS", "efaktura_mode": "enabled"})
-        off = self.env["res.company"].create({"name": "Av AS"})
-        self.env.flush_all()
-        cr = self.env.cr
-        with cr.savepoint(flush=False) as savepoint:
-            # The database as the previous version left it: no mode, the two old columns.
-            cr.execute("ALTER TABLE res_company DROP COLUMN efaktura_mode")
-            cr.execute("ALTER TABLE res_company DROP COLUMN efaktura_production_route")
-            migration.migrate(cr, "18.0.1.0.0")
-            cr.execute(
-                "SELECT id, efaktura_mode FROM res_company WHERE id IN %s", [(self.company.id, other.id, off.id)]
-            )
-            modes = dict(cr.fetchall())
-            # Production meant MPS direct before the route existed: those companies keep it.
-            cr.execute("SELECT DISTINCT efaktura_production_route FROM res_company")
-            self.assertEqual(cr.fetchall(), [("mps",)])
-            migration.migrate(cr, "18.0.1.0.0")  # a second run changes nothing
-            cr.execute("SELECT count(*) FROM res_company WHERE efaktura_mode IS NULL")
-            self.assertEqual(cr.fetchone()[0], 0)
-            savepoint.rollback()  # the column as the ORM made it
-        self.assertEqual(modes, {self.company.id: "test", other.id: "enabled", off.id: "disabled"})
-
-    def test_deliveries_keep_their_invoices_under_the_new_keys(self):
-        """18.0.1.0.1: the current delivery of each invoice gets its key in the new form, so an invoice delivered
-        under the old key (which hashed the amount left to pay) is not sent again."""
-        path = Path(__file__).parent.parent / "migrations" / "18.0.1.0.1" / "post-migration.py"
-        spec = importlib.util.spec_from_file_location("efaktura_post_migration", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
-        move = self.dispatch(self.make_invoice(self.ola))
-        delivery = move.efaktura_delivery_ids
-        self.assertEqual(len(delivery), 1)
-        expected = delivery.idempotency_key
-        # As the previous version left it: a key that hashed the document.
-        self.env.cr.execute(
-            "UPDATE efaktura_delivery SET idempotency_key = %s WHERE id = %s", ["0123456789abcdef" * 2, delivery.id]
-        )
-        delivery.invalidate_recordset(["idempotency_key"])
-        migration.migrate(self.env.cr, "18.0.1.0.0")
-        delivery.invalidate_recordset(["idempotency_key"])
-        self.assertEqual(delivery.idempotency_key, expected)
-        self.dispatch(move)
-        self.assertEqual(len(move.efaktura_delivery_ids), 1)
-        self.assertEqual(len(self.mailbox(move)), 1)
-
 
 
 @tagged("post_install", "-at_install")

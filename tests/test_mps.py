@@ -441,7 +441,7 @@ class TestMpsClient(BaseCase):
             self.document("move-2", "INV/2024/0002", recipient="unknown-consumer"),
             self.document("move-3", "CN/2024/0001", kind="credit_note", amount_ore=5000),
         ]
-        results = network.submit("efaktura", documents)
+        results = network.submit("nettbank", documents)
         self.assertEqual([result.key for result in results], ["move-1", "move-2", "move-3"])
         for result, document in zip(results, documents, strict=True):
             self.assertTrue(result.ok)
@@ -459,27 +459,27 @@ class TestMpsClient(BaseCase):
         self.assertEqual(sent[2].findtext(f"{{{NS}}}amount"), "50.00")
 
         references = [result.network_reference for result in results]
-        self.assertEqual({status.state for status in network.status("efaktura", references)}, {base.SUBMITTED})
+        self.assertEqual({status.state for status in network.status("nettbank", references)}, {base.SUBMITTED})
         self.peer.process_consignment(consignment_id)
         self.peer.set_invoice_status(ISSUER_ID, "CN/2024/0001", "DELETED", "Withdrawn by the issuer")
-        states = {status.network_reference: status for status in network.status("efaktura", [*references, "NOPE"])}
+        states = {status.network_reference: status for status in network.status("nettbank", [*references, "NOPE"])}
         self.assertEqual(set(states), set(references), "unknown references are left out")
         self.assertEqual(states["INV/2024/0001"].state, base.SHOWN)
         self.assertEqual(states["INV/2024/0002"].state, base.REJECTED)
         self.assertIn("No eFaktura agreement", states["INV/2024/0002"].detail)
         self.assertEqual(states["CN/2024/0001"].state, base.CANCELLED)
         self.peer.set_invoice_status(ISSUER_ID, "INV/2024/0001", "VALIDATED")
-        self.assertEqual(network.status("efaktura", ["INV/2024/0001"])[0].state, base.ACCEPTED)
-        self.assertEqual(network.status("efaktura", []), [])
+        self.assertEqual(network.status("nettbank", ["INV/2024/0001"])[0].state, base.ACCEPTED)
+        self.assertEqual(network.status("nettbank", []), [])
 
     def test_network_resubmission_is_a_duplicate(self):
         network = self.network()
         documents = [self.document("move-1", "INV/2024/0001"), self.document("move-2", "INV/2024/0002")]
-        first = network.submit("efaktura", documents)
+        first = network.submit("nettbank", documents)
         self.assertTrue(all(result.ok and not result.duplicate for result in first))
 
         # A crash before the commit: the same batch again, even in another order, is the same consignment.
-        again = network.submit("efaktura", list(reversed(documents)))
+        again = network.submit("nettbank", list(reversed(documents)))
         self.assertEqual([result.key for result in again], ["move-2", "move-1"])
         for result in again:
             self.assertTrue(result.duplicate)
@@ -492,7 +492,7 @@ class TestMpsClient(BaseCase):
 
         self.peer.process_consignment(next(iter(self.peer.consignments)))
         self.peer.set_invoice_status(ISSUER_ID, "INV/2024/0002", "REJECTED", "Receiver blocked the issuer")
-        later = {result.key: result for result in network.submit("efaktura", documents)}
+        later = {result.key: result for result in network.submit("nettbank", documents)}
         self.assertEqual(later["move-1"].state, base.SHOWN)
         self.assertTrue(later["move-1"].ok)
         self.assertEqual(later["move-2"].state, base.REJECTED)
@@ -504,9 +504,9 @@ class TestMpsClient(BaseCase):
     def test_network_duplicate_of_a_stopped_consignment(self):
         network = self.network()
         documents = [self.document("move-1", "INV/2024/0001")]
-        network.submit("efaktura", documents)
+        network.submit("nettbank", documents)
         self.peer.stop_consignment(next(iter(self.peer.consignments)), "Consignment stopped by operator")
-        [result] = network.submit("efaktura", documents)
+        [result] = network.submit("nettbank", documents)
         self.assertTrue(result.duplicate)
         self.assertEqual(result.state, base.REJECTED)
         self.assertIn("Consignment stopped by operator", str(result.error))
@@ -514,7 +514,7 @@ class TestMpsClient(BaseCase):
     def test_network_submit_checks_documents_first(self):
         network = self.network()
         results = network.submit(
-            "efaktura",
+            "nettbank",
             [
                 self.document("move-1", "INV/2024/0001"),
                 self.document("move-2", "INV/2024/0002", currency="EUR"),
@@ -529,16 +529,16 @@ class TestMpsClient(BaseCase):
         self.assertEqual(results[2].error.code, "5003")
         [consignment] = self.peer.consignments.values()
         self.assertEqual(consignment["invoices"], ["INV/2024/0001"])
-        self.assertEqual(network.submit("efaktura", []), [])
+        self.assertEqual(network.submit("nettbank", []), [])
 
     def test_network_submit_refused_or_unavailable_as_a_whole(self):
         with self.assertRaises(base.NetworkRejected) as caught:
-            self.network(account_number=BAD_ACCOUNT).submit("efaktura", [self.document("move-1", "INV/2024/0001")])
+            self.network(account_number=BAD_ACCOUNT).submit("nettbank", [self.document("move-1", "INV/2024/0001")])
         self.assert_error(caught.exception, base.NetworkRejected, "5006", False)
         self.peer.mode = MODE_HTTP_ERROR
         self.peer.http_status = 503
         with self.assertRaises(base.NetworkUnavailable):
-            self.network().submit("efaktura", [self.document("move-1", "INV/2024/0001")])
+            self.network().submit("nettbank", [self.document("move-1", "INV/2024/0001")])
         self.assertEqual(self.peer.consignments, {})
 
     def test_network_channel_and_cancel(self):
@@ -556,7 +556,7 @@ class TestMpsClient(BaseCase):
 
     def submitted(self, *numbers):
         network = self.network()
-        network.submit("efaktura", [self.document(f"move-{i}", number) for i, number in enumerate(numbers)])
+        network.submit("nettbank", [self.document(f"move-{i}", number) for i, number in enumerate(numbers)])
         return network
 
     def test_submitter_address(self):
@@ -644,28 +644,28 @@ class TestMpsClient(BaseCase):
 
     def test_network_cancel(self):
         network = self.submitted("INV/2024/0001", "INV/2024/0002", "INV/2024/0003")
-        result = network.cancel("efaktura", "INV/2024/0001")
+        result = network.cancel("nettbank", "INV/2024/0001")
         self.assertEqual((result.network_reference, result.state), ("INV/2024/0001", base.CANCELLED))
         self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0001")]["status"], "DELETED")
         self.assertEqual(
             [request.operation for request in self.peer.requests[-2:]], ["getCancellableInvoice", "cancelInvoice"]
         )
         # Cancelled before (a retry after a crash): nothing more to do.
-        self.assertEqual(network.cancel("efaktura", "INV/2024/0001").state, base.CANCELLED)
+        self.assertEqual(network.cancel("nettbank", "INV/2024/0001").state, base.CANCELLED)
         self.assertEqual(len(self.peer.requests_for("cancelInvoice")), 1)
 
         self.peer.mark_paid(ISSUER_ID, "INV/2024/0002")
         with self.assertRaises(base.NetworkRejected) as caught:
-            network.cancel("efaktura", "INV/2024/0002")
+            network.cancel("nettbank", "INV/2024/0002")
         self.assert_error(caught.exception, base.NetworkRejected, "5005", False)
         self.assertIn("already paid", str(caught.exception))
 
         self.peer.close_cancellation(ISSUER_ID, "INV/2024/0003")
         with self.assertRaises(base.NetworkRejected) as caught:
-            network.cancel("efaktura", "INV/2024/0003")
+            network.cancel("nettbank", "INV/2024/0003")
         self.assertIn("too late to cancel", str(caught.exception))
         with self.assertRaises(base.NetworkRejected) as caught:
-            network.cancel("efaktura", "NOPE")
+            network.cancel("nettbank", "NOPE")
         self.assertEqual(caught.exception.code, "5004")
         self.assertEqual(len(self.peer.requests_for("cancelInvoice")), 1, "only cancellable invoices are cancelled")
         self.assertEqual(self.peer.invoices[(ISSUER_ID, "INV/2024/0003")]["status"], "RECEIVED")

@@ -114,7 +114,7 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
             )
             for i in range(1001)
         ]
-        results = network.submit("efaktura", documents)
+        results = network.submit("nettbank", documents)
         self.assertTrue(all(result.ok for result in results), [r.error for r in results if not r.ok][:1])
         self.assertEqual(len(self.peer.requests_for("addInvoices")), 2)
         self.assertEqual(sorted(len(c["invoices"]) for c in self.peer.consignments.values()), [1, 1000])
@@ -145,7 +145,7 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         refund = self.env["account.move"].browse(wizard.refund_moves()["res_id"])
         refund.action_post()
         self.dispatch(refund)
-        self.assertEqual(refund.efaktura_channel, "efaktura")
+        self.assertEqual(refund.efaktura_channel, "nettbank")
         self.assertIn((ISSUER_ID, refund.name), self.peer.invoices)
         body = self.peer.requests_for("addInvoices")[-1].body
         body = body.decode() if isinstance(body, bytes) else body

@@ -17,7 +17,7 @@ class TestPartnerCard(EfakturaCase):
                 self.consumer.mobile = raw
                 self.enable_b2c(self.consumer)
                 self.assertEqual(self.consumer.mobile, "+4790000000")
-                self.assertTrue(self.consumer.efaktura_b2c_enabled)
+                self.assertTrue(self.consumer.efaktura_b2c_customer)
                 self.consumer.efaktura_receive_edocuments = False
 
     def test_mobile_of_enabled_consumer_stays_normalised(self):
@@ -79,17 +79,17 @@ class TestPartnerCard(EfakturaCase):
         partner = self.env["res.partner"].create({"name": "Abroad", "mobile": "+46 70 123 45 67"})
         partner.efaktura_avtalegiro = True
         self.assertEqual(partner.mobile, "+46 70 123 45 67")
-        self.assertFalse(partner.efaktura_b2c_enabled)
+        self.assertFalse(partner.efaktura_b2c_customer)
         # Receive eDocuments alone, without the B2CNO access point, does not enable B2C.
         partner.efaktura_receive_edocuments = True
-        self.assertFalse(partner.efaktura_b2c_enabled)
+        self.assertFalse(partner.efaktura_b2c_customer)
 
     def test_settings_are_per_company(self):
         other = self.env["res.company"].create({"name": "Other AS", "country_id": self.env.ref("base.no").id})
         self.enable_b2c(self.consumer)
         consumer_other = self.consumer.with_company(other)
-        self.assertTrue(self.consumer.efaktura_b2c_enabled)
-        self.assertFalse(consumer_other.efaktura_b2c_enabled)
+        self.assertTrue(self.consumer.efaktura_b2c_customer)
+        self.assertFalse(consumer_other.efaktura_b2c_customer)
         self.assertFalse(consumer_other.efaktura_receive_edocuments)
         self.assertEqual(consumer_other.efaktura_state, "not_checked")
         self.consumer._efaktura_set_state("active")
@@ -98,16 +98,16 @@ class TestPartnerCard(EfakturaCase):
     def test_search_b2c_enabled(self):
         self.enable_b2c(self.consumer)
         Partner = self.env["res.partner"]
-        self.assertIn(self.consumer, Partner.search([("efaktura_b2c_enabled", "=", True)]))
-        self.assertNotIn(self.consumer, Partner.search([("efaktura_b2c_enabled", "=", False)]))
-        self.assertNotIn(self.consumer, Partner.search([("efaktura_b2c_enabled", "!=", True)]))
+        self.assertIn(self.consumer, Partner.search([("efaktura_b2c_customer", "=", True)]))
+        self.assertNotIn(self.consumer, Partner.search([("efaktura_b2c_customer", "=", False)]))
+        self.assertNotIn(self.consumer, Partner.search([("efaktura_b2c_customer", "!=", True)]))
 
     def test_state_is_read_only_with_date_and_chatter(self):
         self.assertEqual(self.consumer.efaktura_state, "not_checked")
         self.assertFalse(self.consumer.efaktura_state_date)
         self.assertTrue(self.consumer._fields["efaktura_state"].readonly)
         self.assertTrue(self.consumer._fields["efaktura_identifier"].readonly)
-        self.assertTrue(self.consumer._fields["efaktura_vipps"].readonly)
+        self.assertTrue(self.consumer._fields["efaktura_found_in_vipps"].readonly)
         messages_before = len(self.consumer.message_ids)
         self.consumer._efaktura_set_state("consent_requested")
         self.assertEqual(self.consumer.efaktura_state, "consent_requested")
@@ -128,7 +128,7 @@ class TestPartnerCard(EfakturaCase):
             form.mobile = "0047 412 34 567"
             form.efaktura_receive_edocuments = True
             form.efaktura_access_point = "b2cno"
-        self.assertTrue(self.consumer.efaktura_b2c_enabled)
+        self.assertTrue(self.consumer.efaktura_b2c_customer)
         self.assertEqual(self.consumer.mobile, "+4741234567")
 
 
@@ -163,7 +163,7 @@ class TestPartnerRulesAcrossCompanies(EfakturaCase):
     def test_landline_or_company_refused_from_another_company(self):
         for user in (self.user_b, self.user_both):
             consumer = self.in_company_b(user)
-            self.assertFalse(consumer.efaktura_b2c_enabled, "an ordinary contact in company B")
+            self.assertFalse(consumer.efaktura_b2c_customer, "an ordinary contact in company B")
             with (
                 self.subTest(user=user.login, change="landline"),
                 self.assertRaises(ValidationError) as caught,

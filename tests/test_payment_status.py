@@ -50,7 +50,7 @@ class TestPaymentStatus(EfakturaInvoiceCase):
                 "move_id": other_move.id,
                 "partner_id": self.ola.id,
                 "company_id": other.id,
-                "channel": "efaktura",
+                "channel": "nettbank",
                 "document_hash": "0" * 64,
                 "idempotency_key": "avslatt-1",
                 "network_reference": "EARLIER-1",

@@ -184,8 +184,8 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
         results = network.lookup(self.recipients())
         self.assertEqual(results["kari"], LookupResult("kari", "", vipps=True, vipps_recipient=KARI_MOBILE[1:]))
         self.assertEqual(results["ola"], LookupResult("ola"))
-        self.assertEqual(set(network.lookup_errors), {"efaktura"})
-        self.assertTrue(network.lookup_errors["efaktura"].retryable)
+        self.assertEqual(set(network.lookup_errors), {"nettbank"})
+        self.assertTrue(network.lookup_errors["nettbank"].retryable)
 
     def test_lookup_raises_only_when_no_side_answered(self):
         network = self.network()
@@ -195,21 +195,21 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
         with self.assertRaises(NetworkUnavailable) as caught:
             network.lookup(self.recipients())
         self.assertTrue(caught.exception.retryable)
-        self.assertEqual(set(network.lookup_errors), {"efaktura", "vipps"})
+        self.assertEqual(set(network.lookup_errors), {"nettbank", "vipps"})
 
         # MPS refuses for good (issuer unknown), Vipps is down: the retryable error wins.
         self.mps_peer.reset()
         with self.assertRaises(NetworkUnavailable):
             network.lookup(self.recipients())
-        self.assertEqual(network.lookup_errors["efaktura"].code, "5002")
-        self.assertFalse(network.lookup_errors["efaktura"].retryable)
+        self.assertEqual(network.lookup_errors["nettbank"].code, "5002")
+        self.assertFalse(network.lookup_errors["nettbank"].retryable)
 
         # MPS refuses for good, Vipps answers: Vipps' answer stands.
         self.vipps_peer.set_fault(None)
         results = network.lookup(self.recipients())
         self.assertTrue(results["kari"].vipps)
         self.assertEqual(results["kari"].efaktura_identifier, "")
-        self.assertEqual(set(network.lookup_errors), {"efaktura"})
+        self.assertEqual(set(network.lookup_errors), {"nettbank"})
 
         # Only MPS configured, and it refuses: nothing answered, so its own error propagates.
         with self.assertRaises(NetworkRejected) as caught:
@@ -226,10 +226,10 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
     def test_submit_reaches_the_channels_peer(self):
         network = self.network()
         self.assertEqual(network.name, "production")
-        self.assertEqual(network.network_name("efaktura"), "mps")
+        self.assertEqual(network.network_name("nettbank"), "mps")
         self.assertEqual(network.network_name("vipps"), "vipps")
 
-        [result] = network.submit("efaktura", [self.efaktura_document()])
+        [result] = network.submit("nettbank", [self.efaktura_document()])
         self.assertTrue(result.ok, result.error)
         self.assertEqual(result.network_reference, "INV/2025/00001")
         [consignment] = self.mps_peer.consignments.values()
@@ -254,9 +254,9 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
             (only_mps, "vipps", lambda n: n.submit("vipps", [self.vipps_document()])),
             (only_mps, "vipps", lambda n: n.status("vipps", ["orgno-no.123456785.move-2"])),
             (only_mps, "vipps", lambda n: n.cancel("vipps", "orgno-no.123456785.move-2")),
-            (only_vipps, "efaktura", lambda n: n.submit("efaktura", [self.efaktura_document()])),
-            (only_vipps, "efaktura", lambda n: n.status("efaktura", ["INV/2025/00001"])),
-            (only_vipps, "efaktura", lambda n: n.cancel("efaktura", "INV/2025/00001")),
+            (only_vipps, "nettbank", lambda n: n.submit("nettbank", [self.efaktura_document()])),
+            (only_vipps, "nettbank", lambda n: n.status("nettbank", ["INV/2025/00001"])),
+            (only_vipps, "nettbank", lambda n: n.cancel("nettbank", "INV/2025/00001")),
         ]
         for network, channel, call in calls:
             with self.subTest(channel=channel), self.assertRaises(NetworkRejected) as caught:
@@ -265,7 +265,7 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
             self.assertFalse(caught.exception.retryable)
             self.assertIn(f"no {production.CHANNEL_NETWORKS[channel]} agreement", caught.exception.message)
         self.assertEqual(only_mps.network_name("vipps"), "vipps", "the outbox still names the channel's network")
-        self.assertEqual(only_vipps.network_name("efaktura"), "mps")
+        self.assertEqual(only_vipps.network_name("nettbank"), "mps")
         self.assertEqual(self.mps_peer.requests, [])
         self.assertEqual(self.vipps_peer.requests, [])
 
@@ -283,7 +283,7 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
             self.assertEqual(caught.exception.code, production.UNKNOWN_CHANNEL)
 
     def test_constructor_checks_the_networks(self):
-        with self.assertRaisesRegex(TypeError, "the efaktura network must be a Network"):
+        with self.assertRaisesRegex(TypeError, "the nettbank network must be a Network"):
             production.ProductionNetwork(ISSUER, mps=object())
         other = Issuer(org_number="918130047", name="Other AS", account_number=ISSUER.account_number)
         with self.assertRaisesRegex(ValueError, "the vipps network is for issuer 123456785, not for 918130047"):
@@ -291,16 +291,16 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
         network = self.network(with_vipps=False)
         self.assertIsNone(network.vipps)
         self.assertIsInstance(network.mps, mps.MpsNetwork)
-        self.assertEqual(network.configured_channels(), ("efaktura",))
+        self.assertEqual(network.configured_channels(), ("nettbank",))
 
     def test_status_and_cancel_are_routed(self):
         network = self.network()
-        [sent_mps] = network.submit("efaktura", [self.efaktura_document()])
+        [sent_mps] = network.submit("nettbank", [self.efaktura_document()])
         [sent_vipps] = network.submit("vipps", [self.vipps_document()])
         self.mps_peer.process_consignment(next(iter(self.mps_peer.consignments)))
 
         vipps_before = len(self.vipps_peer.requests)
-        [status] = network.status("efaktura", [sent_mps.network_reference])
+        [status] = network.status("nettbank", [sent_mps.network_reference])
         self.assertEqual((status.network_reference, status.state), ("INV/2025/00001", SHOWN))
         # One read before the submission (does MPS hold it already?), one for the status.
         self.assertEqual(len(self.mps_peer.requests_for("getInvoiceStatus")), 2)
@@ -320,15 +320,15 @@ class TestProductionNetwork(RealTimeoutsOnLoopback, BaseCase):
         self.assertEqual(status.state, CANCELLED)
         self.assertEqual(len(self.mps_peer.requests), mps_before, "Vipps status and cancel never reach MPS")
 
-        self.assertEqual(network.cancel("efaktura", sent_mps.network_reference).state, CANCELLED)
+        self.assertEqual(network.cancel("nettbank", sent_mps.network_reference).state, CANCELLED)
         self.assertEqual(len(self.mps_peer.requests_for("cancelInvoice")), 1)
         self.assertEqual(len(self.vipps_peer.requests_to("PUT", "/status/revoked")), 1, "not sent to Vipps")
 
     def test_resubmission_through_the_composite_is_a_duplicate(self):
         network = self.network()
         efaktura_document, vipps_document = self.efaktura_document(), self.vipps_document()
-        [first] = network.submit("efaktura", [efaktura_document])
-        [again] = network.submit("efaktura", [efaktura_document])
+        [first] = network.submit("nettbank", [efaktura_document])
+        [again] = network.submit("nettbank", [efaktura_document])
         self.assertFalse(first.duplicate)
         self.assertTrue(again.ok, again.error)
         self.assertTrue(again.duplicate)

@@ -6,7 +6,7 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..models.efaktura_delivery import DELIVERED_STATES
+from ..models.efaktura_delivery import HANDED_OVER_STATES
 from ..sandbox.models.efaktura_sandbox_document import EfakturaSandboxDocument, _OdooSandboxStore
 from ..sandbox.network import SandboxNetwork
 from .common import EfakturaInvoiceCase
@@ -51,7 +51,7 @@ class TestReliability(EfakturaInvoiceCase):
         references = []
         for move in moves:
             delivered = move.efaktura_delivery_ids.filtered(
-                lambda d: d.state in DELIVERED_STATES or (d.channel == "manual" and d.state == "pending")
+                lambda d: d.state in HANDED_OVER_STATES or (d.channel == "manual" and d.state == "pending")
             )
             self.assertEqual(len(delivered), 1, f"{move.name}: {move.efaktura_delivery_ids.mapped('state')}")
             self.assertIn(move.efaktura_state, ("sent", "fallback_sent", "manual"))
@@ -61,7 +61,7 @@ class TestReliability(EfakturaInvoiceCase):
         in_mailbox = [item.document.invoice_number for item in self.store.documents.values()]
         self.assertEqual(len(in_mailbox), len(set(in_mailbox)), "no invoice twice in the consumers' banks")
         self.assertEqual(
-            sorted(in_mailbox), sorted(m.name for m in moves if m.efaktura_channel in ("efaktura", "vipps"))
+            sorted(in_mailbox), sorted(m.name for m in moves if m.efaktura_channel in ("nettbank", "vipps"))
         )
 
     def test_crash_after_the_network_accepted_delivers_once(self):
@@ -121,7 +121,7 @@ class TestReliability(EfakturaInvoiceCase):
         self.assertTrue(retried, "retries are counted on the deliveries")
         self.assertEqual(
             sum(
-                moves.efaktura_delivery_ids.filtered(lambda d: d.channel in ("efaktura", "vipps")).mapped(
+                moves.efaktura_delivery_ids.filtered(lambda d: d.channel in ("nettbank", "vipps")).mapped(
                     "attempt_count"
                 )
             ),

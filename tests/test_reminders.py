@@ -46,7 +46,7 @@ class TestReminders(RealQueues, EfakturaInvoiceCase):
         self.assertFalse(move.efaktura_reminder_ids, "not before the first step")
         self.run_reminders(move, 14)
         reminder = move.efaktura_reminder_ids
-        self.assertEqual((reminder.step, reminder.channel), (1, "efaktura"))
+        self.assertEqual((reminder.step, reminder.channel), (1, "nettbank"))
         self.assertEqual(reminder.due_date, move.invoice_date_due + timedelta(days=28), "14 days to pay")
         documents = self.mailbox(move) | self.env["efaktura.sandbox.document"].search(
             [("invoice_number", "=", f"{move.name}-P1")]
@@ -79,7 +79,7 @@ class TestReminders(RealQueues, EfakturaInvoiceCase):
     def test_maventa_route_sends_the_reminder_by_email(self):
         self.company.efaktura_production_route = "maventa"
         move = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual((move.efaktura_channel, self.mailbox(move).played_network), ("efaktura", "maventa"))
+        self.assertEqual((move.efaktura_channel, self.mailbox(move).played_network), ("nettbank", "maventa"))
         self.run_reminders(move, 14)
         reminder = move.efaktura_reminder_ids
         self.assertEqual((reminder.step, reminder.channel), (1, "email"))
@@ -151,7 +151,7 @@ class TestReminders(RealQueues, EfakturaInvoiceCase):
         with freeze_time(reminder.next_try + timedelta(seconds=1)):
             self.env["efaktura.reminder"]._cron_send()
         move.invalidate_recordset()
-        self.assertEqual((reminder.state, reminder.channel), ("sent", "efaktura"))
+        self.assertEqual((reminder.state, reminder.channel), ("sent", "nettbank"))
         self.assertEqual(len(self.reminder_documents(move)), 1)
         self.assertEqual(reminder.fee_move_id.amount_total, 35)
         self.assertIn("Reminder 1 sent by eFaktura", move.message_ids.sorted("id")[-1].body)
@@ -216,7 +216,7 @@ class TestReminderVippsProduction(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
                 "efaktura_production_route": "mps",
                 "efaktura_mps_endpoint": "http://127.0.0.1:9/unused",
                 "efaktura_mps_client_cert": __file__,
-                "efaktura_vipps_enabled": True,
+                "efaktura_uses_vipps_api": True,
                 "efaktura_vipps_base_url": cls.vipps_peer.base_url,
                 "efaktura_vipps_token_url": cls.vipps_peer.token_url,
                 "efaktura_vipps_client_id": cls.vipps_peer.client_id,
@@ -230,7 +230,7 @@ class TestReminderVippsProduction(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         super().setUp()
         self.vipps_peer.reset()
         self.vipps_peer.add_user(msisdn="4741234567")
-        self.kari.with_company(self.company).write({"efaktura_vipps": True, "efaktura_state": "active"})
+        self.kari.with_company(self.company).write({"efaktura_found_in_vipps": True, "efaktura_state": "active"})
 
     def test_reminder_goes_as_payment_reminder(self):
         move = self.dispatch(self.make_invoice(self.kari))

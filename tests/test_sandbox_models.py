@@ -67,7 +67,7 @@ class TestSandboxModels(EfakturaCase):
         }
         return Document(**values)
 
-    def deliver(self, channel="efaktura", **overrides):
+    def deliver(self, channel="nettbank", **overrides):
         (result,) = self.network().submit(channel, [self.document(**overrides)])
         self.assertTrue(result.ok, result.error)
         return self.env["efaktura.sandbox.document"].search([("reference", "=", result.network_reference)])
@@ -179,7 +179,7 @@ class TestSandboxModels(EfakturaCase):
     def test_submit_and_status_fill_the_mailbox(self):
         network = self.network()
         results = network.submit(
-            "efaktura",
+            "nettbank",
             [self.document(), self.document(key="key-2", kid="12", recipient="000000000")],
         )
         self.assertTrue(results[0].ok)
@@ -192,7 +192,7 @@ class TestSandboxModels(EfakturaCase):
             [
                 {
                     "consumer_id": self.registered.id,
-                    "channel": "efaktura",
+                    "channel": "nettbank",
                     "key": "key-1",
                     "state": "submitted",
                     "amount": 1234.5,
@@ -206,7 +206,7 @@ class TestSandboxModels(EfakturaCase):
         )
         self.assertEqual(self.registered.document_count, 1)
         self.assertEqual(
-            [(r.network_reference, r.state) for r in network.status("efaktura", [document.reference])],
+            [(r.network_reference, r.state) for r in network.status("nettbank", [document.reference])],
             [(document.reference, "submitted")],
         )
         log = self.env["efaktura.sandbox.submission"].search([("company_id", "=", self.company.id)])
@@ -218,7 +218,7 @@ class TestSandboxModels(EfakturaCase):
 
     def test_resubmission_is_a_duplicate(self):
         first = self.deliver()
-        (again,) = self.network().submit("efaktura", [self.document()])
+        (again,) = self.network().submit("nettbank", [self.document()])
         self.assertTrue(again.duplicate)
         self.assertEqual(again.network_reference, first.reference)
         self.assertEqual(self.env["efaktura.sandbox.document"].search_count([("key", "=", "key-1")]), 1)
@@ -233,7 +233,7 @@ class TestSandboxModels(EfakturaCase):
         self.assertEqual(self.company.efaktura_sandbox_failure, "outage")
         # Not under assertRaises, whose savepoint would roll the submission log back.
         try:
-            self.network().submit("efaktura", [self.document()])
+            self.network().submit("nettbank", [self.document()])
         except NetworkUnavailable as exc:
             self.assertEqual(exc.code, "503")
         else:
@@ -244,7 +244,7 @@ class TestSandboxModels(EfakturaCase):
         self.assertIn("503", log.error)
 
         self.company.efaktura_sandbox_failure = "reject"
-        (result,) = self.network().submit("efaktura", [self.document()])
+        (result,) = self.network().submit("nettbank", [self.document()])
         self.assertEqual(result.error.code, "REJECTED")
         self.assertFalse(self.env["efaktura.sandbox.document"].search([("company_id", "=", self.company.id)]))
 
@@ -254,7 +254,7 @@ class TestSandboxModels(EfakturaCase):
         for expected in ("accepted", "shown", "shown"):
             Document._cron_advance()
             self.assertEqual(document.state, expected)
-            self.assertEqual(self.network().status("efaktura", [document.reference])[0].state, expected)
+            self.assertEqual(self.network().status("nettbank", [document.reference])[0].state, expected)
         cron = self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_sandbox_advance")
         self.assertEqual((cron.interval_number, cron.interval_type), (5, "minutes"))
 
@@ -266,11 +266,11 @@ class TestSandboxModels(EfakturaCase):
         self.assertEqual(document.state, "shown")
         self.as_user(document, self.manager).action_sandbox_pay()
         self.assertEqual(document.state, "paid")
-        self.assertEqual(self.network().status("efaktura", [document.reference])[0].state, "paid")
+        self.assertEqual(self.network().status("nettbank", [document.reference])[0].state, "paid")
         with self.assertRaisesRegex(UserError, "only a document still in the mailbox can be paid"):
             document.action_sandbox_pay()
         with self.assertRaises(NetworkRejected) as caught:
-            self.network().cancel("efaktura", document.reference)
+            self.network().cancel("nettbank", document.reference)
         self.assertEqual(caught.exception.code, "PAID")
         # the cron leaves paid documents alone
         self.env["efaktura.sandbox.document"]._cron_advance()
@@ -278,7 +278,7 @@ class TestSandboxModels(EfakturaCase):
 
     def test_cancel_takes_the_document_out_of_the_mailbox(self):
         document = self.deliver()
-        self.network().cancel("efaktura", document.reference)
+        self.network().cancel("nettbank", document.reference)
         self.assertEqual(document.state, "cancelled")
         with self.assertRaisesRegex(UserError, "only a document still in the mailbox can be paid"):
             document.action_sandbox_pay()
@@ -317,10 +317,10 @@ class TestSandboxModels(EfakturaCase):
         self.assertEqual(self.as_user(self.env["efaktura.sandbox.document"], self.billing_user).search([]), document)
         # The other issuer's network neither sees nor deduplicates against this one's documents.
         other_network = self.network(other_company)
-        self.assertEqual(other_network.status("efaktura", [document.reference]), [])
+        self.assertEqual(other_network.status("nettbank", [document.reference]), [])
         with self.assertRaises(NetworkRejected):
-            other_network.cancel("efaktura", document.reference)
-        (result,) = other_network.submit("efaktura", [self.document()])
+            other_network.cancel("nettbank", document.reference)
+        (result,) = other_network.submit("nettbank", [self.document()])
         self.assertFalse(result.duplicate)
         self.assertNotEqual(result.network_reference, document.reference)
         self.assertEqual(Mailbox.search([]).mapped("reference"), [result.network_reference])

@@ -107,7 +107,7 @@ class TestSandboxNetworkLogic(BaseCase):
         }
         return Document(**values)
 
-    def submit_one(self, channel="efaktura", **overrides):
+    def submit_one(self, channel="nettbank", **overrides):
         (result,) = self.network.submit(channel, [self.document(**overrides)])
         return result
 
@@ -222,7 +222,7 @@ class TestSandboxNetworkLogic(BaseCase):
         self.assertEqual({a.reference for a in self.store.attempts}, {first.network_reference})
 
     def test_same_key_twice_in_one_consignment(self):
-        results = self.network.submit("efaktura", [self.document(), self.document()])
+        results = self.network.submit("nettbank", [self.document(), self.document()])
         self.assertEqual([r.duplicate for r in results], [False, True])
         self.assertEqual(results[0].network_reference, results[1].network_reference)
         self.assertEqual(len(self.store.documents), 1)
@@ -240,7 +240,7 @@ class TestSandboxNetworkLogic(BaseCase):
         documents = [self.document(key="good")]
         for index, overrides in enumerate(cases.values()):
             documents.append(self.document(**{"key": f"bad-{index}", **overrides}))
-        results = self.network.submit("efaktura", documents)
+        results = self.network.submit("nettbank", documents)
         self.assertTrue(results[0].ok)
         for result, code in zip(results[1:], cases, strict=True):
             with self.subTest(code=code):
@@ -271,7 +271,7 @@ class TestSandboxNetworkLogic(BaseCase):
         ):
             with self.subTest(code=code):
                 network = SandboxNetwork(issuer, self.store)
-                (result,) = network.submit("efaktura", [self.document(key=code)])
+                (result,) = network.submit("nettbank", [self.document(key=code)])
                 self.assertEqual(result.error.code, code)
         self.assertFalse(self.store.documents)
 
@@ -292,9 +292,9 @@ class TestSandboxNetworkLogic(BaseCase):
             network = SandboxNetwork(ISSUER, self.store, failure=failure)
             calls = {
                 "lookup": lambda n: n.lookup([Recipient(ref="1", name="Ola Nordmann", mobile="+4790011222")]),
-                "submit": lambda n: n.submit("efaktura", [self.document(key="new")]),
-                "status": lambda n: n.status("efaktura", [reference]),
-                "cancel": lambda n: n.cancel("efaktura", reference),
+                "submit": lambda n: n.submit("nettbank", [self.document(key="new")]),
+                "status": lambda n: n.status("nettbank", [reference]),
+                "cancel": lambda n: n.cancel("nettbank", reference),
             }
             for name, call in calls.items():
                 with self.subTest(failure=failure, call=name), self.assertRaises(NetworkUnavailable) as caught:
@@ -309,7 +309,7 @@ class TestSandboxNetworkLogic(BaseCase):
 
     def test_reject_mode_rejects_every_document(self):
         network = SandboxNetwork(ISSUER, self.store, failure="reject")
-        results = network.submit("efaktura", [self.document(key="a"), self.document(key="b")])
+        results = network.submit("nettbank", [self.document(key="a"), self.document(key="b")])
         self.assertEqual([r.error.code for r in results], ["REJECTED", "REJECTED"])
         self.assertFalse(any(r.error.retryable for r in results))
         self.assertFalse(self.store.documents)
@@ -325,7 +325,7 @@ class TestSandboxNetworkLogic(BaseCase):
         codes, delivered = [], []
         for index in range(200):
             try:
-                (result,) = network.submit("efaktura", [self.document(key=f"flaky-{index}")])
+                (result,) = network.submit("nettbank", [self.document(key=f"flaky-{index}")])
             except NetworkUnavailable as exc:
                 self.assertTrue(exc.retryable)
                 codes.append(exc.code)
@@ -343,7 +343,7 @@ class TestSandboxNetworkLogic(BaseCase):
         replay_codes = []
         for index in range(200):
             try:
-                replay.submit("efaktura", [self.document(key=f"flaky-{index}")])
+                replay.submit("nettbank", [self.document(key=f"flaky-{index}")])
             except NetworkUnavailable as exc:
                 replay_codes.append(exc.code)
         self.assertEqual(replay_codes, codes)
@@ -368,18 +368,18 @@ class TestSandboxNetworkLogic(BaseCase):
         second = self.submit_one(key="b").network_reference
         vipps = self.submit_one(channel="vipps", key="c", recipient="+4741234567").network_reference
         self.store.set_state(second, ACCEPTED)
-        results = self.network.status("efaktura", [first, second, "SBX-000000000000", vipps])
+        results = self.network.status("nettbank", [first, second, "SBX-000000000000", vipps])
         self.assertEqual([(r.network_reference, r.state) for r in results], [(first, SUBMITTED), (second, ACCEPTED)])
         self.assertEqual([r.state for r in self.network.status("vipps", [vipps])], [SUBMITTED])
 
     def test_cancel_rules(self):
         reference = self.submit_one().network_reference
-        self.assertEqual(self.network.cancel("efaktura", reference).state, CANCELLED)
+        self.assertEqual(self.network.cancel("nettbank", reference).state, CANCELLED)
         self.assertEqual(self.store.documents[reference].state, CANCELLED)
         # cancelling twice is harmless
-        self.assertEqual(self.network.cancel("efaktura", reference).state, CANCELLED)
+        self.assertEqual(self.network.cancel("nettbank", reference).state, CANCELLED)
         with self.assertRaises(NetworkRejected) as caught:
-            self.network.cancel("efaktura", "SBX-000000000000")
+            self.network.cancel("nettbank", "SBX-000000000000")
         self.assertEqual(caught.exception.code, "UNKNOWN")
         with self.assertRaises(NetworkRejected) as caught:
             consumer_pays(self.store, reference)
@@ -388,9 +388,9 @@ class TestSandboxNetworkLogic(BaseCase):
         paid = self.submit_one(key="paid").network_reference
         self.assertEqual(consumer_pays(self.store, paid), PAID)
         with self.assertRaises(NetworkRejected) as caught:
-            self.network.cancel("efaktura", paid)
+            self.network.cancel("nettbank", paid)
         self.assertEqual(caught.exception.code, "PAID")
-        self.assertEqual(self.network.status("efaktura", [paid])[0].state, PAID)
+        self.assertEqual(self.network.status("nettbank", [paid])[0].state, PAID)
 
     def test_credit_notes_cannot_be_paid(self):
         reference = self.submit_one(kind="credit_note", kid="").network_reference
@@ -439,7 +439,7 @@ class TestSandboxPlaysMaventa(BaseCase):
     document = TestSandboxNetworkLogic.document
 
     def test_invoice_is_filed_under_the_maventa_invoice_id_with_its_file(self):
-        (result,) = self.network.submit("efaktura", [self.document()])
+        (result,) = self.network.submit("nettbank", [self.document()])
         self.assertEqual(result.state, SUBMITTED)
         self.assertEqual(result.network_reference, maventa.invoice_uuid(ISSUER.org_number, "key-1"))
         item = self.store.documents[result.network_reference]
@@ -448,33 +448,33 @@ class TestSandboxPlaysMaventa(BaseCase):
         self.assertEqual((read["type"], read["invoice_nr"], read["kid"]), ("invoice", "INV/2025/00001", "1234567890"))
         self.assertEqual(self.store.attempts[-1].played, "maventa")
         # A resubmission is the same document: no second file is made, the reference is the same.
-        (again,) = self.network.submit("efaktura", [self.document()])
+        (again,) = self.network.submit("nettbank", [self.document()])
         self.assertEqual((again.duplicate, again.network_reference), (True, result.network_reference))
         self.assertEqual(self.rendered, ["key-1"])
 
     def test_a_file_maventa_would_refuse_is_rejected(self):
         self.file_changes = {"kid": "999"}
-        (result,) = self.network.submit("efaktura", [self.document()])
+        (result,) = self.network.submit("nettbank", [self.document()])
         self.assertEqual((result.state, result.error.code), (REJECTED, "FILE_KID"))
         self.assertIn("Maventa would refuse", str(result.error))
         self.file_changes = {"root": "CreditNote"}
-        (result,) = self.network.submit("efaktura", [self.document(key="key-2")])
+        (result,) = self.network.submit("nettbank", [self.document(key="key-2")])
         self.assertEqual(result.error.code, "FILE_TYPE")
         self.file_changes = {"kid": ""}
-        (result,) = self.network.submit("efaktura", [self.document(key="key-3")])
+        (result,) = self.network.submit("nettbank", [self.document(key="key-3")])
         self.assertEqual(result.error.code, "PAYMENT_ID")
         self.assertFalse(self.store.documents, "nothing reached a mailbox")
         self.assertTrue(all(attempt.failed for attempt in self.store.attempts))
 
     def test_a_credit_note_goes_as_a_credit_note_without_kid(self):
-        (result,) = self.network.submit("efaktura", [self.document(kind="credit_note", kid="", amount_ore=-5000)])
+        (result,) = self.network.submit("nettbank", [self.document(kind="credit_note", kid="", amount_ore=-5000)])
         self.assertEqual(result.state, SUBMITTED)
         read = maventa_contract.read_ubl(self.store.documents[result.network_reference].file)
         self.assertEqual((read["type"], read["kid"]), ("credit_note", ""))
 
     def test_a_reminder_is_refused_as_the_maventa_route_refuses_it(self):
         (result,) = self.network.submit(
-            "efaktura", [self.document(kind="reminder", invoice_number="INV/2025/00001-P1")]
+            "nettbank", [self.document(kind="reminder", invoice_number="INV/2025/00001-P1")]
         )
         self.assertEqual((result.state, result.error.code), (REJECTED, maventa.REMINDER_NOT_SUPPORTED))
         self.assertEqual(self.rendered, [], "refused before any file is made")
@@ -487,6 +487,6 @@ class TestSandboxPlaysMaventa(BaseCase):
         self.assertTrue(result.network_reference.startswith(REFERENCE_PREFIX))
         self.assertEqual(self.store.documents[result.network_reference].played, "")
         plain = SandboxNetwork(ISSUER, self.store)
-        (result,) = plain.submit("efaktura", [self.document(key="key-9")])
+        (result,) = plain.submit("nettbank", [self.document(key="key-9")])
         self.assertTrue(result.network_reference.startswith(REFERENCE_PREFIX))
         self.assertEqual(self.rendered, [])

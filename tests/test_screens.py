@@ -77,7 +77,7 @@ class TestInvoiceScreens(ScreensCase):
             with self.subTest(user=user.login, lang=lang):
                 form = self.new_invoice_form(env)
                 self.assertEqual(form.state, "draft")
-                self.assertTrue(form.efaktura_enabled)
+                self.assertTrue(form.efaktura_switched_on)
                 self.assertEqual(form.efaktura_state, "none")
                 # The tab says what would happen, without a number or a customer yet.
                 self.assertFalse(form.efaktura_preview_channel)
@@ -98,13 +98,13 @@ class TestInvoiceScreens(ScreensCase):
                 form.invoice_date = fields.Date.today()
                 form.invoice_payment_term_id = self.payment_term
                 self.add_line(form)
-                self.assertEqual(form.efaktura_preview_channel, "efaktura", form.efaktura_preview_reason)
+                self.assertEqual(form.efaktura_preview_channel, "nettbank", form.efaktura_preview_reason)
                 move = form.save()
                 self.assertEqual(move.state, "draft")
                 self.assertFalse(move.payment_reference)
 
                 draft = Form(move, view="account.view_move_form")
-                self.assertEqual(draft.efaktura_preview_channel, "efaktura")
+                self.assertEqual(draft.efaktura_preview_channel, "nettbank")
                 if lang == "en_US":
                     self.assertIn(DRAFT_NOTE, draft.efaktura_preview_reason)
                     self.assertIn("eFaktura (nettbank): the", draft.efaktura_preview_reason)
@@ -117,7 +117,7 @@ class TestInvoiceScreens(ScreensCase):
                 self.assertTrue(move.payment_reference)
                 posted = Form(move, view="account.view_move_form")
                 self.assertEqual(posted.state, "posted")
-                self.assertEqual(posted.efaktura_preview_channel, "efaktura")
+                self.assertEqual(posted.efaktura_preview_channel, "nettbank")
                 if lang == "en_US":
                     self.assertNotIn(DRAFT_NOTE, posted.efaktura_preview_reason)
 
@@ -131,7 +131,7 @@ class TestInvoiceScreens(ScreensCase):
                 self.add_line(form)
                 self.assertEqual(form.efaktura_preview_channel, "email")
                 form.partner_id = self.ola
-                self.assertEqual(form.efaktura_preview_channel, "efaktura", form.efaktura_preview_reason)
+                self.assertEqual(form.efaktura_preview_channel, "nettbank", form.efaktura_preview_reason)
                 form.partner_id = self.acme
                 self.assertEqual(form.efaktura_preview_channel, "email")
                 move = form.save()
@@ -165,7 +165,7 @@ class TestInvoiceScreens(ScreensCase):
 
     def test_credit_note_through_the_reversal_wizard(self):
         invoice = self.dispatch(self.make_invoice(self.ola))
-        self.assertEqual(invoice.efaktura_channel, "efaktura")
+        self.assertEqual(invoice.efaktura_channel, "nettbank")
         for user, lang, env in self.each_env():
             with self.subTest(user=user.login, lang=lang):
                 wizard = Form(
@@ -176,11 +176,11 @@ class TestInvoiceScreens(ScreensCase):
                 credit_note = env["account.move"].browse(action["res_id"])
                 self.assertEqual(credit_note.move_type, "out_refund")
                 draft = Form(credit_note, view="account.view_move_form")
-                self.assertEqual(draft.efaktura_preview_channel, "efaktura")
+                self.assertEqual(draft.efaktura_preview_channel, "nettbank")
                 draft.save()
                 credit_note.action_post()
                 posted = Form(credit_note, view="account.view_move_form")
-                self.assertEqual(posted.efaktura_preview_channel, "efaktura")
+                self.assertEqual(posted.efaktura_preview_channel, "nettbank")
 
     def test_posted_invoice_delivered_reopened(self):
         invoice = self.dispatch(self.make_invoice(self.kari))
@@ -211,7 +211,7 @@ class TestSendScreens(ScreensCase):
                 wizard.save().action_send_and_print()
                 move.invalidate_recordset()
                 self.assertEqual(move.efaktura_state, "sent")
-                self.assertEqual(move.efaktura_channel, "efaktura")
+                self.assertEqual(move.efaktura_channel, "nettbank")
                 self.assertTrue(move.is_move_sent)
 
     def test_send_and_print_several_invoices(self):
@@ -225,7 +225,7 @@ class TestSendScreens(ScreensCase):
                 wizard.save().action_send_and_print(force_synchronous=True)
                 moves.invalidate_recordset()
                 self.assertEqual(moves.mapped("efaktura_state"), ["sent", "sent"])
-                self.assertEqual(sorted(moves.mapped("efaktura_channel")), ["efaktura", "vipps"])
+                self.assertEqual(sorted(moves.mapped("efaktura_channel")), ["nettbank", "vipps"])
 
 
 @tagged("post_install", "-at_install")
@@ -241,7 +241,7 @@ class TestPartnerAndSettingsScreens(ScreensCase):
                 form.efaktura_access_point = "b2cno"
                 partner = form.save()
                 self.assertEqual(partner.mobile, "+4793456789")
-                self.assertTrue(partner.with_company(self.company).efaktura_b2c_enabled)
+                self.assertTrue(partner.with_company(self.company).efaktura_b2c_customer)
                 reopened = Form(partner, view="base.view_partner_form")
                 self.assertEqual(reopened.efaktura_state, "not_checked")
 
@@ -340,9 +340,7 @@ class TestEfakturaScreens(ScreensCase):
                 opened.append((mode, result["length"]))
             elif mode in ("graph", "pivot"):
                 groupby = [n.get("name") for n in tree.iterchildren("field") if n.get("type") in ("row", "col")]
-                measures = [
-                    f"{n.get('name')}:sum" for n in tree.iterchildren("field") if n.get("type") == "measure"
-                ]
+                measures = [f"{n.get('name')}:sum" for n in tree.iterchildren("field") if n.get("type") == "measure"]
                 groups = Model.web_read_group(domain, measures or ["__count"], groupby[:1] or ["create_date:month"])
                 opened.append((mode, groups["length"]))
             elif mode == "form":
@@ -405,7 +403,7 @@ class TestSendNowAndZeroAmount(ScreensCase):
         self.assertIs(result, True)
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "sent")
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
 
     def test_send_now_says_why_not(self):
         self.company.efaktura_send_on_post = False

@@ -36,7 +36,7 @@ class TestSecurity(EfakturaCase):
 
     def test_billing_user_reads_partner_efaktura_data(self):
         consumer = self.as_user(self.consumer, self.billing_user)
-        self.assertTrue(consumer.efaktura_b2c_enabled)
+        self.assertTrue(consumer.efaktura_b2c_customer)
         self.assertEqual(consumer.efaktura_state, "not_checked")
 
     def test_users_without_billing_rights_see_no_efaktura_data(self):

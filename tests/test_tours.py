@@ -40,14 +40,14 @@ class TestSettingsTour(TourCase):
     def test_enable_and_configure_in_settings(self):
         self.company.write(
             {
-                "efaktura_enabled": False,
+                "efaktura_switched_on": False,
                 "efaktura_issuer_org_number": False,
                 "company_registry": "123456785",
                 "tax_exigibility": True,
             }
         )
         self.start_tour("/odoo", "l10n_no_efaktura_b2c_settings", login="admin", timeout=60)
-        self.assertTrue(self.company.efaktura_enabled)
+        self.assertTrue(self.company.efaktura_switched_on)
         self.assertEqual(self.company.efaktura_mode, "test")
         self.assertEqual(self.company.efaktura_consent_days, 5)
         self.assertEqual(self.company.efaktura_issuer_org_number, "123456785")
@@ -87,7 +87,7 @@ class TestConsentOnPhoneTour(TourCase):
         self.start_tour(f"/efaktura/consent/{token}", "l10n_no_efaktura_b2c_consent_done", timeout=60)
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "sent")
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         self.assertTrue(self.mailbox(move))
         self.start_tour(
             f"/odoo/action-account.action_move_out_invoice_type/{move.id}",
@@ -108,7 +108,7 @@ class TestNewInvoiceTour(TourCase):
         move = self.env["account.move"].search([("partner_id", "=", self.ola.id)], order="id desc", limit=1)
         self.assertEqual(move.state, "posted")
         self.assertEqual(move.efaktura_state, "sent")
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         self.assertTrue(self.mailbox(move))
 
 
@@ -193,7 +193,7 @@ class WalkthroughTourCase(TourCase):
         self.assertEqual(consent.state, "accepted")
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "sent")
-        self.assertEqual(move.efaktura_channel, "efaktura")
+        self.assertEqual(move.efaktura_channel, "nettbank")
         self.assertTrue(self.mailbox(move), "delivered to the sandbox nettbank at once")
 
 

@@ -328,9 +328,9 @@ class TestVippsClient(RealTimeoutsOnLoopback, BaseCase):
 
     def test_efaktura_channel_not_supported(self):
         for call in (
-            lambda: self.network.submit("efaktura", [self.document()]),
-            lambda: self.network.status("efaktura", ["orgno-no.123456785.x"]),
-            lambda: self.network.cancel("efaktura", "orgno-no.123456785.x"),
+            lambda: self.network.submit("nettbank", [self.document()]),
+            lambda: self.network.status("nettbank", ["orgno-no.123456785.x"]),
+            lambda: self.network.cancel("nettbank", "orgno-no.123456785.x"),
         ):
             with self.assertRaises(NetworkRejected) as caught:
                 call()

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..models.efaktura_chain import _Run
+from ..models.efaktura_chain import DispatchRun
 
 RESEND_CHANNELS = [
     ("email", "E-mail with the PDF"),
@@ -33,7 +33,7 @@ class EfakturaResendWizard(models.TransientModel):
         chain = self.env["efaktura.chain"]
         verdicts = {}
         for company, moves in self.move_ids.grouped("company_id").items():
-            run = _Run(chain, company, moves, dry_run=True)
+            run = DispatchRun(chain, company, moves, dry_run=True)
             verdicts.update(getattr(chain, f"_applicable_{self.channel}")(moves, run))
         return verdicts
 
@@ -59,7 +59,7 @@ class EfakturaResendWizard(models.TransientModel):
             raise UserError(self.problem)
         chain = self.env["efaktura.chain"]
         for company, company_moves in moves.grouped("company_id").items():
-            run = _Run(chain, company, company_moves)
+            run = DispatchRun(chain, company, company_moves)
             getattr(chain, f"_send_{self.channel}")(company_moves, run)
             chain._flush_logs(run)
         if self.channel != "manual":

@@ -9,7 +9,7 @@ from odoo.osv import expression
 
 from ...networks.base import STATES, Document, NetworkRejected
 from ..network import (
-    CHANNELS,
+    SANDBOX_CHANNELS,
     MailboxItem,
     SandboxConsumer,
     SandboxNetwork,
@@ -27,7 +27,7 @@ STATE_LABELS = {
     "rejected": "Rejected",
     "cancelled": "Cancelled",
 }
-CHANNEL_LABELS = {"efaktura": "eFaktura (nettbank)", "vipps": "Vipps"}
+CHANNEL_LABELS = {"nettbank": "eFaktura (nettbank)", "vipps": "Vipps"}
 #: The networks whose part the sandbox plays (see SandboxNetwork.plays).
 PLAYED_NETWORKS = [("sandbox", "Sandbox"), ("maventa", "Visma AutoInvoice (Maventa)")]
 
@@ -132,7 +132,7 @@ class _OdooSandboxStore(SandboxStore):
                 [
                     {
                         "company_id": self._company_id,
-                        "channel": attempt.channel if attempt.channel in CHANNELS else False,
+                        "channel": attempt.channel if attempt.channel in SANDBOX_CHANNELS else False,
                         "key": attempt.key,
                         "reference": attempt.reference,
                         "duplicate": attempt.duplicate,

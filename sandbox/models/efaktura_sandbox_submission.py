@@ -11,7 +11,7 @@ class EfakturaSandboxSubmission(models.Model):
 
     company_id = fields.Many2one("res.company", string="Issuer", required=True, readonly=True, index=True)
     channel = fields.Selection(
-        [("efaktura", "eFaktura (nettbank)"), ("vipps", "Vipps")],
+        [("nettbank", "eFaktura (nettbank)"), ("vipps", "Vipps")],
         readonly=True,
         help="Empty when the call named a channel the sandbox does not know.",
     )
