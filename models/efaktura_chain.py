@@ -20,7 +20,7 @@ from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_datetime
 
 from ..networks.base import Document, NetworkError, NetworkUnavailable
-from .efaktura_channel import NETWORK_CHANNELS
+from .efaktura_channel import KEY_SPELLING, NETWORK_CHANNELS
 from .efaktura_delivery import HANDED_OVER_STATES
 
 _logger = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ class DispatchRun:
         revision (bumped each time a delivered invoice is taken back) and the reminder step. Nothing that moves
         after posting (the amount left to pay, the payment state) is in it, so a payment or a credit note never
         makes a delivered invoice look new."""
-        raw = f"{self.db_uuid}|{move.id}|{channel}|rev:{move.efaktura_revision}|reminder:{self.reminder_step}"
+        spelled = KEY_SPELLING.get(channel, channel)
+        raw = f"{self.db_uuid}|{move.id}|{spelled}|rev:{move.efaktura_revision}|reminder:{self.reminder_step}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def _read_deliveries(self, moves):

@@ -13,6 +13,9 @@ CHAIN_CHANNELS = [
 # The channels a network carries (a nettbank or Vipps shows the invoice); the others are Odoo's e-mail and post.
 NETWORK_CHANNELS = ("vipps", "nettbank")
 DEFAULT_PRICES = {"vipps": 0.0, "nettbank": 0.0, "email": 0.0, "post": 0.0}
+# How a channel is spelled inside idempotency keys. The nettbank channel was coded "efaktura" before 18.0.1.0.2; its
+# keys keep that spelling, because the networks received them and the deliveries made before are recognised by them.
+KEY_SPELLING = {"nettbank": "efaktura"}
 
 
 class EfakturaChannel(models.Model):

@@ -1,5 +1,6 @@
 """The migrations, run against a database as the previous version left it."""
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -65,10 +66,24 @@ class TestModeMigration(EfakturaInvoiceCase):
         self.assertEqual(len(move.efaktura_delivery_ids), 1)
         self.assertEqual(len(self.mailbox(move)), 1)
 
+    def test_nettbank_deliveries_made_under_the_old_code_keep_their_keys(self):
+        """18.0.1.0.2: keys keep spelling the nettbank channel "efaktura", as before its code was renamed: a delivery
+        made then is still recognised (and the networks, which received the key, still deduplicate by it)."""
+        move = self.dispatch(self.make_invoice(self.ola))
+        delivery = move.efaktura_delivery_ids
+        self.assertEqual(delivery.channel, "nettbank")
+        db_uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        raw = f"{db_uuid}|{move.id}|efaktura|rev:{move.efaktura_revision}|reminder:0"
+        self.assertEqual(delivery.idempotency_key, hashlib.sha256(raw.encode()).hexdigest()[:32])
+        move._efaktura_write({"efaktura_state": "queued"})
+        self.dispatch(move)
+        self.assertEqual(move.efaktura_delivery_ids, delivery, "recognised as delivered: not sent again")
+        self.assertEqual(len(self.mailbox(move)), 1)
+
     def test_renamed_fields_and_the_nettbank_channel_keep_their_data(self):
-        """18.0.1.0.1: the four booleans get names that say what they mean and the nettbank channel's code
+        """18.0.1.0.2: the four booleans get names that say what they mean and the nettbank channel's code
         "efaktura" becomes "nettbank"; columns, values and Odoo's records of the fields are carried over."""
-        migration = load_migration("18.0.1.0.1", "pre-migration")
+        migration = load_migration("18.0.1.0.2", "pre-migration")
         move = self.dispatch(self.make_invoice(self.ola))
         self.assertEqual(move.efaktura_channel, "nettbank")
         self.env["efaktura.reminder"].sudo().create(
@@ -117,7 +132,7 @@ class TestModeMigration(EfakturaInvoiceCase):
             self.assertEqual(cr.fetchone(), (True,))
 
             for _run in range(2):  # a second run changes nothing
-                migration.migrate(cr, "18.0.1.0.0")
+                migration.migrate(cr, "18.0.1.0.1")
                 for table, column in tables:
                     cr.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}" = %s', ["nettbank"])
                     self.assertEqual(cr.fetchone()[0], counts[table, column], f"{table}.{column}")

@@ -14,6 +14,9 @@ import hashlib
 
 
 def new_key(db_uuid, move_id, channel, revision, step):
+    # The nettbank channel is spelled "efaktura" in keys, its code before 18.0.1.0.2 (whose pre-migration has renamed
+    # the stored code when an older database is brought up to date): models/efaktura_channel.py, KEY_SPELLING.
+    channel = "efaktura" if channel == "nettbank" else channel
     raw = f"{db_uuid}|{move_id}|{channel}|rev:{revision or 0}|reminder:{step or 0}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
