@@ -7,12 +7,16 @@ two paths leave behind: the letters' fields, their chatter messages (body, autho
 parent), recipients and notifications, attachments, and the invoices' followers.
 """
 
+import logging
+import re
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import tagged
 
 from .common import EfakturaInvoiceCase
+
+_logger = logging.getLogger(__name__)
 
 LETTER_FIELDS = (
     "partner_id",
@@ -205,12 +209,16 @@ class TestBatchedMailRendering(EfakturaInvoiceCase):
             {key: batch._get_default_sending_settings(move, sending_methods={"email"})[key] for key in keys}
             for move in moves
         ]
-        self.assertEqual(len(batch.env.context["efaktura_rendered"]), 9, "language, subject and body of each")
+        self.assertEqual(len(batch.env.context["efaktura_rendered"]), 12, "language, subject, body and sender of each")
         self.assertEqual(batched, per_invoice)
         for move, settings in zip(moves, per_invoice, strict=True):
             template, lang = settings["mail_template"], settings["mail_lang"]
             self.assertEqual(batch._efaktura_rendered("body", template, lang, move), settings["mail_body"])
             self.assertEqual(batch._efaktura_rendered("subject", template, lang, move), settings["mail_subject"])
+            self.assertEqual(
+                batch._efaktura_rendered("email_from", template, lang, move),
+                Send._get_mail_default_field_value_from_template(template, lang, move, "email_from"),
+            )
         self.assertEqual(per_invoice[1]["mail_lang"], "nb_NO")
         self.assertIn(moves[0].name, per_invoice[0]["mail_subject"])
 
@@ -223,3 +231,222 @@ class TestBatchedMailRendering(EfakturaInvoiceCase):
             mail = move.efaktura_delivery_ids.mail_message_id
             self.assertIn(move.name, mail.subject)
             self.assertEqual(mail.attachment_ids.mapped("name"), [move._get_invoice_report_filename()])
+
+
+@tagged("post_install", "-at_install")
+class TestBatchedMails(EfakturaInvoiceCase):
+    """The e-mail fallback posts a batch's e-mails together (account.move.send._efaktura_post_mails): the same
+    messages, e-mails, notifications and attachments as Odoo's Send & Print posting them one invoice at a time."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("nb_NO")
+        cls.ola.lang = "nb_NO"
+
+    def send(self, moves, batched, user):
+        # The e-mails stay in the queue, to be compared (Odoo deletes a sent invoice e-mail).
+        moves = moves.with_user(user).with_context(mail_notify_force_send=False)
+        Send = self.env["account.move.send"].with_user(user)
+        if batched:
+            Send = Send.with_context(efaktura_render_batch=True)
+        Send._generate_and_send_invoices(
+            moves,
+            from_cron=True,
+            allow_raising=False,
+            sending_methods={"email"},
+            author_user_id=user.id,
+            author_partner_id=user.partner_id.id,
+        )
+        self.env.flush_all()
+        self.env.invalidate_all()
+
+    def snapshot(self, moves, first_message):
+        """Everything the sending left on the invoices, with the new records' own ids and message-ids replaced."""
+        result = []
+        for move in moves:
+            [message] = move.message_ids.filtered(lambda m, first=first_message: m.id >= first)
+            mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+
+            def attachments(records, message=message):
+                return [
+                    (a.name, a.checksum, a.mimetype, a.res_model, a.res_id == message.id, a.type)
+                    for a in records.sorted("name")
+                ]
+
+            def body(mail):
+                # The signup token in the customer's link carries the time it was made.
+                return re.sub(r"auth_signup_token=[\w-]+", "auth_signup_token=<token>", mail.body_html)
+
+            def references(mail, message=message):
+                return mail.references.replace(message.message_id, "<self>")
+
+            result.append(
+                {
+                    "message": {name: message[name] for name in MESSAGE_FIELDS if name != "attachment_ids"}
+                    | {
+                        "res_id": message.res_id == move.id,
+                        "record_name": message.record_name,
+                        "parent": message.parent_id == move.message_ids.sorted("id")[0],
+                        "reply_to": message.reply_to,
+                        "email_layout_xmlid": message.email_layout_xmlid,
+                        "mail_server_id": message.mail_server_id,
+                        "reply_to_force_new": message.reply_to_force_new,
+                        "attachments": attachments(message.attachment_ids),
+                    },
+                    "mails": [
+                        {
+                            "recipients": mail.recipient_ids,
+                            "email_to": mail.email_to,
+                            "subject": mail.subject,
+                            "body_html": body(mail),
+                            "email_from": mail.email_from,
+                            "reply_to": mail.reply_to,
+                            "auto_delete": mail.auto_delete,
+                            "headers": mail.headers,
+                            "references": references(mail),
+                            "state": mail.state,
+                            "attachments": attachments(mail.attachment_ids),
+                        }
+                        for mail in mails
+                    ],
+                    "notifications": [
+                        (
+                            n.notification_type,
+                            n.res_partner_id,
+                            n.notification_status,
+                            n.is_read,
+                            n.author_id,
+                            n.mail_mail_id == mails[:1],
+                        )
+                        for n in message.notification_ids.sorted("res_partner_id")
+                    ],
+                    "followers": sorted(
+                        move.message_follower_ids.mapped(lambda f: (f.partner_id.id, tuple(f.subtype_ids.ids)))
+                    ),
+                    "messages_on_invoice": len(move.message_ids),
+                    "pdf_copies": self.env["ir.attachment"]
+                    .sudo()
+                    .search_count(
+                        [
+                            ("checksum", "=", move.invoice_pdf_report_id.checksum),
+                            "|",
+                            ("res_field", "=", False),
+                            ("res_field", "!=", False),
+                        ]
+                    ),
+                    "sent": move.is_move_sent,
+                }
+            )
+        return result
+
+    def run_path(self, moves, batched, user):
+        """Send ``moves`` one way as ``user``, take the snapshot, and roll everything back."""
+        savepoint = self.env.cr.savepoint()
+        try:
+            first = self.env["efaktura.chain"]._next_message_id()
+            self.send(moves, batched, user)
+            return self.snapshot(moves, first)
+        finally:
+            savepoint.close(rollback=True)
+            self.env.invalidate_all()
+
+    def compare_paths(self, user):
+        moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ola) | self.make_invoice(self.kari, amount=7)
+        moves._message_log_batch(bodies=dict.fromkeys(moves.ids, "Invoice validated"))
+        # The PDFs and the customers' portal tokens exist before either path runs (both would make the same ones).
+        self.env["account.move.send"]._generate_and_send_invoices(moves, sending_methods={"manual"})
+        for move in moves:
+            move._portal_ensure_token()
+        self.env.flush_all()
+        expected = self.run_path(moves, batched=False, user=user)
+        self.assertEqual([len(entry["mails"]) for entry in expected], [1, 1, 1], "Odoo's path made one e-mail each")
+        self.assertEqual(expected[0]["message"]["message_type"], "comment")
+        self.assertEqual(expected[1]["mails"][0]["recipients"], self.ola)
+        self.assertEqual(expected[0]["pdf_copies"], 2, "Odoo's path: the invoice's PDF and one copy on the message")
+        self.assertNotEqual(expected[0]["mails"][0]["body_html"], expected[1]["mails"][0]["body_html"])
+        self.assertIn(("email", self.ola), [n[:2] for n in expected[1]["notifications"]])
+        batched = self.run_path(moves, batched=True, user=user)
+        for got, want, move in zip(batched, expected, moves, strict=True):
+            self.assertEqual(got, want, move.partner_id.name)
+
+    def test_batch_equals_odoo_per_record(self):
+        self.compare_paths(self.env.user)
+
+    def test_batch_equals_odoo_per_record_for_the_cron_user(self):
+        """The chain's crons run as OdooBot, an inactive user: message_post then treats the author differently."""
+        root = self.env.ref("base.user_root")
+        self.assertFalse(root.active)
+        self.compare_paths(root)
+
+    def test_inbox_follower_keeps_odoo_path(self):
+        """An invoice followed by someone notified in Odoo's inbox is posted by Odoo's own path, the others in
+        the batch; each message notifies whom Odoo's path notifies."""
+        moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ola) | self.make_invoice(self.kari)
+        self.env["account.move.send"]._generate_and_send_invoices(moves, sending_methods={"manual"})
+        watcher = (
+            self.env["res.users"]
+            .create(
+                {
+                    "name": "Revisor",
+                    "login": "revisor",
+                    "email": "revisor@example.com",
+                    "notification_type": "inbox",
+                    "groups_id": [fields.Command.set([self.env.ref("base.group_user").id])],
+                }
+            )
+            .partner_id
+        )
+        moves[1].message_subscribe(partner_ids=watcher.ids)
+        first = self.env["efaktura.chain"]._next_message_id()
+        self.send(moves, batched=True, user=self.env.user)
+        for move in moves:
+            [message] = move.message_ids.filtered(lambda m: m.id >= first)
+            notified = {(n.res_partner_id, n.notification_type) for n in message.notification_ids}
+            if move == moves[1]:
+                self.assertEqual(notified, {(self.ola, "email"), (watcher, "inbox")})
+            else:
+                self.assertEqual(notified, {(move.partner_id, "email")})
+            self.assertEqual(message.attachment_ids.res_id, message.id)
+
+    def count_queries(self, moves, batched):
+        """Queries of account.move.send._send_mails for ``moves`` (PDFs stored, settings computed beforehand)."""
+        Send = self.env["account.move.send"]
+        if batched:
+            Send = Send.with_context(efaktura_render_batch=True)
+            Send = Send.with_context(efaktura_rendered=Send._efaktura_render_batch(moves))
+        data = {
+            move.with_context(mail_notify_force_send=False): {
+                **Send._get_default_sending_settings(move, sending_methods={"email"}),
+                "author_partner_id": self.env.user.partner_id.id,
+            }
+            for move in moves
+        }
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        Send._send_mails(data)
+        self.env.flush_all()
+        count = self.env.cr.sql_log_count - before
+        self.assertEqual(len(moves.message_ids.filtered(lambda m: m.message_type == "comment")), len(moves))
+        self.assertEqual(len(self.env["mail.mail"].search([("res_id", "in", moves.ids)])), len(moves))
+        return count
+
+    def test_batch_queries_grow_sublinearly(self):
+        sizes = (1, 5, 20, 5, 20)
+        samples = [self.make_invoices(self.ola, size) for size in sizes]
+        for moves in samples:
+            self.env["account.move.send"]._generate_and_send_invoices(moves, sending_methods={"manual"})
+            for move in moves:
+                move._portal_ensure_token()
+        _warm_up, five, twenty, odoo_five, odoo_twenty = (
+            self.count_queries(moves, batched=index < 3) for index, moves in enumerate(samples)
+        )
+        _logger.info(
+            "e-mail fallback queries for 5 and 20 invoices: batched %s and %s, Odoo's path %s and %s",
+            five,
+            twenty,
+            odoo_five,
+            odoo_twenty,
+        )
+        self.assertLess(twenty - five, 5, "15 more invoices cost fewer than 5 more queries")
+        self.assertGreater(odoo_twenty - odoo_five, 15 * 10, "Odoo's path costs queries per invoice")
