@@ -727,7 +727,9 @@ batch's cache warm-up is spread over more invoices as the run grows.
             "`mail.message` records (the customer's status change, the release of the invoice, the chain's line "
             "and the letter's message), created through the ORM, which sanitizes every body and fills defaults "
             f"and inverse fields record by record: `mail.message` create takes {share('message_create')}, all SQL "
-            f"{share('sql')}. The expiry step alone runs at "
+            f"{share('sql')}. Most of the queries per consent are snailmail_account's own letter values "
+            "(`_prepare_snailmail_letter_values`, which the post fallback takes as they are), which look the invoice "
+            "report up by name once per letter. The expiry step alone runs at "
             + (f"{expiry['rate']:,.0f}/s" if expiry else "–")
             + ". Reaching 3,300/s would mean writing the chatter with SQL outside the ORM (no sanitizing, no "
             "access checks, no bus notification), or logging fewer lines per consent: that is a product decision "
@@ -739,13 +741,21 @@ batch's cache warm-up is spread over more invoices as the run grows.
             "batch are now posted together (`account.move.send._efaktura_post_mails`: messages, PDF copies, e-mails "
             "and notifications in one insert each, 20 queries for a batch of 5 or of 20 where Odoo's per-invoice "
             "`message_post` takes about 25 per invoice; `TestBatchedMails` shows the result equals Odoo's): "
-            f"{email_share('post_mails')} of the e-mail profile, Odoo's send as a whole "
-            f"{email_share('generate_and_send')}, `mail.message` create {email_share('message_create')}, the "
-            f"e-mail layout rendered per message {email_share('render_layout')}, all SQL {email_share('sql')}. What "
-            "is left is what each e-mail needs of its own: its HTML layout rendered for its recipients, its body "
-            "sanitised, its PDF copy and its outgoing e-mail; 100,000 of them in 30 s would mean rendering over "
-            "3,000 e-mails a second on two cores, far beyond what one QWeb render costs here (see the profile), "
-            "so the target is reported as missed with this profile."
+            f"{email_share('post_mails')} of the e-mail profile"
+            + "".join(
+                f", {label} {email_share(key)}"
+                for key, label in (
+                    ("generate_and_send", "Odoo's send as a whole"),
+                    ("message_create", "`mail.message` create"),
+                    ("render_layout", "the e-mail layout rendered per message"),
+                    ("sql", "all SQL"),
+                )
+                if email_share(key) != "–"
+            )
+            + ". What is left is what each e-mail needs of its own: its HTML layout rendered for its recipients, "
+            "its body sanitised, its PDF copy and its outgoing e-mail; 100,000 of them in 30 s would mean "
+            "rendering over 3,000 e-mails a second on two cores, far beyond what one QWeb render costs here "
+            "(see the profile), so the target is reported as missed with this profile."
         )
     if lanes.get(1) and lanes.get(2):
         one, two = lanes[1], lanes[2]
