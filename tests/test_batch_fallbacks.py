@@ -56,6 +56,20 @@ MESSAGE_FIELDS = (
 
 
 @tagged("post_install", "-at_install")
+def inbox_watcher(env):
+    """An internal user notified in Odoo's inbox: whoever follows an invoice this way keeps Odoo's own path."""
+    user = env["res.users"].create(
+        {
+            "name": "Revisor",
+            "login": "revisor",
+            "email": "revisor@example.com",
+            "notification_type": "inbox",
+            "groups_id": [fields.Command.set([env.ref("base.group_user").id])],
+        }
+    )
+    return user.partner_id
+
+
 class TestBatchedLetters(EfakturaInvoiceCase):
     @classmethod
     def setUpClass(cls):
@@ -141,19 +155,7 @@ class TestBatchedLetters(EfakturaInvoiceCase):
     def test_followers_of_internal_notes_keep_odoo_path(self):
         """Someone who follows the invoice's internal notes is notified of the letter, as Odoo's path does."""
         moves = self.sample()
-        watcher = (
-            self.env["res.users"]
-            .create(
-                {
-                    "name": "Revisor",
-                    "login": "revisor",
-                    "email": "revisor@example.com",
-                    "notification_type": "inbox",
-                    "groups_id": [fields.Command.set([self.env.ref("base.group_user").id])],
-                }
-            )
-            .partner_id
-        )
+        watcher = inbox_watcher(self.env)
         moves[1].message_subscribe(partner_ids=watcher.ids, subtype_ids=[self.env.ref("mail.mt_note").id])
         letters = self.env["snailmail.letter"].sudo()._efaktura_create_batch(self.letter_values(moves))
         self.assertEqual(letters.mapped("res_id"), moves.ids)
@@ -384,19 +386,7 @@ class TestBatchedMails(EfakturaInvoiceCase):
         the batch; each message notifies whom Odoo's path notifies."""
         moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ola) | self.make_invoice(self.kari)
         self.env["account.move.send"]._generate_and_send_invoices(moves, sending_methods={"manual"})
-        watcher = (
-            self.env["res.users"]
-            .create(
-                {
-                    "name": "Revisor",
-                    "login": "revisor",
-                    "email": "revisor@example.com",
-                    "notification_type": "inbox",
-                    "groups_id": [fields.Command.set([self.env.ref("base.group_user").id])],
-                }
-            )
-            .partner_id
-        )
+        watcher = inbox_watcher(self.env)
         moves[1].message_subscribe(partner_ids=watcher.ids)
         first = self.env["efaktura.chain"]._next_message_id()
         self.send(moves, batched=True, user=self.env.user)
