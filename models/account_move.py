@@ -470,8 +470,9 @@ class AccountMove(models.Model):
     def _efaktura_track_state(self):
         """Odoo's tracking of ``efaktura_state`` for a write that bypasses the ORM, done the way
         ``mail.thread._track_prepare``/``_track_finalize`` do it, in batch: the state each move had before its first
-        change in this transaction is kept, and at commit each move whose state differs then gets one tracking value
-        (several changes in one transaction make one, first to last, as with the ORM)."""
+        change is kept, and when the precommit hooks run (at commit, and also at every savepoint's flush, as for
+        Odoo's own tracking) each move whose state differs then gets one tracking value (several changes between two
+        such runs make one, first to last, as with the ORM)."""
         initial = self.env.cr.precommit.data.get(TRACKING_KEY)
         if initial is None:
             initial = self.env.cr.precommit.data[TRACKING_KEY] = {}
