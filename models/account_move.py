@@ -1,6 +1,7 @@
 import logging
 import re
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import time as day_time
 
@@ -19,8 +20,6 @@ from .efaktura_delivery import DELIVERY_CHANNELS, HANDED_OVER_STATES
 
 _logger = logging.getLogger(__name__)
 
-_logger = logging.getLogger(__name__)
-
 # The nettbank and Vipps fetch the PDF while the customer deals with the invoice: the link lives until this many
 # months after the due date (or after the day it is made, for an invoice already overdue), then expires.
 DOCUMENT_LINK_MONTHS_AFTER_DUE = 3
@@ -36,10 +35,15 @@ MOVE_STATES = [
     ("cancelling", "Being taken back"),
 ]
 
-# Per transaction, as mail.thread's tracking keeps its own (cr.precommit.data): each invoice's eFaktura status before
-# the module's first raw write, and the last line logged on each invoice.
+# The module's tracking of ``efaktura_state`` (see ``_efaktura_track_state``). On the cursor, as it must outlive the
+# precommit runs of savepoint flushes while a dispatch holds its invoices: each invoice's eFaktura status before its
+# first raw write not yet shown, and the invoices a dispatch holds. The last line logged on each invoice is kept per
+# precommit run, as mail.thread keeps its own tracking data (cr.precommit.data).
 TRACKING_KEY = "l10n_no_efaktura_b2c.state_tracking"
+HELD_KEY = "l10n_no_efaktura_b2c.state_tracking_held"
 LOGGED_KEY = "l10n_no_efaktura_b2c.logged_lines"
+FINALIZER_KEY = "l10n_no_efaktura_b2c.state_tracking_finalizer"
+ODOO_TRACKING_KEY = "mail.tracking.account.move"
 
 
 class _OdooAgrees(Exception):
@@ -470,29 +474,70 @@ class AccountMove(models.Model):
     def _efaktura_track_state(self):
         """Odoo's tracking of ``efaktura_state`` for a write that bypasses the ORM, done the way
         ``mail.thread._track_prepare``/``_track_finalize`` do it, in batch: the state each move had before its first
-        change is kept, and when the precommit hooks run (at commit, and also at every savepoint's flush, as for
-        Odoo's own tracking) each move whose state differs then gets one tracking value (several changes between two
-        such runs make one, first to last, as with the ORM)."""
-        initial = self.env.cr.precommit.data.get(TRACKING_KEY)
-        if initial is None:
-            initial = self.env.cr.precommit.data[TRACKING_KEY] = {}
-            self.env.cr.precommit.add(self._efaktura_track_finalize)
-        for move in self.filtered(lambda m: m.id not in initial):
-            initial[move.id] = move.efaktura_state
+        change is kept, and when the precommit hooks run (at commit, and at every savepoint's flush) each move whose
+        state differs then gets one tracking value (several changes between two such runs make one, first to last,
+        as with the ORM). One tracker per change: a status Odoo's own tracking captured (any ORM write of the move
+        captures every tracked field) is taken over from it, so the change is not shown twice."""
+        initial = self._efaktura_tracking_store()
+        odoo_initial = self.env.cr.precommit.data.get(ODOO_TRACKING_KEY) or {}
+        for move in self:
+            captured = odoo_initial.get(move.id)
+            before = captured.pop("efaktura_state", move.efaktura_state) if captured else move.efaktura_state
+            initial.setdefault(move.id, before)
+
+    def _efaktura_tracking_store(self):
+        """The states to track, on the cursor; the finalizer is registered for the next precommit run, and the
+        store is emptied when the transaction rolls back."""
+        cr = self.env.cr
+        if FINALIZER_KEY not in cr.precommit.data:
+            cr.precommit.data[FINALIZER_KEY] = True
+            cr.precommit.add(self._efaktura_track_finalize)
+            cr.postrollback.add(lambda: cr.cache.pop(TRACKING_KEY, None))
+        return cr.cache.setdefault(TRACKING_KEY, {})
+
+    @contextmanager
+    def _efaktura_tracking_held(self):
+        """While the chain sends these moves, the precommit runs of savepoint flushes leave their status changes
+        for later: they are shown under the line the chain logs once it is done with them, not on lines of their
+        own."""
+        held = self.env.cr.cache.setdefault(HELD_KEY, set())
+        held.update(self.ids)
+        try:
+            yield
+        finally:
+            held.difference_update(self.ids)
+            if self.env.cr.cache.get(TRACKING_KEY):
+                self._efaktura_tracking_store()
 
     def _message_log_batch(self, bodies, *args, **kwargs):
-        """Remember the last line logged on each invoice in this transaction: the eFaktura status change is shown
-        under it (as Odoo does for a line given with ``_track_set_log_message``), not as a line of its own."""
+        """Remember the last line logged on each invoice since the last precommit run: the eFaktura status change
+        is shown under it (as Odoo does for a line given with ``_track_set_log_message``), not as a line of its
+        own."""
         messages = super()._message_log_batch(bodies, *args, **kwargs)
         if not kwargs.get("tracking_value_ids"):
             logged = self.env.cr.precommit.data.setdefault(LOGGED_KEY, {})
             logged.update((message.res_id, message.id) for message in messages)
         return messages
 
+    def _mail_track_skip_efaktura_state(self, initial_values):
+        """Odoo's own tracking leaves ``efaktura_state`` to the module's while the module tracks this move."""
+        if "efaktura_state" in initial_values and self.id in self.env.cr.cache.get(TRACKING_KEY, {}):
+            return {name: value for name, value in initial_values.items() if name != "efaktura_state"}
+        return initial_values
+
     def _efaktura_track_finalize(self):
         logged = self.env.cr.precommit.data.pop(LOGGED_KEY, {})
-        initial = self.env.cr.precommit.data.pop(TRACKING_KEY, {})
-        moves = self.browse(list(initial)).exists().sudo()
+        initial = self.env.cr.cache.get(TRACKING_KEY) or {}
+        held = self.env.cr.cache.get(HELD_KEY) or set()
+        ready = [move_id for move_id in initial if move_id not in held]
+        if not ready:
+            return
+        odoo_initial = self.env.cr.precommit.data.get(ODOO_TRACKING_KEY) or {}
+        for move_id in ready:
+            if odoo_initial.get(move_id):
+                odoo_initial[move_id].pop("efaktura_state", None)  # an ORM write after the raw one: shown here
+        initial = {move_id: initial.pop(move_id) for move_id in ready}
+        moves = self.browse(ready).exists().sudo()
         moves.invalidate_recordset(["efaktura_state"])
         changed = moves.filtered(lambda m: m.efaktura_state != initial[m.id])
         if not changed:
@@ -557,6 +602,7 @@ class AccountMove(models.Model):
     def _mail_track(self, tracked_fields, initial_values):
         """Tracked values of a customer invoice (the eFaktura B2C status among them) in the language of the
         module's other chatter lines on it: the customer's, else the company's, whoever made the change."""
+        initial_values = self._mail_track_skip_efaktura_state(initial_values)
         if "efaktura_state" in tracked_fields and self.is_sale_document() and self.partner_id:
             lang = self.partner_id._efaktura_lang(self.company_id)
             if lang != self.env.lang:

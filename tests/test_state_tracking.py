@@ -1,3 +1,7 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
 from odoo.tests import tagged
 
 from .common import EfakturaInvoiceCase
@@ -122,3 +126,116 @@ class TestStateTracking(EfakturaInvoiceCase):
         self.assertEqual(len(self.env["mail.tracking.value"].search([("mail_message_id.res_id", "in", many.ids)])), 30)
         self.assertEqual(counts[1], counts[2], f"queries for 1, 3 and 30 moves: {counts}")
         self.assertLessEqual(counts[2], 5, "read the states, insert the messages, insert the tracking values")
+
+    def chatter(self, move):
+        """Each line of the invoice's chatter with an eFaktura status change: its text and the change(s) under it."""
+        messages = self.env["mail.message"].search(
+            [("model", "=", "account.move"), ("res_id", "=", move.id), ("tracking_value_ids", "!=", False)],
+            order="id",
+        )
+        return [
+            (
+                str(message.body or ""),
+                [
+                    (tracking.old_value_char, tracking.new_value_char)
+                    for tracking in message.tracking_value_ids
+                    if tracking.field_id.name == "efaktura_state"
+                ],
+            )
+            for message in messages
+        ]
+
+    def assert_each_change_once_under_a_line(self, move):
+        chatter = self.chatter(move)
+        changes = [change for _body, values in chatter for change in values]
+        self.assertEqual(len(changes), len(set(changes)), f"a change shown twice: {chatter}")
+        for body, values in chatter:
+            if values:
+                self.assertTrue(body, f"{values} on a line of its own, not under the module's line: {chatter}")
+        return changes
+
+    def test_deadline_fallbacks_show_each_change_once_under_its_line(self):
+        """The consent deadline's cron queues the invoices again and runs the chain in a savepoint per company:
+        the savepoint's flushes run the tracking (as at commit) in between, and each change still shows once,
+        under the line that tells it."""
+        by_email, by_post, by_hand = (
+            self.make_invoice(self.ingrid),
+            self.make_invoice(self.per),
+            self.make_invoice(self.siri),
+        )
+        moves = by_email | by_post | by_hand
+        self.dispatch(moves)
+        self.flush_tracking()
+        self.assertEqual(set(moves.mapped("efaktura_state")), {"awaiting_consent"})
+        with freeze_time(max(moves.mapped("efaktura_deadline")) + timedelta(minutes=1)):
+            self.env["efaktura.chain"]._cron_deadlines()
+            self.flush_tracking()
+        moves.invalidate_recordset()
+        self.assertEqual(moves.mapped("efaktura_state"), ["fallback_sent", "fallback_sent", "manual"])
+        for move in moves:
+            changes = self.assert_each_change_once_under_a_line(move)
+            self.assertEqual(changes[-1][0], "Queued", changes)
+
+    def test_nettbank_delivery_shows_its_change_under_its_line(self):
+        """An ORM write of the invoice before the dispatch makes Odoo's tracking capture every tracked field, the
+        eFaktura status among them: the change is still shown once, under the chain's line."""
+        move = self.make_invoice(self.ola)
+        self.flush_tracking()
+        move.write({"ref": "Order 17"})
+        self.dispatch(move)
+        self.flush_tracking()
+        self.assertEqual(move.efaktura_channel, "nettbank")
+        self.assert_each_change_once_under_a_line(move)
+        sent = self.env["mail.tracking.value"].search(
+            [("mail_message_id.res_id", "=", move.id), ("new_value_char", "=", "Sent")]
+        )
+        self.assertIn("Delivered by eFaktura", str(sent.mail_message_id.body))
+
+    def test_orm_and_raw_writes_in_one_transaction_make_one_change(self):
+        before_raw, after_raw, both = self.make_invoices(self.per, 3)
+        self.flush_tracking()
+        before_raw.write({"ref": "Order 1"})  # Odoo's tracking captures "Not sent" first
+        before_raw._efaktura_write({"efaktura_state": "manual"})
+        after_raw._efaktura_write({"efaktura_state": "queued"})
+        after_raw.write({"ref": "Order 2"})  # captures the status the raw write left
+        after_raw.write({"efaktura_state": "error"})
+        both.write({"efaktura_state": "queued"})
+        both._efaktura_write({"efaktura_state": "manual"})
+        self.flush_tracking()
+        self.assertEqual(
+            self.tracking_lines(before_raw), [("efaktura_state", "Not sent by eFaktura B2C", "To print and post")]
+        )
+        self.assertEqual(
+            self.tracking_lines(after_raw), [("efaktura_state", "Not sent by eFaktura B2C", "Needs attention")]
+        )
+        self.assertEqual(
+            self.tracking_lines(both), [("efaktura_state", "Not sent by eFaktura B2C", "To print and post")]
+        )
+
+    def test_a_savepoint_flush_during_a_dispatch_leaves_the_change_for_the_chains_line(self):
+        """The chain holds its invoices' changes while it sends them: a savepoint in the middle (an e-mail, a letter,
+        a network call) runs the precommit hooks, and the change still waits for the line the chain logs."""
+        move = self.make_invoice(self.per)
+        self.flush_tracking()
+        with move._efaktura_tracking_held():
+            move._efaktura_write({"efaktura_state": "manual"})
+            with self.env.cr.savepoint():
+                pass
+            self.assertEqual(self.tracking_lines(move), [], "held while the chain works")
+            move._efaktura_log({move.id: "Printed and posted by hand."})
+        self.flush_tracking()
+        self.assertEqual(
+            self.chatter(move),
+            [("<p>Printed and posted by hand.</p>", [("Not sent by eFaktura B2C", "To print and post")])],
+        )
+
+    def test_rollback_forgets_the_states_kept_for_tracking(self):
+        move = self.make_invoice(self.per)
+        self.flush_tracking()
+        with self.assertRaises(ZeroDivisionError), self.env.cr.savepoint():
+            move._efaktura_write({"efaktura_state": "manual"})
+            raise ZeroDivisionError
+        move.invalidate_recordset()
+        self.assertEqual(move.efaktura_state, "none")
+        self.flush_tracking()
+        self.assertEqual(self.tracking_lines(move), [], "the change was undone")
