@@ -96,7 +96,7 @@ def profile_excerpt(path, limit=14):
             "expire": r"efaktura_consent.py:\d+\(_expire\)",
             "set_state": r"res_partner.py:\d+\(_efaktura_set_state\)",
             "dispatch": r"efaktura_chain.py:\d+\(_dispatch\)$",
-            "send_post": r"efaktura_chain.py:\d+\(_send_post\)",
+            "send_post": r"efaktura_fallback_sender.py:\d+\(_send_post\)",
             "snailmail_create": r"snailmail_letter.py:\d+\(create\)",
             "message_post": r"mail/models/mail_thread.py:\d+\(message_post\)",
             "log_batch": r"mail_thread.py:\d+\(_message_log_batch\)",
@@ -657,7 +657,7 @@ The native path grows linearly (about {native_q or 0:.0f} queries per invoice: t
 followers and notifications per move). This module's batch for known consumers stays flat: 20 queries for
 10 or 100 invoices, a few more for 1,000 because the ORM inserts at most 100 rows per statement. At first
 contact, the JTTA lookup adds a fixed number of queries: the found consumers' status changes and chatter lines
-go in one batch (`_lookup` in `models/efaktura_chain.py`), and `tests/test_dispatch_queries.py` guards that a
+go in one batch (`_lookup` in `models/efaktura_network_sender.py`), and `tests/test_dispatch_queries.py` guards that a
 batch of 25 new consumers takes as many queries as a batch of 5.
 
 ## 3. Deadline cron
@@ -796,7 +796,8 @@ batch's cache warm-up is spread over more invoices as the run grows.
     )
     if first_1000 is not None and first_1000 >= 1000:
         notes.append(
-            f"- **Queries at first contact ({first_1000:,.0f} for 1,000).** `_lookup` in `models/efaktura_chain.py` "
+            f"- **Queries at first contact ({first_1000:,.0f} for 1,000).** `_lookup` in "
+            "`models/efaktura_network_sender.py` "
             "calls `partner._efaktura_set_state(...)` inside its loop over the found consumers, so each new "
             "consumer costs a status write and a chatter insert of its own. Collecting the found partners and "
             "calling `_efaktura_set_state` once on all of them after the loop (it takes a recordset) makes the "

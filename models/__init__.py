@@ -4,6 +4,8 @@ from . import res_config_settings
 from . import res_partner
 from . import efaktura_delivery
 from . import efaktura_chain
+from . import efaktura_network_sender
+from . import efaktura_fallback_sender
 from . import account_move
 from . import account_move_send
 from . import efaktura_consent

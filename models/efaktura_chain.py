@@ -2,8 +2,10 @@
 
 Each channel answers two questions for a batch: ``_applicable_<code>(moves, run)`` (which moves
 it can take, and why or why not) and ``_send_<code>(moves, run)`` (deliver them, returning for
-each move "done", "wait" or "next"). The order is data (``efaktura.channel``), so a company
-reorders or switches off channels without code; "manual" always ends the chain.
+each move "done", "wait" or "next"). The channels live in their senders (``SENDERS``): the network
+channels in ``efaktura.network.sender``, the fallbacks in ``efaktura.fallback.sender``. The order is
+data (``efaktura.channel``), so a company reorders or switches off channels without code; "manual"
+always ends the chain.
 """
 
 import hashlib
@@ -19,7 +21,7 @@ from odoo.exceptions import UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_datetime
 
-from ..networks.base import Document, NetworkError, NetworkUnavailable
+from ..networks.base import NetworkUnavailable
 from .efaktura_channel import KEY_SPELLING, NETWORK_CHANNELS
 from .efaktura_delivery import HANDED_OVER_STATES
 
@@ -33,6 +35,14 @@ DONE, WAIT, NEXT = "done", "wait", "next"
 RENDER_ERROR = "PDF"  # the error code of a PDF that could not be rendered: retried, then needs attention
 #: The dispatch lanes: cron records with the same code. Odoo runs one job of a cron at a time, so each lane lets one
 #: more cron worker take from the queue; every lane claims its batches with FOR UPDATE SKIP LOCKED.
+#: The model that carries each channel's ``_applicable_<code>`` and ``_send_<code>``.
+SENDERS = {
+    "vipps": "efaktura.network.sender",
+    "nettbank": "efaktura.network.sender",
+    "email": "efaktura.fallback.sender",
+    "post": "efaktura.fallback.sender",
+    MANUAL: "efaktura.fallback.sender",
+}
 DISPATCH_LANES = (
     "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch",
     "l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch_lane2",
@@ -258,7 +268,7 @@ class EfakturaChain(models.AbstractModel):
             return
         run = DispatchRun(self, company, moves)
         pending = self._skip_already_delivered(run, moves)
-        pending = self._lookup(run, pending)
+        pending = self.env["efaktura.network.sender"]._lookup(run, pending)
         self._start_at_retry(run, pending)
         pending = self._send_credit_notes_like_their_invoices(run, pending)
         self._walk(run, pending)
@@ -270,20 +280,25 @@ class EfakturaChain(models.AbstractModel):
             candidates = pending.filtered(lambda m, code=code: code not in run.exhausted[m])
             if not candidates:
                 continue
-            verdicts = getattr(self, f"_applicable_{code}")(candidates, run)
+            verdicts = self._applicable(code, candidates, run)
             take = candidates.filtered(lambda m, verdicts=verdicts: verdicts[m][0])
             for move in candidates - take:
                 run.skipped.setdefault(move.id, []).append((code, verdicts[move][1]))
             if not take:
                 continue
             self._log_skipped(run, take)
-            outcomes = getattr(self, f"_send_{code}")(take, run)
+            outcomes = getattr(self.env[SENDERS[code]], f"_send_{code}")(take, run)
             for move, outcome in outcomes.items():
                 if outcome == NEXT:
                     run.exhausted[move].add(code)
                 else:
                     pending -= move
         return pending
+
+    @api.model
+    def _applicable(self, code, moves, run):
+        """Which of the moves the channel can take: {move: (bool, reason)}."""
+        return getattr(self.env[SENDERS[code]], f"_applicable_{code}")(moves, run)
 
     def _log_skipped(self, run, moves):
         """A fallback says why: the channels passed over before the one that takes the move, each with its
@@ -365,7 +380,7 @@ class EfakturaChain(models.AbstractModel):
                 reasons = []
                 chosen = False
                 for code in run.order:
-                    ok, reason = getattr(self, f"_applicable_{code}")(move, run)[move]
+                    ok, reason = self._applicable(code, move, run)[move]
                     reasons.append(f"{self._label(code)}: {reason}")
                     if ok:
                         chosen = code
@@ -374,315 +389,8 @@ class EfakturaChain(models.AbstractModel):
         return result
 
     # ------------------------------------------------------------------
-    # Lookup (JTTA): ask the network for the consumers' eFaktura identifiers
+    # Shared by the senders: the outbox rows, retries, the invoices' state
     # ------------------------------------------------------------------
-
-    def _lookup(self, run, moves):
-        if not any(code in run.order for code in NETWORK_CHANNELS) or run.company.efaktura_issuer_state != "active":
-            return moves
-        partners = moves.partner_id.with_company(run.company).filtered(
-            lambda p: (
-                p.efaktura_b2c_customer
-                and not p.efaktura_identifier
-                and p.efaktura_state in ("not_checked", "consent_requested", False)
-            )
-        )
-        if not partners:
-            return moves
-        try:
-            results = run.network.lookup([p._efaktura_recipient() for p in partners])
-        except NetworkError as error:
-            waiting = moves.filtered(lambda m: m.partner_id in partners)
-            give_up = self._lookup_failed(run, waiting, error)
-            return (moves - waiting) | give_up
-        # Production asks MPS and Vipps; half an answer is no answer: a customer MPS could not be asked about may
-        # well have eFaktura, and must not get a consent request by SMS and e-mail. Those are asked again later.
-        unanswered = getattr(run.network, "unanswered", None) or {}
-        if unanswered:
-            failed = partners.filtered(lambda p: str(p.id) in unanswered)
-            partners -= failed
-            waiting = moves.filtered(lambda m: m.partner_id in failed)
-            give_up = self._lookup_failed(run, waiting, next(iter(unanswered.values())))
-            moves = (moves - waiting) | give_up
-        # One state change and one chatter batch for all of them, not one per customer.
-        partners._efaktura_remember(results, self.env._("Found in the eFaktura network (yes to all)."))
-        return moves
-
-    def _lookup_failed(self, run, moves, error):
-        """The lookup is down: retry later; after the last retry, skip the network channels."""
-        retry = moves.filtered(lambda m: m.efaktura_retry_count + 1 < MAX_ATTEMPTS)
-        for move in retry:
-            delay = BACKOFF * (2**move.efaktura_retry_count)
-            move._efaktura_write(
-                {"efaktura_retry_count": move.efaktura_retry_count + 1, "efaktura_next_try": run.now + delay}
-            )
-            run.log(
-                move,
-                self.env._(
-                    "The eFaktura lookup failed (%(error)s). Next try in %(minutes)s minutes.",
-                    error=error,
-                    minutes=int(delay.total_seconds() // 60),
-                ),
-            )
-        give_up = moves - retry
-        for move in give_up:
-            run.exhausted[move].update(NETWORK_CHANNELS)
-            run.log(
-                move,
-                self.env._(
-                    "The eFaktura lookup failed %(count)s times (%(error)s): sending by another channel.",
-                    count=MAX_ATTEMPTS,
-                    error=error,
-                ),
-            )
-        self._flush_logs(run)
-        # Moves that gave up go on through the chain with the network channels skipped.
-        return give_up
-
-    # ------------------------------------------------------------------
-    # Applicability
-    # ------------------------------------------------------------------
-
-    def _network_ready(self, moves, run):
-        """What both network channels require; maps move to an empty string or the reason it fails."""
-        company = run.company
-        problems = {}
-        for move in moves:
-            partner = move.partner_id.with_company(company)
-            if not partner:
-                problems[move] = self.env._("the invoice has no customer yet")
-            elif company.efaktura_issuer_state != "active":
-                problems[move] = self.env._("the issuer agreement is not active")
-            elif not partner.efaktura_b2c_customer:
-                problems[move] = self.env._("the customer does not receive eDocuments by B2CNO")
-            elif partner.is_company:
-                problems[move] = self.env._("the customer is a company")
-            elif partner.efaktura_avtalegiro:
-                problems[move] = self.env._("the customer pays by AvtaleGiro")
-            elif move.move_type == "out_refund" and not self._original_network_channel(move):
-                problems[move] = self.env._(
-                    "a credit note goes by eFaktura or Vipps only when its invoice went that way"
-                )
-            elif move.currency_id.name != "NOK":
-                problems[move] = self.env._("the invoice is not in NOK")
-            elif move.move_type == "out_invoice" and move.currency_id.is_zero(self._total(move)):
-                problems[move] = self.env._(
-                    "a zero-amount invoice claims no payment: it goes as a document by e-mail or post"
-                )
-            elif move.move_type == "out_invoice" and move.state == "posted" and not move.amount_residual > 0:
-                problems[move] = self.env._("nothing is left to pay")
-            elif kid_problem := self._kid_problem(move):
-                problems[move] = kid_problem
-            elif not move.invoice_date_due and move.state == "posted":
-                # A draft gets its due date on posting, from its invoice date and payment terms.
-                problems[move] = self.env._("the invoice has no due date")
-            else:
-                problems[move] = ""
-        return problems
-
-    @api.model
-    def _total(self, move):
-        """The invoice total; on a draft being edited, from its lines (the totals follow them on saving)."""
-        if move.state == "draft":
-            return sum(move.invoice_line_ids.mapped("price_total"))
-        return move.amount_total
-
-    def _kid_problem(self, move):
-        """Why the move's KID cannot go to a network. A draft gets its KID on posting, from its journal: only a
-        journal that builds no KID is a problem then."""
-        source = move.reversed_entry_id or move
-        if source.state == "draft" and source.journal_id.invoice_reference_model == "no":
-            return ""
-        return source._efaktura_kid_problem()
-
-    def _applicable_vipps(self, moves, run):
-        problems = self._network_ready(moves, run)
-        verdicts = {}
-        for move in moves:
-            partner = move.partner_id.with_company(run.company)
-            if problems[move]:
-                verdicts[move] = (False, problems[move])
-            elif partner.efaktura_found_in_vipps:
-                verdicts[move] = (True, self.env._("the customer receives eFaktura in Vipps"))
-            else:
-                verdicts[move] = (False, self.env._("the customer does not receive eFaktura in Vipps"))
-        return verdicts
-
-    def _applicable_nettbank(self, moves, run):
-        problems = self._network_ready(moves, run)
-        days = run.company.efaktura_consent_days
-        verdicts = {}
-        for move in moves:
-            partner = move.partner_id.with_company(run.company)
-            if problems[move]:
-                verdicts[move] = (False, problems[move])
-            elif partner.efaktura_identifier:
-                verdicts[move] = (True, self.env._("the customer has eFaktura in the nettbank"))
-            elif partner.efaktura_state in ("declined", "withdrawn"):
-                verdicts[move] = (False, self.env._("the customer said no to eFaktura"))
-            elif partner.efaktura_state == "active":
-                verdicts[move] = (
-                    False,
-                    self.env._("the customer approved eFaktura, but their bank has no eFaktura for them yet"),
-                )
-            elif move.efaktura_deadline and move.efaktura_deadline <= run.now:
-                verdicts[move] = (False, self.env._("the customer did not approve eFaktura before the deadline"))
-            elif run.dry_run and partner.efaktura_state in ("not_checked", False):
-                verdicts[move] = (
-                    True,
-                    self.env._(
-                        "the eFaktura network is asked first; without eFaktura, the customer gets a request by SMS "
-                        "and e-mail, and %(days)s days to approve with BankID",
-                        days=days,
-                    ),
-                )
-            else:
-                verdicts[move] = (
-                    True,
-                    self.env._(
-                        "no eFaktura yet: the customer is asked by SMS and e-mail to approve with BankID within "
-                        "%(days)s days",
-                        days=days,
-                    ),
-                )
-        return verdicts
-
-    def _applicable_email(self, moves, run):
-        return {
-            move: (True, self.env._("sent to %(email)s with the PDF", email=move.partner_id.email))
-            if move.partner_id and move.partner_id.email
-            else (False, self.env._("the customer has no e-mail address"))
-            for move in moves
-        }
-
-    def _applicable_post(self, moves, run):
-        letter = self.env["snailmail.letter"]
-        return {
-            move: (True, self.env._("a letter to the customer's address"))
-            if move.partner_id and letter._is_valid_address(move.partner_id)
-            else (False, self.env._("the customer's postal address is incomplete"))
-            for move in moves
-        }
-
-    def _applicable_manual(self, moves, run):
-        return {move: (True, self.env._("nothing else is possible: a task to print and post it")) for move in moves}
-
-    # ------------------------------------------------------------------
-    # Sending
-    # ------------------------------------------------------------------
-
-    def _send_vipps(self, moves, run):
-        return self._send_network("vipps", moves, run)
-
-    def _send_nettbank(self, moves, run):
-        with_identifier = moves.filtered(lambda m: m.partner_id.with_company(run.company).efaktura_identifier)
-        outcomes = self._send_network("nettbank", with_identifier, run) if with_identifier else {}
-        waiting = moves - with_identifier
-        if waiting and run.reminder_step:
-            # A reminder never asks for consent: it goes by the next channel.
-            outcomes.update(dict.fromkeys(waiting, NEXT))
-        elif waiting:
-            outcomes.update(self._await_consent(waiting, run))
-        return outcomes
-
-    def _await_consent(self, moves, run):
-        """No eFaktura yet: the invoices wait for the customer's consent until the request's deadline.
-
-        A request that can reach the customer neither by SMS nor by e-mail releases its invoices at once: they go
-        on down the chain in this run."""
-        moves._efaktura_write({"efaktura_state": "awaiting_consent"})
-        self.env["efaktura.consent"]._request(moves.partner_id, moves, run.company)
-        released = moves.filtered(lambda m: m.efaktura_state != "awaiting_consent")
-        outcomes = dict.fromkeys(released, NEXT)
-        for move in moves - released:
-            outcomes[move] = WAIT
-            run.log(
-                move,
-                self.env._(
-                    "Waiting for the customer to approve eFaktura, until %(deadline)s. "
-                    "Without approval it goes by e-mail or post.",
-                    deadline=self._format_when(move.efaktura_deadline),
-                ),
-            )
-        return outcomes
-
-    def _document(self, move, channel, run):
-        partner = move.partner_id.with_company(run.company)
-        reminder = run.reminder_step
-        return Document(
-            key=run.key(move, channel),
-            invoice_number=f"{move.name}-P{reminder}" if reminder else move.name,
-            recipient=partner.efaktura_identifier if channel == "nettbank" else partner.mobile,
-            recipient_name=partner.name,
-            # A credit note is no payment claim: it never carries the KID of the invoice it credits.
-            kid="" if move.move_type == "out_refund" else move.payment_reference,
-            amount_ore=round((move.amount_residual if move.move_type == "out_invoice" else move.amount_total) * 100),
-            currency=move.currency_id.name,
-            issue_date=move.invoice_date,
-            due_date=run.reminder_due.get(move) or self.env["efaktura.reminder"]._reminder_due_date()
-            if reminder
-            else move.invoice_date_due,
-            document_url=move._efaktura_document_url(),
-            document_hash=run.doc_hash[move],
-            kind="credit_note" if move.move_type == "out_refund" else "reminder" if reminder else "invoice",
-            original_invoice_number=move.name if reminder else move.reversed_entry_id.name or "",
-            attempt_ref=(run.delivery(move, channel).network_attempt_ref or "") if run.delivery(move, channel) else "",
-        )
-
-    def _send_network(self, channel, moves, run):
-        outcomes = {}
-        network = error = None
-        try:
-            network = run.network
-        except NetworkError as config_error:
-            error = config_error
-        deliveries = self._prepare_deliveries(channel, moves, run, network=network)
-        if network is not None:
-            try:
-                results = network.submit(channel, [self._document(move, channel, run) for move in moves])
-            except NetworkError as network_error:
-                error = network_error
-            except Exception as unexpected:
-                _logger.warning("eFaktura network %s failed", channel, exc_info=True)
-                error = NetworkUnavailable(str(unexpected) or unexpected.__class__.__name__)
-        if error is not None:
-            for move in moves:
-                outcomes[move] = self._attempt_failed(deliveries[move], move, error, run)
-            return outcomes
-        delivered = {}
-        for move, result in zip(moves, results, strict=True):
-            if result.attempt_ref and result.attempt_ref != deliveries[move].network_attempt_ref:
-                # The network took it under another submission id (MPS: a consignment id it had seen before).
-                deliveries[move].network_attempt_ref = result.attempt_ref
-            if result.ok:
-                delivered[deliveries[move].id] = result.network_reference
-                outcomes[move] = DONE
-                run.log(
-                    move,
-                    self.env._(
-                        "Delivered by %(channel)s (reference %(ref)s)%(dup)s.",
-                        channel=self._label(channel),
-                        ref=result.network_reference,
-                        dup=self.env._(", the network already had it") if result.duplicate else "",
-                    ),
-                )
-            else:
-                outcomes[move] = self._attempt_failed(deliveries[move], move, result.error, run)
-        if delivered:
-            self._mark_delivered(channel, delivered, run)
-            done = moves.filtered(lambda m: outcomes[m] == DONE)
-            self._write_moves(
-                run,
-                done,
-                {
-                    "efaktura_state": "sent",
-                    "efaktura_channel": channel,
-                    "efaktura_next_try": False,
-                    "efaktura_retry_count": 0,
-                    "efaktura_error": False,
-                },
-            )
-        return outcomes
 
     def _prepare_deliveries(self, channel, moves, run, state="pending", network=None):
         """The outbox row of each move for this channel: the existing one, or a new one, in one query."""
@@ -750,27 +458,6 @@ class EfakturaChain(models.AbstractModel):
             ref = hashlib.sha256(material.encode()).hexdigest()[:40]
             refs.update(dict.fromkeys(fresh, ref))
         return refs
-
-    def _mark_delivered(self, channel, references, run):
-        """Write the network references of many deliveries in one statement."""
-        self.env["efaktura.delivery"].flush_model()  # an earlier attempt's values must not overwrite these later
-        values = SQL(", ").join(SQL("(%s, %s)", delivery_id, ref) for delivery_id, ref in references.items())
-        self.env.cr.execute(
-            SQL(
-                """UPDATE efaktura_delivery AS d
-                  SET state = 'submitted', state_date = %s, network_reference = v.ref, cost = %s,
-                      next_retry_at = NULL, last_error = NULL, error_code = NULL, final = TRUE,
-                      write_date = %s, write_uid = %s
-                 FROM (VALUES %s) AS v(id, ref)
-                WHERE d.id = v.id""",
-                run.now,
-                run.prices.get(channel, 0.0),
-                run.now,
-                self.env.uid,
-                values,
-            )
-        )
-        self.env["efaktura.delivery"].browse(list(references)).invalidate_recordset()
 
     def _attempt_failed(self, delivery, move, error, run):
         """Retry a retryable error with backoff; after the last attempt, or a final error, take the next channel."""
@@ -854,242 +541,10 @@ class EfakturaChain(models.AbstractModel):
         run.log(move, message)
         return WAIT
 
-    def _send_email(self, moves, run):
-        deliveries = self._prepare_deliveries("email", moves, run)
-        outcomes = {}
-        first_message = self._next_message_id()
-        failures = self._generate_and_send_emails(moves, run)
-        for move, error in failures.items():
-            _logger.warning("eFaktura e-mail of %s could not be rendered or handed over: %s", move.name, error)
-            outcomes[move] = self._attempt_failed(deliveries[move], move, self._render_error(error), run)
-        tried = moves.filtered(lambda m: m not in failures)
-        failed = tried.filtered(lambda m: m.sending_data and m.sending_data.get("error"))
-        if failed:
-            failed.sending_data = False
-            for move in failed:
-                outcomes[move] = self._attempt_failed(
-                    deliveries[move], move, NetworkError(self.env._("the e-mail could not be generated")), run
-                )
-        sent = tried - failed
-        if not sent:
-            return outcomes
-        messages = self._invoice_messages(sent, first_message)
-        for move in sent:
-            deliveries[move].mail_message_id = messages.get(move.id, False)
-        # In tests, and for a few recipients, Odoo sends at once: what the mail server said is known already.
-        readback = self.env["efaktura.delivery"]._handoff_outcomes([deliveries[move] for move in sent])
-        refused = sent.filtered(lambda m: readback[deliveries[m]][0] == "failed")
-        for move in refused:
-            _state, reason, code = readback[deliveries[move]]
-            outcomes[move] = self._handoff_refused(deliveries[move], move, reason, code, run)
-        handed = sent - refused
-        if handed:
-            self._finish_fallback("email", handed, deliveries, run)
-            confirmed = [deliveries[m].id for m in handed if readback[deliveries[m]][0] == "confirmed"]
-            self.env["efaktura.delivery"].sudo().browse(confirmed)._set_state("accepted")
-            for move in handed:
-                outcomes[move] = DONE
-                run.log(move, self.env._("Sent by e-mail to %(email)s with the PDF.", email=move.partner_id.email))
-        return outcomes
-
-    def _generate_and_send_emails(self, moves, run):
-        """Odoo's Send & Print for these moves; returns {move: error} for those it could not render or hand over.
-
-        A batch whose rendering fails (wkhtmltopdf on an unpatched Qt cannot render several invoices in one call,
-        "Cannot read an empty file") is tried again one invoice at a time before any invoice counts as failed.
-        """
-        try:
-            self._account_send(moves, run)
-            return {}
-        except Exception as error:  # noqa: BLE001  # any failure of the batch: tried one by one
-            if len(moves) == 1:
-                return {moves: error}
-            _logger.info("eFaktura: rendering %s invoices at once failed (%s); one at a time now", len(moves), error)
-        failures = {}
-        for move in moves:
-            try:
-                self._account_send(move, run)
-            except Exception as error:  # noqa: BLE001  # reported per invoice, retried with backoff
-                failures[move] = error
-        return failures
-
-    def _account_send(self, moves, run):
-        reminder_settings = (
-            {"mail_template": self.env.ref("l10n_no_efaktura_b2c.mail_template_reminder")} if run.reminder_step else {}
-        )
-        user = self.env.user
-        # In Test mode the e-mails stay in the test inbox, unless real e-mails are allowed.
-        outbox = run.company._efaktura_test_outbox()
-        with self.env.cr.savepoint():
-            self.env["account.move.send"].with_context(
-                **outbox, efaktura_render_batch=True
-            )._generate_and_send_invoices(
-                moves.with_context(**outbox),
-                from_cron=True,
-                allow_raising=False,
-                sending_methods={"email"},
-                author_user_id=user.id,
-                author_partner_id=user.partner_id.id,
-                **reminder_settings,
-            )
-
-    @api.model
-    def _render_error(self, error):
-        """A failure to render the PDF or hand the e-mail over: retried with backoff like a network outage."""
-        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else error.__class__.__name__
-        return NetworkUnavailable(
-            self.env._("the invoice PDF could not be rendered or the e-mail handed over (%(error)s)", error=detail),
-            code=RENDER_ERROR,
-        )
-
-    @api.model
-    def _next_message_id(self):
-        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM mail_message")
-        return self.env.cr.fetchone()[0]
-
-    @api.model
-    def _invoice_messages(self, moves, first_id):
-        """The newest e-mail message posted on each move since ``first_id``: {move id: message}."""
-        messages = (
-            self.env["mail.message"]
-            .sudo()
-            .search(
-                [
-                    ("model", "=", "account.move"),
-                    ("res_id", "in", moves.ids),
-                    ("message_type", "=", "comment"),
-                    ("id", ">=", first_id),
-                ],
-                order="id",
-            )
-        )
-        return {message.res_id: message for message in messages}
-
-    def _send_post(self, moves, run):
-        deliveries = self._prepare_deliveries("post", moves, run)
-        # snailmail_account's own letter values, with the customer's own invoice report where they have one, as
-        # Send & Print prints it; created with their chatter in one batch.
-        send = self.env["account.move.send"]
-        values = []
-        for move in moves:
-            letter_values = send._prepare_snailmail_letter_values(move)
-            if move.partner_id.invoice_template_pdf_report_id:
-                letter_values["report_template"] = move.partner_id.invoice_template_pdf_report_id.id
-            values.append({**letter_values, "user_id": self.env.user.id})
-        letters = (
-            self.env["snailmail.letter"]
-            .sudo()
-            .with_context(**run.company._efaktura_test_outbox())  # Test mode: never printed or posted
-            ._efaktura_create_batch(values)
-        )
-        self._link_deliveries(
-            {deliveries[move].id: letter.id for move, letter in zip(moves, letters, strict=True)},
-            "snailmail_letter_id",
-        )
-        letters._snailmail_print(immediate=False)
-        readback = self.env["efaktura.delivery"]._handoff_outcomes([deliveries[move] for move in moves])
-        outcomes = {}
-        for move in moves:
-            state, reason, code = readback[deliveries[move]]
-            if state == "failed":
-                outcomes[move] = self._handoff_refused(deliveries[move], move, reason, code, run)
-        handed = moves.filtered(lambda m: m not in outcomes)
-        for move in handed:
-            outcomes[move] = DONE
-            run.log(move, self.env._("Sent by post to the customer's address."))
-        if handed:
-            self._finish_fallback("post", handed, deliveries, run)
-        return outcomes
-
-    def _link_deliveries(self, values, field):
-        """Write one many2one of many deliveries ({delivery id: record id}) in one statement."""
-        if not values:
-            return
-        Delivery = self.env["efaktura.delivery"].sudo()
-        Delivery.flush_model([field])
-        self.env.cr.execute(
-            SQL(
-                "UPDATE efaktura_delivery AS d SET %s = v.target FROM (VALUES %s) AS v(id, target) WHERE d.id = v.id",
-                SQL.identifier(field),
-                SQL(", ").join(SQL("(%s, %s)", key, target) for key, target in values.items()),
-            )
-        )
-        Delivery.browse(list(values)).invalidate_recordset([field])
-
-    def _send_manual(self, moves, run):
-        deliveries = self._prepare_deliveries(MANUAL, moves, run)
-        todo = self.env.ref("mail.mail_activity_data_todo")
-        model_id = self.env["ir.model"]._get_id("account.move")
-        activities = (
-            self.env["mail.activity"]
-            .sudo()
-            .create(
-                [
-                    {
-                        "res_model_id": model_id,
-                        "res_id": move.id,
-                        "activity_type_id": todo.id,
-                        "summary": self.env._("Print and post the reminder")
-                        if run.reminder_step
-                        else self.env._("Print and post"),
-                        "note": self.env._(
-                            "No channel could deliver this invoice: print it and post it to the customer."
-                        ),
-                        "user_id": run.company._efaktura_task_user(move).id,
-                        "date_deadline": fields.Date.context_today(self),
-                    }
-                    for move in moves
-                ]
-            )
-        )
-        for move, activity in zip(moves, activities, strict=True):
-            deliveries[move].write({"activity_id": activity.id, "cost": run.prices.get(MANUAL, 0.0)})
-            run.log(
-                move,
-                self.env._(
-                    "No channel could deliver it: a task to print and post it was given to %(user)s.",
-                    user=activity.user_id.name,
-                ),
-            )
-        self._write_moves(
-            run, moves, {"efaktura_state": "manual", "efaktura_channel": MANUAL, "efaktura_next_try": False}
-        )
-        return dict.fromkeys(moves, DONE)
-
     def _write_moves(self, run, moves, vals):
         """The invoices' delivery state; a reminder leaves it as the invoice's own delivery set it."""
         if not run.reminder_step:
             moves._efaktura_write(vals)
-
-    def _finish_fallback(self, channel, moves, deliveries, run):
-        ids = [deliveries[move].id for move in moves]
-        self.env["efaktura.delivery"].sudo().browse(ids)._set_state(
-            "submitted", cost=run.prices.get(channel, 0.0), final=True, next_retry_at=False, last_error=False
-        )
-        self._write_moves(
-            run,
-            moves,
-            {
-                "efaktura_state": "fallback_sent",
-                "efaktura_channel": channel,
-                "efaktura_next_try": False,
-                "efaktura_retry_count": 0,
-                "efaktura_error": False,
-            },
-        )
-
-    def _handoff_refused(self, delivery, move, reason, code, run):
-        """An e-mail or letter failed right at the hand-off, in this run: the walk takes the next channel."""
-        self.env["efaktura.delivery"]._mark_handoff_failed(delivery, reason, code)
-        run.log(
-            move,
-            self.env._(
-                "%(channel)s did not reach the customer: %(reason)s. Trying the next channel.",
-                channel=self._label(delivery.channel),
-                reason=reason,
-            ),
-        )
-        return NEXT
 
     # ------------------------------------------------------------------
     # Helpers

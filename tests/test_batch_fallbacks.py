@@ -346,7 +346,7 @@ class TestBatchedMails(EfakturaInvoiceCase):
         """Send ``moves`` one way as ``user``, take the snapshot, and roll everything back."""
         savepoint = self.env.cr.savepoint()
         try:
-            first = self.env["efaktura.chain"]._next_message_id()
+            first = self.env["efaktura.fallback.sender"]._next_message_id()
             self.send(moves, batched, user)
             return self.snapshot(moves, first)
         finally:
@@ -388,7 +388,7 @@ class TestBatchedMails(EfakturaInvoiceCase):
         self.env["account.move.send"]._generate_and_send_invoices(moves, sending_methods={"manual"})
         watcher = inbox_watcher(self.env)
         moves[1].message_subscribe(partner_ids=watcher.ids)
-        first = self.env["efaktura.chain"]._next_message_id()
+        first = self.env["efaktura.fallback.sender"]._next_message_id()
         self.send(moves, batched=True, user=self.env.user)
         for move in moves:
             [message] = move.message_ids.filtered(lambda m: m.id >= first)

@@ -186,7 +186,8 @@ class TestDispatchChain(EfakturaInvoiceCase):
         chain = self.env["efaktura.chain"]
         # What the crashed run had done outside this database: the network holds the consignment.
         run = DispatchRun(chain, self.company, move)
-        first = run.network.submit("nettbank", [chain._document(move, "nettbank", run)])[0]
+        document = self.env["efaktura.network.sender"]._document(move, "nettbank", run)
+        first = run.network.submit("nettbank", [document])[0]
         self.assertTrue(first.ok)
         self.assertFalse(move.efaktura_delivery_ids, "the crashed run's outbox row was never committed")
         chain._cron_dispatch()
@@ -376,7 +377,9 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move = self.make_invoice(self.ola)
         move._efaktura_queue()
         with (
-            patch.object(type(self.env["efaktura.chain"]), "_send_nettbank", side_effect=RuntimeError("disk full")),
+            patch.object(
+                type(self.env["efaktura.network.sender"]), "_send_nettbank", side_effect=RuntimeError("disk full")
+            ),
             mute_logger("odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain"),
         ):
             self.env["efaktura.chain"]._cron_dispatch()

@@ -12,7 +12,8 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..models.efaktura_chain import MAX_ATTEMPTS, EfakturaChain
+from ..models.efaktura_chain import MAX_ATTEMPTS
+from ..models.efaktura_network_sender import EfakturaNetworkSender
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL
 from .test_dispatch_production import ProductionCase
 
@@ -121,7 +122,7 @@ class TestExactlyOnceProduction(ProductionCase):
         with (
             self.assertRaises(Crash),
             self.env.cr.savepoint(),
-            patch.object(EfakturaChain, "_mark_delivered", side_effect=Crash()),
+            patch.object(EfakturaNetworkSender, "_mark_delivered", side_effect=Crash()),
         ):
             self.env["efaktura.chain"]._dispatch_locked(moves)
         moves.invalidate_recordset()

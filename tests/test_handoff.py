@@ -26,6 +26,7 @@ _logger = logging.getLogger(__name__)
 QUIET = (
     "odoo.addons.mail.models.mail_mail",
     "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain",
+    "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_fallback_sender",
     "odoo.addons.account.models.account_move_send",
 )
 

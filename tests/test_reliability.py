@@ -68,11 +68,13 @@ class TestReliability(EfakturaInvoiceCase):
         moves = self.make_invoices(self.ola, 4) | self.make_invoices(self.kari, 3)
         moves._efaktura_queue()
         Chain = self.env["efaktura.chain"]
-        crash_points = ["_mark_delivered", "_flush_logs", None, "_mark_delivered", None]
+        Sender = self.env["efaktura.network.sender"]
+        crash_points = [(Sender, "_mark_delivered"), (Chain, "_flush_logs"), None, (Sender, "_mark_delivered"), None]
         for point in crash_points:
             with self.assertRaises(Crash), self.env.cr.savepoint():
                 if point:
-                    with patch.object(type(Chain), point, side_effect=Crash, autospec=True):
+                    model, method = point
+                    with patch.object(type(model), method, side_effect=Crash, autospec=True):
                         Chain._cron_dispatch(batch_size=3)
                 else:
                     Chain._cron_dispatch(batch_size=3)
@@ -101,7 +103,10 @@ class TestReliability(EfakturaInvoiceCase):
         self.assert_exactly_once(moves)
         self.assertEqual(len(self.store.attempts), 5, "submitted once; the second time the outbox stopped it")
 
-    @mute_logger("odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain")
+    @mute_logger(
+        "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain",
+        "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_network_sender",
+    )
     def test_flaky_network_ends_delivered_or_fallen_back(self):
         self.failure = "flaky"
         moves = self.make_invoices(self.ola, 12) | self.make_invoices(self.kari, 12)

@@ -13,7 +13,11 @@ from odoo.addons.base.models.ir_mail_server import IrMailServer
 from .common import EfakturaInvoiceCase, RealQueues, RealTimeoutsOnLoopback
 from .vipps_peer import VippsPeer
 
-QUIET = ("odoo.addons.mail.models.mail_mail", "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain")
+QUIET = (
+    "odoo.addons.mail.models.mail_mail",
+    "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_chain",
+    "odoo.addons.l10n_no_efaktura_b2c.models.efaktura_fallback_sender",
+)
 
 
 def smtp_down(*args, **kwargs):

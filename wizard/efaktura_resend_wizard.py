@@ -34,7 +34,7 @@ class EfakturaResendWizard(models.TransientModel):
         verdicts = {}
         for company, moves in self.move_ids.grouped("company_id").items():
             run = DispatchRun(chain, company, moves, dry_run=True)
-            verdicts.update(getattr(chain, f"_applicable_{self.channel}")(moves, run))
+            verdicts.update(chain._applicable(self.channel, moves, run))
         return verdicts
 
     @api.depends("move_ids", "channel")
