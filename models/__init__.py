@@ -1,5 +1,6 @@
 from . import efaktura_channel
 from . import res_company
+from . import efaktura_network_factory
 from . import res_config_settings
 from . import res_partner
 from . import efaktura_delivery

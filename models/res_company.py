@@ -1,18 +1,14 @@
-import base64
 import hashlib
 import logging
-import os
 import secrets
-import tempfile
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import consteq, email_normalize
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks import maventa, maventa_contract, mps, mps_client, vipps, vipps_client
-from ..networks.base import Issuer, NetworkError, NetworkRejected
-from ..networks.production import ProductionNetwork
+from ..networks import maventa_contract, mps_client, vipps_client
+from ..networks.base import NetworkError, NetworkRejected
 from ..tools.oidc import OidcError, Provider, configuration_problems, discover
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
 from ..tools.validation_messages import rule_text
@@ -395,6 +391,11 @@ class ResCompany(models.Model):
                     )
                 )
 
+    @api.constrains("efaktura_mps_soap_actions")
+    def _check_efaktura_mps_soap_actions(self):
+        for company in self:
+            self.env["efaktura.network.factory"]._mps_soap_actions(company)
+
     @api.constrains("efaktura_mode")
     def _check_efaktura_switched_on(self):
         if not any(self.mapped("efaktura_switched_on")):
@@ -443,181 +444,9 @@ class ResCompany(models.Model):
         self.ensure_one()
         return self.efaktura_channel_ids.sorted("sequence").mapped("code")
 
-    def _efaktura_issuer(self):
-        """The issuer, as the networks see it."""
-        self.ensure_one()
-        return Issuer(
-            org_number=self.efaktura_issuer_org_number or "",
-            name=self.name,
-            account_number=self.efaktura_billing_account or "",
-            contact_email=self.efaktura_contact_email or "",
-        )
-
     def _efaktura_network(self):
         """The network that carries this company's invoices: the sandbox in Test mode, else production."""
-        self.ensure_one()
-        if self.efaktura_mode == "disabled":
-            raise UserError(self.env._("%(company)s: eFaktura B2C is disabled.", company=self.name))
-        if self.efaktura_mode == "test":
-            return self.env["efaktura.sandbox.document"]._sandbox_network(self)
-        return self._efaktura_production_network()
-
-    def _efaktura_mps_config(self):
-        company = self.sudo()
-        if not (company.efaktura_mps_endpoint and company.efaktura_mps_client_cert):
-            return None
-        return mps_client.MpsConfig(
-            endpoint=company.efaktura_mps_endpoint,
-            issuer_org_number=company.efaktura_issuer_org_number or "",
-            client_cert=company.efaktura_mps_client_cert,
-            client_key=company.efaktura_mps_client_key or "",
-            wsdl_path=company._efaktura_mps_wsdl_path(),
-            submitter_endpoint=company.efaktura_mps_cancel_endpoint or "",
-            soap_actions=company._efaktura_mps_soap_actions(),
-        )
-
-    def _efaktura_mps_wsdl_path(self):
-        """The WSDL zeep reads: the one MPS handed the issuer when uploaded, else the module's stand-in."""
-        company = self.sudo()
-        if not company.efaktura_mps_wsdl:
-            return mps_client.WSDL_PATH
-        content = base64.b64decode(company.efaktura_mps_wsdl)
-        digest = hashlib.sha256(content).hexdigest()
-        path = os.path.join(tempfile.gettempdir(), f"efaktura-mps-{self.env.cr.dbname}-{digest[:16]}.wsdl")
-        if not os.path.exists(path):
-            with tempfile.NamedTemporaryFile("wb", dir=os.path.dirname(path), delete=False) as handle:
-                handle.write(content)
-            os.replace(handle.name, path)
-        return path
-
-    def _efaktura_mps_soap_actions(self):
-        """The SOAP action overrides, as ((operation, action), ...); a malformed line raises."""
-        actions = []
-        for number, line in enumerate((self.sudo().efaktura_mps_soap_actions or "").splitlines(), start=1):
-            if not line.strip():
-                continue
-            operation, sep, action = line.partition("=")
-            if not sep or not operation.strip() or not action.strip():
-                raise ValidationError(
-                    self.env._(
-                        "MPS SOAP actions, line %(line)s: %(value)s is not operation=SOAPAction.",
-                        line=number,
-                        value=line.strip(),
-                    )
-                )
-            actions.append((operation.strip(), action.strip()))
-        return tuple(actions)
-
-    @api.constrains("efaktura_mps_soap_actions")
-    def _check_efaktura_mps_soap_actions(self):
-        for company in self:
-            company._efaktura_mps_soap_actions()
-
-    def _efaktura_maventa_base_url(self):
-        self.ensure_one()
-        if self.efaktura_maventa_environment == "staging":
-            return maventa_contract.STAGING_BASE_URL
-        if self.efaktura_maventa_environment == "custom" and self.efaktura_maventa_url:
-            return self.efaktura_maventa_url
-        return maventa_contract.PRODUCTION_BASE_URL
-
-    def _efaktura_maventa_config(self):
-        company = self.sudo()
-        if not (
-            company.efaktura_maventa_company_uuid
-            and company.efaktura_maventa_user_api_key
-            and company.efaktura_maventa_vendor_api_key
-        ):
-            return None
-        return maventa.MaventaConfig(
-            company_uuid=company.efaktura_maventa_company_uuid,
-            user_api_key=company.efaktura_maventa_user_api_key,
-            vendor_api_key=company.efaktura_maventa_vendor_api_key,
-            base_url=company._efaktura_maventa_base_url(),
-            route_everything=company.efaktura_maventa_route_everything,
-        )
-
-    def _efaktura_maventa_client(self):
-        config = self._efaktura_maventa_config()
-        if not config:
-            raise UserError(
-                self.env._(
-                    "Fill in the Maventa company UUID, user API key and vendor API key in the eFaktura settings first."
-                )
-            )
-        return maventa.MaventaClient(config)
-
-    def _efaktura_maventa_render(self, document, embed_pdf=True):
-        """The Peppol BIS 3.0 / EHF file of a document, made by Odoo's own generator, with the PDF embedded
-        (the sandbox, playing Maventa, leaves the PDF out: ``embed_pdf=False``)."""
-        self.ensure_one()
-        number = document.original_invoice_number if document.kind == "reminder" else document.invoice_number
-        move = (
-            self.env["account.move"]
-            .sudo()
-            .search(
-                [
-                    ("company_id", "=", self.id),
-                    ("name", "=", number),
-                    ("move_type", "in", ("out_invoice", "out_refund")),
-                ],
-                limit=1,
-            )
-        )
-        if not move:
-            raise NetworkRejected(f"No invoice {number} in {self.name}", code="UNKNOWN_INVOICE")
-        return move._efaktura_ubl_file(embed_pdf=embed_pdf)
-
-    def _efaktura_vipps_config(self):
-        company = self.sudo()
-        if not (
-            company.efaktura_uses_vipps_api
-            and company.efaktura_vipps_client_id
-            and company.efaktura_vipps_client_secret
-            and company.efaktura_vipps_subscription_key
-        ):
-            return None
-        return vipps_client.VippsConfig(
-            client_id=company.efaktura_vipps_client_id,
-            client_secret=company.efaktura_vipps_client_secret,
-            subscription_key=company.efaktura_vipps_subscription_key,
-            issuer_org_number=company.efaktura_issuer_org_number or "",
-            base_url=company.efaktura_vipps_base_url or vipps_client.PRODUCTION_BASE_URL,
-            token_url=company.efaktura_vipps_token_url or vipps_client.PRODUCTION_TOKEN_URL,
-        )
-
-    def _efaktura_production_network(self):
-        """The production route's network: Maventa, or MPS (and Vipps), or Vipps alone, behind one network."""
-        self.ensure_one()
-        issuer = self._efaktura_issuer()
-        if self.efaktura_production_route == "maventa":
-            config = self._efaktura_maventa_config()
-            if not config:
-                raise UserError(
-                    self.env._(
-                        "%(company)s: Visma AutoInvoice (Maventa) is not configured. Fill in the Maventa keys in the "
-                        "eFaktura settings, or choose another production route.",
-                        company=self.name,
-                    )
-                )
-            return ProductionNetwork(
-                issuer, mps=maventa.MaventaNetwork(issuer, config, render=self._efaktura_maventa_render)
-            )
-        mps_config = self._efaktura_mps_config() if self.efaktura_production_route == "mps" else None
-        vipps_config = self._efaktura_vipps_config()
-        if not mps_config and not vipps_config:
-            raise UserError(
-                self.env._(
-                    "%(company)s: the production networks are not configured. Fill in the MPS certificate or the "
-                    "Vipps keys in the eFaktura settings, or switch the eFaktura network back to Sandbox.",
-                    company=self.name,
-                )
-            )
-        return ProductionNetwork(
-            issuer,
-            mps=mps.MpsNetwork(issuer, mps_config) if mps_config else None,
-            vipps=vipps.VippsNetwork(issuer, vipps_config) if vipps_config else None,
-        )
+        return self.env["efaktura.network.factory"]._network(self)
 
     # ------------------------------------------------------------------
     # Issuer agreement
@@ -651,7 +480,7 @@ class ResCompany(models.Model):
                 if company.efaktura_issuer_state == "active":
                     continue
             else:
-                client = company._efaktura_mps_client()
+                client = self.env["efaktura.network.factory"]._mps_client(company)
                 try:
                     client.create_issuer(
                         mps_client.MpsIssuer(
@@ -674,7 +503,7 @@ class ResCompany(models.Model):
             if company.efaktura_production_route == "maventa":
                 company._efaktura_maventa_read_agreement()
                 continue
-            client = company._efaktura_mps_client()
+            client = self.env["efaktura.network.factory"]._mps_client(company)
             try:
                 client.get_issuer(company.efaktura_issuer_org_number)
             except NetworkRejected as error:
@@ -695,7 +524,9 @@ class ResCompany(models.Model):
                 company.efaktura_maventa_agreement = "none"
             elif company.efaktura_network_mode == "production" and company.efaktura_issuer_state == "active":
                 try:
-                    company._efaktura_mps_client().delete_issuer(company.efaktura_issuer_org_number)
+                    self.env["efaktura.network.factory"]._mps_client(company).delete_issuer(
+                        company.efaktura_issuer_org_number
+                    )
                 except NetworkError as error:
                     raise UserError(
                         self.env._("MPS could not deactivate the issuer: %(error)s", error=error)
@@ -723,7 +554,7 @@ class ResCompany(models.Model):
         """Order the B2C Norway ("main vendor") agreement. Maventa asks MPS whether another provider holds one:
         without, it is active at once (picked up within about an hour); with, the signatory signs a transfer."""
         self.ensure_one()
-        client = self._efaktura_maventa_client()
+        client = self.env["efaktura.network.factory"]._maventa_client(self)
         try:
             answer = client.order_agreement(self.name, self.efaktura_contact_email or "")
         except NetworkError as error:
@@ -741,7 +572,7 @@ class ResCompany(models.Model):
     def _efaktura_maventa_read_agreement(self):
         self.ensure_one()
         try:
-            answer = self._efaktura_maventa_client().get_agreement()
+            answer = self.env["efaktura.network.factory"]._maventa_client(self).get_agreement()
         except NetworkError as error:
             raise UserError(self.env._("Maventa could not be reached: %(error)s", error=error)) from error
         return self._efaktura_maventa_apply_agreement(answer)
@@ -754,7 +585,7 @@ class ResCompany(models.Model):
             token = secrets.token_urlsafe(32)  # 256 bits
             destination = f"{base_url.rstrip('/')}/efaktura/maventa/webhook/{company.id}/{token}"
             try:
-                company._efaktura_maventa_client().subscribe_webhook(destination)
+                self.env["efaktura.network.factory"]._maventa_client(company).subscribe_webhook(destination)
             except NetworkError as error:
                 raise UserError(self.env._("Maventa refused the webhook: %(error)s", error=error)) from error
             company.sudo().efaktura_maventa_webhook_hash = hashlib.sha256(token.encode()).hexdigest()
@@ -790,7 +621,7 @@ class ResCompany(models.Model):
         route = self.efaktura_production_route
         try:
             if route == "maventa":
-                client = self._efaktura_maventa_client()
+                client = self.env["efaktura.network.factory"]._maventa_client(self)
                 client.access_token()
                 self._efaktura_maventa_apply_agreement(client.get_agreement())
                 message = self.env._(
@@ -800,10 +631,10 @@ class ResCompany(models.Model):
                     ],
                 )
             elif route == "mps":
-                self._efaktura_mps_client().get_issuer(self.efaktura_issuer_org_number)
+                self.env["efaktura.network.factory"]._mps_client(self).get_issuer(self.efaktura_issuer_org_number)
                 message = self.env._("MPS answered: the issuer is known (contract unverified).")
             else:
-                config = self._efaktura_vipps_config()
+                config = self.env["efaktura.network.factory"]._vipps_config(self)
                 if not config:
                     raise UserError(self.env._("Fill in the Vipps keys in the eFaktura settings first."))
                 vipps_client.VippsClient(config).access_token()
@@ -820,14 +651,6 @@ class ResCompany(models.Model):
             "tag": "display_notification",
             "params": {"title": self.env._("Test connection"), "message": message, "type": "success", "sticky": False},
         }
-
-    def _efaktura_mps_client(self):
-        config = self._efaktura_mps_config()
-        if not config:
-            raise UserError(
-                self.env._("Fill in the MPS endpoint and client certificate in the eFaktura settings first.")
-            )
-        return mps_client.MpsClient(config)
 
     def _efaktura_sandbox_issuer_token(self):
         self.ensure_one()

@@ -132,6 +132,7 @@ class ResConfigSettings(models.TransientModel):
         )
         templates_ok = all(self.env.ref(xmlid, raise_if_not_found=False) for xmlid in templates)
         Delivery = self.env["efaktura.delivery"].sudo()
+        Factory = self.env["efaktura.network.factory"]
         for settings in self:
             company = settings.company_id
             settings.efaktura_check_issuer = settings.efaktura_issuer_state == "active"
@@ -139,9 +140,9 @@ class ResConfigSettings(models.TransientModel):
             if settings.efaktura_mode == "test":
                 settings.efaktura_check_network = True
             elif route == "maventa":
-                settings.efaktura_check_network = bool(company._efaktura_maventa_config())
+                settings.efaktura_check_network = bool(Factory._maventa_config(company))
             elif route == "vipps":
-                settings.efaktura_check_network = bool(company._efaktura_vipps_config())
+                settings.efaktura_check_network = bool(Factory._vipps_config(company))
             else:
                 settings.efaktura_check_network = bool(
                     company.sudo().efaktura_mps_endpoint

@@ -267,7 +267,9 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
             form.efaktura_production_route = "maventa"
             form.efaktura_maventa_environment = "staging"
         self.assertEqual(self.company.efaktura_production_route, "maventa")
-        self.assertEqual(self.company._efaktura_maventa_base_url(), maventa_contract.STAGING_BASE_URL)
+        self.assertEqual(
+            self.env["efaktura.network.factory"]._maventa_base_url(self.company), maventa_contract.STAGING_BASE_URL
+        )
         self.company.efaktura_maventa_environment = "custom"
         settings = self.env["res.config.settings"].create({})
         self.peer.agreement = {"status": maventa_contract.AGREEMENT_CONFIRMED, "signer_name": "x", "signer_email": "y"}
