@@ -1,7 +1,3 @@
-import hashlib
-import logging
-import secrets
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import consteq, email_normalize
@@ -13,8 +9,6 @@ from ..tools.oidc import OidcError, Provider, configuration_problems, discover
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
 from ..tools.validation_messages import rule_text
 from .efaktura_channel import CHAIN_CHANNELS, DEFAULT_PRICES
-
-_logger = logging.getLogger(__name__)
 
 # Modules that integrate AvtaleGiro or another eFaktura channel. Sending the same claims
 # through two integrations risks a consumer being charged twice, so they cannot be combined.
@@ -535,7 +529,7 @@ class ResCompany(models.Model):
         return True
 
     # ------------------------------------------------------------------
-    # Visma AutoInvoice (Maventa): the B2C Norway agreement, webhooks, connection test
+    # Visma AutoInvoice (Maventa): the B2C Norway agreement, connection test
     # ------------------------------------------------------------------
 
     def _efaktura_maventa_apply_agreement(self, answer):
@@ -576,43 +570,6 @@ class ResCompany(models.Model):
         except NetworkError as error:
             raise UserError(self.env._("Maventa could not be reached: %(error)s", error=error)) from error
         return self._efaktura_maventa_apply_agreement(answer)
-
-    def action_efaktura_maventa_subscribe_webhook(self):
-        """Ask Maventa to call this database when an invoice is delivered or fails; the URL holds a fresh secret."""
-        self.check_access("write")
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
-        for company in self:
-            token = secrets.token_urlsafe(32)  # 256 bits
-            destination = f"{base_url.rstrip('/')}/efaktura/maventa/webhook/{company.id}/{token}"
-            try:
-                self.env["efaktura.network.factory"]._maventa_client(company).subscribe_webhook(destination)
-            except NetworkError as error:
-                raise UserError(self.env._("Maventa refused the webhook: %(error)s", error=error)) from error
-            company.sudo().efaktura_maventa_webhook_hash = hashlib.sha256(token.encode()).hexdigest()
-        return True
-
-    def _efaktura_maventa_check_webhook_token(self, token):
-        self.ensure_one()
-        stored = self.sudo().efaktura_maventa_webhook_hash
-        return bool(stored) and consteq(stored, hashlib.sha256(token.encode()).hexdigest())
-
-    def _efaktura_maventa_refresh_delivery(self, invoice_id):
-        """Read one Maventa invoice's state, as a webhook asked, and apply it to its delivery."""
-        self.ensure_one()
-        Delivery = self.env["efaktura.delivery"].sudo()
-        delivery = Delivery.search(
-            [("company_id", "=", self.id), ("network", "=", "maventa"), ("network_reference", "=", invoice_id)],
-            limit=1,
-        )
-        if not delivery or delivery.state in ("paid", "rejected", "cancelled"):
-            return False
-        try:
-            results = self._efaktura_network().status(delivery.channel, [invoice_id])
-        except (NetworkError, UserError) as error:
-            _logger.info("Maventa webhook: the state of %s could not be read: %s", invoice_id, error)
-            return False
-        self.env["efaktura.delivery"].sudo()._apply_statuses(delivery, results)
-        return True
 
     def action_efaktura_test_connection(self):
         """Reach the production route's network with the configured keys, and say what answered."""

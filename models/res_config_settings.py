@@ -79,7 +79,7 @@ class ResConfigSettings(models.TransientModel):
     def action_efaktura_maventa_subscribe_webhook(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_maventa_subscribe_webhook()
+        return self.env["efaktura.maventa.webhook"]._subscribe(self.company_id)
 
     def action_efaktura_deactivate_issuer(self):
         self.ensure_one()

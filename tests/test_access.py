@@ -154,6 +154,7 @@ class TestAccess(EfakturaInvoiceCase):
             ("efaktura.consent", "_accept"),
             ("efaktura.consent", "_decline"),
             ("efaktura.rate.limit", "_hit"),
+            ("efaktura.maventa.webhook", "_subscribe"),
         ):
             with self.subTest(method=method), self.assertRaises(AccessError):
                 get_public_method(self.env[model], method)

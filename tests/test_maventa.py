@@ -429,7 +429,7 @@ class TestMaventaWebhook(MaventaProductionMixin, EfakturaInvoiceCase, HttpCase):
 
     def test_webhook_is_checked_and_read_back(self):
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
-        self.company.action_efaktura_maventa_subscribe_webhook()
+        self.env["efaktura.maventa.webhook"]._subscribe(self.company)
         [subscription] = self.peer.subscriptions
         self.assertEqual(subscription["events"], list(maventa_contract.EVENTS))
         destination = subscription["destination"]
