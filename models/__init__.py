@@ -1,6 +1,7 @@
 from . import efaktura_channel
 from . import res_company
 from . import efaktura_network_factory
+from . import efaktura_issuer
 from . import efaktura_maventa_webhook
 from . import res_config_settings
 from . import res_partner

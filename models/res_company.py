@@ -1,10 +1,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import consteq, email_normalize
+from odoo.tools import email_normalize
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks import maventa_contract, mps_client, vipps_client
-from ..networks.base import NetworkError, NetworkRejected
+from ..networks import mps_client, vipps_client
 from ..tools.oidc import OidcError, Provider, configuration_problems, discover
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
 from ..tools.validation_messages import rule_text
@@ -14,12 +13,6 @@ from .efaktura_channel import CHAIN_CHANNELS, DEFAULT_PRICES
 # through two integrations risks a consumer being charged twice, so they cannot be combined.
 CONFLICTING_MODULE_MARKERS = ("efaktura", "avtalegiro", "avtale_giro")
 THIS_MODULE = "l10n_no_efaktura_b2c"
-# Maventa's B2C Norway agreement states and the company's record of them.
-MAVENTA_AGREEMENT_STATES = {
-    maventa_contract.AGREEMENT_PENDING: "pending",
-    maventa_contract.AGREEMENT_SIGNATURE_NEEDED: "signature_needed",
-    maventa_contract.AGREEMENT_CONFIRMED: "confirmed",
-}
 # Like payment.provider.state: a new company sends nothing until an administrator chooses a mode.
 EFAKTURA_MODES = [("disabled", "Disabled"), ("test", "Test"), ("enabled", "Enabled (production)")]
 # Where the sandbox BankID simulator answers, on this Odoo server.
@@ -441,194 +434,6 @@ class ResCompany(models.Model):
     def _efaktura_network(self):
         """The network that carries this company's invoices: the sandbox in Test mode, else production."""
         return self.env["efaktura.network.factory"]._network(self)
-
-    # ------------------------------------------------------------------
-    # Issuer agreement
-    # ------------------------------------------------------------------
-
-    def _efaktura_check_issuer_data(self):
-        self.ensure_one()
-        missing = [
-            label
-            for label, value in (
-                (self.env._("Issuer organisation number"), self.efaktura_issuer_org_number),
-                (self.env._("Billing account number"), self.efaktura_billing_account),
-                (self.env._("Issuer contact e-mail"), self.efaktura_contact_email),
-            )
-            if not value
-        ]
-        if missing:
-            raise UserError(self.env._("Fill in the issuer agreement first: %(fields)s.", fields=", ".join(missing)))
-
-    def action_efaktura_submit_issuer(self):
-        """Apply for the issuer agreement: at MPS in production, by an approval e-mail in the sandbox."""
-        self.check_access("write")
-        for company in self:
-            company._efaktura_check_issuer_data()
-            if company.efaktura_issuer_state in ("pending_approval", "active"):
-                continue
-            if company.efaktura_network_mode == "sandbox":
-                company._efaktura_sandbox_send_issuer_approval()
-            elif company.efaktura_production_route == "maventa":
-                company._efaktura_maventa_order_agreement()
-                if company.efaktura_issuer_state == "active":
-                    continue
-            else:
-                client = self.env["efaktura.network.factory"]._mps_client(company)
-                try:
-                    client.create_issuer(
-                        mps_client.MpsIssuer(
-                            issuer_id=company.efaktura_issuer_org_number,
-                            name=company.name,
-                            account_number=company.efaktura_billing_account,
-                            email=company.efaktura_contact_email or "",
-                        )
-                    )
-                except NetworkError as error:
-                    raise UserError(self.env._("MPS refused the issuer agreement: %(error)s", error=error)) from error
-            company.efaktura_issuer_state = "pending_approval"
-            company.partner_id._message_log(body=self.env._("eFaktura issuer agreement submitted for approval."))
-        return True
-
-    def action_efaktura_refresh_issuer(self):
-        """Ask MPS whether the issuer agreement is approved (production); the sandbox approves by its e-mail."""
-        self.check_access("write")
-        for company in self.filtered(lambda c: c.efaktura_network_mode == "production"):
-            if company.efaktura_production_route == "maventa":
-                company._efaktura_maventa_read_agreement()
-                continue
-            client = self.env["efaktura.network.factory"]._mps_client(company)
-            try:
-                client.get_issuer(company.efaktura_issuer_org_number)
-            except NetworkRejected as error:
-                if str(error.code) == "5002":
-                    continue  # not approved yet
-                company.efaktura_issuer_state = "rejected"
-                continue
-            except NetworkError as error:
-                raise UserError(self.env._("MPS could not be reached: %(error)s", error=error)) from error
-            company.efaktura_issuer_state = "active"
-        return True
-
-    def action_efaktura_deactivate_issuer(self):
-        self.check_access("write")
-        for company in self:
-            if company.efaktura_network_mode == "production" and company.efaktura_production_route == "maventa":
-                # The docs show the older SOAP disable_b2c_issuer_agreement only: the agreement is closed with Visma.
-                company.efaktura_maventa_agreement = "none"
-            elif company.efaktura_network_mode == "production" and company.efaktura_issuer_state == "active":
-                try:
-                    self.env["efaktura.network.factory"]._mps_client(company).delete_issuer(
-                        company.efaktura_issuer_org_number
-                    )
-                except NetworkError as error:
-                    raise UserError(
-                        self.env._("MPS could not deactivate the issuer: %(error)s", error=error)
-                    ) from error
-            company.efaktura_issuer_state = "inactive"
-        return True
-
-    # ------------------------------------------------------------------
-    # Visma AutoInvoice (Maventa): the B2C Norway agreement, connection test
-    # ------------------------------------------------------------------
-
-    def _efaktura_maventa_apply_agreement(self, answer):
-        """Store Maventa's answer about the agreement; the issuer agreement is active once it is confirmed."""
-        self.ensure_one()
-        status = (answer or {}).get("status")
-        state = MAVENTA_AGREEMENT_STATES.get(status, "none" if answer is None else "pending")
-        self.efaktura_maventa_agreement = state
-        if state == "confirmed":
-            self.efaktura_issuer_state = "active"
-        elif self.efaktura_issuer_state == "active":
-            self.efaktura_issuer_state = "pending_approval" if answer else "inactive"
-        return state
-
-    def _efaktura_maventa_order_agreement(self):
-        """Order the B2C Norway ("main vendor") agreement. Maventa asks MPS whether another provider holds one:
-        without, it is active at once (picked up within about an hour); with, the signatory signs a transfer."""
-        self.ensure_one()
-        client = self.env["efaktura.network.factory"]._maventa_client(self)
-        try:
-            answer = client.order_agreement(self.name, self.efaktura_contact_email or "")
-        except NetworkError as error:
-            raise UserError(self.env._("Maventa refused the B2C Norway agreement: %(error)s", error=error)) from error
-        state = self._efaktura_maventa_apply_agreement(answer)
-        if state == "signature_needed":
-            self.partner_id._message_log(
-                body=self.env._(
-                    "Another provider holds your eFaktura agreement at MPS: the person with signatory rights gets a "
-                    "transfer to sign in Visma Sign. Close the old agreement afterwards."
-                )
-            )
-        return state
-
-    def _efaktura_maventa_read_agreement(self):
-        self.ensure_one()
-        try:
-            answer = self.env["efaktura.network.factory"]._maventa_client(self).get_agreement()
-        except NetworkError as error:
-            raise UserError(self.env._("Maventa could not be reached: %(error)s", error=error)) from error
-        return self._efaktura_maventa_apply_agreement(answer)
-
-    def action_efaktura_test_connection(self):
-        """Reach the production route's network with the configured keys, and say what answered."""
-        self.ensure_one()
-        self.check_access("write")
-        route = self.efaktura_production_route
-        try:
-            if route == "maventa":
-                client = self.env["efaktura.network.factory"]._maventa_client(self)
-                client.access_token()
-                self._efaktura_maventa_apply_agreement(client.get_agreement())
-                message = self.env._(
-                    "Visma AutoInvoice answered. B2C Norway agreement: %(state)s.",
-                    state=dict(self._fields["efaktura_maventa_agreement"]._description_selection(self.env))[
-                        self.efaktura_maventa_agreement
-                    ],
-                )
-            elif route == "mps":
-                self.env["efaktura.network.factory"]._mps_client(self).get_issuer(self.efaktura_issuer_org_number)
-                message = self.env._("MPS answered: the issuer is known (contract unverified).")
-            else:
-                config = self.env["efaktura.network.factory"]._vipps_config(self)
-                if not config:
-                    raise UserError(self.env._("Fill in the Vipps keys in the eFaktura settings first."))
-                vipps_client.VippsClient(config).access_token()
-                message = self.env._("Vipps answered with an access token.")
-        except NetworkRejected as error:
-            if route == "mps" and str(error.code) == "5002":
-                message = self.env._("MPS answered: the issuer is not approved yet (contract unverified).")
-            else:
-                raise UserError(self.env._("The connection test failed: %(error)s", error=error)) from error
-        except NetworkError as error:
-            raise UserError(self.env._("The connection test failed: %(error)s", error=error)) from error
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {"title": self.env._("Test connection"), "message": message, "type": "success", "sticky": False},
-        }
-
-    def _efaktura_sandbox_issuer_token(self):
-        self.ensure_one()
-        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.sandbox_issuer_approval", str(self.id))
-
-    def _efaktura_sandbox_send_issuer_approval(self):
-        """The sandbox stands in for the network operator: it e-mails a link that approves the agreement."""
-        self.ensure_one()
-        url = f"{self.get_base_url()}/efaktura/sandbox/issuer/{self.id}/{self._efaktura_sandbox_issuer_token()}"
-        self.env.ref("l10n_no_efaktura_b2c.mail_template_sandbox_issuer_approval").with_context(
-            efaktura_approval_url=url, **self._efaktura_test_outbox()
-        ).send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
-
-    def _efaktura_sandbox_approve_issuer(self, token):
-        self.ensure_one()
-        if self.efaktura_mode != "test" or not consteq(token or "", self._efaktura_sandbox_issuer_token()):
-            return False
-        if self.efaktura_issuer_state == "pending_approval":
-            self.efaktura_issuer_state = "active"
-            self.partner_id._message_log(body=self.env._("eFaktura issuer agreement approved (sandbox)."))
-        return self.efaktura_issuer_state == "active"
 
     # ------------------------------------------------------------------
     # BankID

@@ -60,7 +60,7 @@ class ResConfigSettings(models.TransientModel):
     def action_efaktura_submit_issuer(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_submit_issuer()
+        return self.env["efaktura.issuer"]._submit(self.company_id)
 
     def action_efaktura_check_bankid(self):
         self.ensure_one()
@@ -69,12 +69,12 @@ class ResConfigSettings(models.TransientModel):
 
     def action_efaktura_refresh_issuer(self):
         self.ensure_one()
-        return self.company_id.action_efaktura_refresh_issuer()
+        return self.env["efaktura.issuer"]._refresh(self.company_id)
 
     def action_efaktura_test_connection(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_test_connection()
+        return self.env["efaktura.issuer"]._test_connection(self.company_id)
 
     def action_efaktura_maventa_subscribe_webhook(self):
         self.ensure_one()
@@ -83,7 +83,7 @@ class ResConfigSettings(models.TransientModel):
 
     def action_efaktura_deactivate_issuer(self):
         self.ensure_one()
-        return self.company_id.action_efaktura_deactivate_issuer()
+        return self.env["efaktura.issuer"]._deactivate(self.company_id)
 
     def set_values(self):
         res = super().set_values()

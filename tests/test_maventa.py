@@ -233,7 +233,7 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
         self.company.write({"efaktura_issuer_state": "inactive", "efaktura_maventa_agreement": "none"})
 
     def test_activation_then_confirmation(self):
-        self.company.action_efaktura_submit_issuer()
+        self.env["efaktura.issuer"]._submit(self.company)
         self.assertEqual(self.peer.agreement["status"], maventa_contract.AGREEMENT_PENDING)
         self.assertEqual(self.peer.agreement["signer_email"], "faktura@nordlys.example.com")
         self.assertEqual(
@@ -244,7 +244,7 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
         self.assertFalse(settings.efaktura_check_maventa_agreement)
         # Invoices are refused until Maventa confirms the agreement: nothing goes out before.
         self.peer.confirm_agreement()
-        self.company.action_efaktura_refresh_issuer()
+        self.env["efaktura.issuer"]._refresh(self.company)
         self.assertEqual(
             (self.company.efaktura_issuer_state, self.company.efaktura_maventa_agreement), ("active", "confirmed")
         )
@@ -256,7 +256,7 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
 
     def test_agreement_held_elsewhere_needs_a_signature(self):
         self.peer.mps_agreement_elsewhere = True
-        self.company.action_efaktura_submit_issuer()
+        self.env["efaktura.issuer"]._submit(self.company)
         self.assertEqual(self.company.efaktura_maventa_agreement, "signature_needed")
         self.assertEqual(self.company.efaktura_issuer_state, "pending_approval")
         self.assertTrue(any("Visma Sign" in message.body for message in self.company.partner_id.message_ids))
