@@ -90,7 +90,8 @@ def run_maventa():
                 "efaktura_maventa_vendor_api_key": maventa_peer.vendor_api_key,
             }
         )
-        company._efaktura_maventa_read_agreement()  # GET of the agreement: confirmed, the issuer is active
+        # GET of the agreement: confirmed, the issuer is active
+        env["efaktura.issuer"]._maventa_read_agreement(company)
         env.cr.commit()  # pylint: disable=invalid-commit
         maventa_peer.set_chaos(rate, seed + 2)
         serve([maventa_peer.url], process=maventa_peer.process)

@@ -358,13 +358,14 @@ class EfakturaController(http.Controller):
         company = request.env["res.company"].sudo().browse(company_id).exists()
         if not company or company.efaktura_mode != "test":
             return self._message("not_found", status=404)
-        if not token.isascii() or not consteq(token, company._efaktura_sandbox_issuer_token()):
+        Issuer = request.env["efaktura.issuer"].sudo()
+        if not token.isascii() or not consteq(token, Issuer._sandbox_token(company)):
             return self._message("not_found", status=404)
         approved = company.efaktura_issuer_state == "active"
         if request.httprequest.method == "POST" and not approved:
             if not self._csrf_ok():
                 return self._stale_form(company)
-            approved = company._efaktura_sandbox_approve_issuer(token)
+            approved = Issuer._sandbox_approve(company, token)
         return self._render(
             "l10n_no_efaktura_b2c.sandbox_issuer_approval_page", {"company": company, "approved": approved}
         )

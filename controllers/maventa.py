@@ -27,7 +27,8 @@ class MaventaWebhookController(http.Controller):
         make the module ask Maventa once more.
         """
         company = request.env["res.company"].sudo().browse(company_id).exists()
-        if not company or not token.isascii() or not company._efaktura_maventa_check_webhook_token(token):
+        Webhook = request.env["efaktura.maventa.webhook"].sudo()
+        if not company or not token.isascii() or not Webhook._check_token(company, token):
             return request.make_response("Forbidden", headers=[("Content-Type", "text/plain")], status=403)
         try:
             event = json.loads(request.httprequest.get_data() or b"{}")
@@ -41,5 +42,5 @@ class MaventaWebhookController(http.Controller):
                     break
         if not invoice_id:
             return request.make_response("No invoice id", headers=[("Content-Type", "text/plain")], status=400)
-        company._efaktura_maventa_refresh_delivery(invoice_id)
+        Webhook._refresh_delivery(company, invoice_id)
         return request.make_response("", status=204)

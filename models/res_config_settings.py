@@ -60,7 +60,7 @@ class ResConfigSettings(models.TransientModel):
     def action_efaktura_submit_issuer(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_submit_issuer()
+        return self.env["efaktura.issuer"]._submit(self.company_id)
 
     def action_efaktura_check_bankid(self):
         self.ensure_one()
@@ -69,21 +69,21 @@ class ResConfigSettings(models.TransientModel):
 
     def action_efaktura_refresh_issuer(self):
         self.ensure_one()
-        return self.company_id.action_efaktura_refresh_issuer()
+        return self.env["efaktura.issuer"]._refresh(self.company_id)
 
     def action_efaktura_test_connection(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_test_connection()
+        return self.env["efaktura.issuer"]._test_connection(self.company_id)
 
     def action_efaktura_maventa_subscribe_webhook(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_maventa_subscribe_webhook()
+        return self.env["efaktura.maventa.webhook"]._subscribe(self.company_id)
 
     def action_efaktura_deactivate_issuer(self):
         self.ensure_one()
-        return self.company_id.action_efaktura_deactivate_issuer()
+        return self.env["efaktura.issuer"]._deactivate(self.company_id)
 
     def set_values(self):
         res = super().set_values()
@@ -132,6 +132,7 @@ class ResConfigSettings(models.TransientModel):
         )
         templates_ok = all(self.env.ref(xmlid, raise_if_not_found=False) for xmlid in templates)
         Delivery = self.env["efaktura.delivery"].sudo()
+        Factory = self.env["efaktura.network.factory"]
         for settings in self:
             company = settings.company_id
             settings.efaktura_check_issuer = settings.efaktura_issuer_state == "active"
@@ -139,9 +140,9 @@ class ResConfigSettings(models.TransientModel):
             if settings.efaktura_mode == "test":
                 settings.efaktura_check_network = True
             elif route == "maventa":
-                settings.efaktura_check_network = bool(company._efaktura_maventa_config())
+                settings.efaktura_check_network = bool(Factory._maventa_config(company))
             elif route == "vipps":
-                settings.efaktura_check_network = bool(company._efaktura_vipps_config())
+                settings.efaktura_check_network = bool(Factory._vipps_config(company))
             else:
                 settings.efaktura_check_network = bool(
                     company.sudo().efaktura_mps_endpoint

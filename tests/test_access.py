@@ -154,6 +154,10 @@ class TestAccess(EfakturaInvoiceCase):
             ("efaktura.consent", "_accept"),
             ("efaktura.consent", "_decline"),
             ("efaktura.rate.limit", "_hit"),
+            ("efaktura.issuer", "_submit"),
+            ("efaktura.issuer", "_sandbox_approve"),
+            ("efaktura.maventa.webhook", "_subscribe"),
+            ("efaktura.network.factory", "_network"),
         ):
             with self.subTest(method=method), self.assertRaises(AccessError):
                 get_public_method(self.env[model], method)
@@ -161,6 +165,7 @@ class TestAccess(EfakturaInvoiceCase):
     def test_public_actions_need_rights(self):
         consent = self.records["efaktura.consent"]
         document = self.records["efaktura.sandbox.document"]
+        settings = self.env["res.config.settings"].with_company(self.company).create({})
         for user in (self.portal_user, self.public_user, self.internal_user):
             for model, method, ids in (
                 ("efaktura.consent", "action_withdraw", consent.ids),
@@ -168,9 +173,9 @@ class TestAccess(EfakturaInvoiceCase):
                 ("efaktura.sandbox.document", "action_sandbox_pay", document.ids),
                 ("efaktura.sandbox.document", "action_sandbox_show", document.ids),
                 ("efaktura.delivery", "action_open_move", self.records["efaktura.delivery"].ids),
-                ("res.company", "action_efaktura_submit_issuer", self.company.ids),
-                ("res.company", "action_efaktura_refresh_issuer", self.company.ids),
-                ("res.company", "action_efaktura_deactivate_issuer", self.company.ids),
+                ("res.config.settings", "action_efaktura_submit_issuer", settings.ids),
+                ("res.config.settings", "action_efaktura_refresh_issuer", settings.ids),
+                ("res.config.settings", "action_efaktura_deactivate_issuer", settings.ids),
             ):
                 with self.subTest(user=user.sudo().login, method=method), self.assertRaises(UserError):
                     self.rpc(user, model, method, ids)

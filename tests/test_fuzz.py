@@ -220,7 +220,7 @@ class TestFuzzHttp(ConsentCase):
         page = self.url_open(f"/efaktura/consent/{self.consent_token}")
         self.csrf = self.form(page, "/bankid")[1].get("csrf_token", "")
         self.document_token = self.delivered._efaktura_document_url().rsplit("/", 1)[1]
-        self.issuer_token = self.company._efaktura_sandbox_issuer_token()
+        self.issuer_token = self.env["efaktura.issuer"]._sandbox_token(self.company)
         # An accepted consent, for the withdrawal link.
         self.request_consent(self.per)
         accepted = self.consent_of(self.per)

@@ -33,11 +33,11 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
     def test_submit_needs_the_issuer_data(self):
         company = self.env["res.company"].create({"name": "Tom AS", "efaktura_switched_on": True})
         with self.assertRaisesRegex(UserError, "Issuer organisation number.*Billing account number"):
-            company.action_efaktura_submit_issuer()
+            self.env["efaktura.issuer"]._submit(company)
         self.assertEqual(company.efaktura_issuer_state, "inactive")
 
     def test_sandbox_approves_through_an_emailed_link(self):
-        self.company.action_efaktura_submit_issuer()
+        self.env["efaktura.issuer"]._submit(self.company)
         self.assertEqual(self.company.efaktura_issuer_state, "pending_approval")
         mail = self.approval_mail()
         self.assertEqual(mail.email_to, "faktura@nordlys.example.com")
@@ -52,7 +52,7 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
         self.assertIn("is active", answer.text)
         self.company.invalidate_recordset()
         self.assertEqual(self.company.efaktura_issuer_state, "active")
-        self.company.action_efaktura_deactivate_issuer()
+        self.env["efaktura.issuer"]._deactivate(self.company)
         self.assertEqual(self.company.efaktura_issuer_state, "inactive")
         # The approval route does not exist outside sandbox mode.
         self.company.efaktura_network_mode = "production"
@@ -68,17 +68,17 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
                     "efaktura_mps_client_cert": __file__,  # plain HTTP to the local peer: no TLS is made
                 }
             )
-            self.company.action_efaktura_submit_issuer()
+            self.env["efaktura.issuer"]._submit(self.company)
             self.assertEqual(self.company.efaktura_issuer_state, "pending_approval")
             self.assertEqual(peer.issuers["123456785"]["accountNumber"], "86011117947")
             # Not approved yet: MPS does not know the issuer (5002).
             peer.issuers.clear()
-            self.company.action_efaktura_refresh_issuer()
+            self.env["efaktura.issuer"]._refresh(self.company)
             self.assertEqual(self.company.efaktura_issuer_state, "pending_approval")
             peer.add_issuer("123456785", self.company.name, "86011117947")
-            self.company.action_efaktura_refresh_issuer()
+            self.env["efaktura.issuer"]._refresh(self.company)
             self.assertEqual(self.company.efaktura_issuer_state, "active")
-            self.company.action_efaktura_deactivate_issuer()
+            self.env["efaktura.issuer"]._deactivate(self.company)
             self.assertEqual(self.company.efaktura_issuer_state, "inactive")
             self.assertNotIn("123456785", peer.issuers)
             self.assertFalse(peer.errors, "every request matched the schema")
@@ -86,6 +86,6 @@ class TestIssuerAgreement(EfakturaCase, HttpCase):
     def test_production_without_settings_says_what_is_missing(self):
         self.company.write({"efaktura_network_mode": "production", "efaktura_production_route": "mps"})
         with self.assertRaisesRegex(UserError, "MPS endpoint and client certificate"):
-            self.company.action_efaktura_submit_issuer()
+            self.env["efaktura.issuer"]._submit(self.company)
         with self.assertRaisesRegex(UserError, "production networks are not configured"):
             self.company._efaktura_network()

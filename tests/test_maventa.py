@@ -233,7 +233,7 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
         self.company.write({"efaktura_issuer_state": "inactive", "efaktura_maventa_agreement": "none"})
 
     def test_activation_then_confirmation(self):
-        self.company.action_efaktura_submit_issuer()
+        self.env["efaktura.issuer"]._submit(self.company)
         self.assertEqual(self.peer.agreement["status"], maventa_contract.AGREEMENT_PENDING)
         self.assertEqual(self.peer.agreement["signer_email"], "faktura@nordlys.example.com")
         self.assertEqual(
@@ -244,7 +244,7 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
         self.assertFalse(settings.efaktura_check_maventa_agreement)
         # Invoices are refused until Maventa confirms the agreement: nothing goes out before.
         self.peer.confirm_agreement()
-        self.company.action_efaktura_refresh_issuer()
+        self.env["efaktura.issuer"]._refresh(self.company)
         self.assertEqual(
             (self.company.efaktura_issuer_state, self.company.efaktura_maventa_agreement), ("active", "confirmed")
         )
@@ -256,7 +256,7 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
 
     def test_agreement_held_elsewhere_needs_a_signature(self):
         self.peer.mps_agreement_elsewhere = True
-        self.company.action_efaktura_submit_issuer()
+        self.env["efaktura.issuer"]._submit(self.company)
         self.assertEqual(self.company.efaktura_maventa_agreement, "signature_needed")
         self.assertEqual(self.company.efaktura_issuer_state, "pending_approval")
         self.assertTrue(any("Visma Sign" in message.body for message in self.company.partner_id.message_ids))
@@ -267,7 +267,9 @@ class TestMaventaAgreement(MaventaProductionMixin, EfakturaInvoiceCase):
             form.efaktura_production_route = "maventa"
             form.efaktura_maventa_environment = "staging"
         self.assertEqual(self.company.efaktura_production_route, "maventa")
-        self.assertEqual(self.company._efaktura_maventa_base_url(), maventa_contract.STAGING_BASE_URL)
+        self.assertEqual(
+            self.env["efaktura.network.factory"]._maventa_base_url(self.company), maventa_contract.STAGING_BASE_URL
+        )
         self.company.efaktura_maventa_environment = "custom"
         settings = self.env["res.config.settings"].create({})
         self.peer.agreement = {"status": maventa_contract.AGREEMENT_CONFIRMED, "signer_name": "x", "signer_email": "y"}
@@ -427,7 +429,7 @@ class TestMaventaWebhook(MaventaProductionMixin, EfakturaInvoiceCase, HttpCase):
 
     def test_webhook_is_checked_and_read_back(self):
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
-        self.company.action_efaktura_maventa_subscribe_webhook()
+        self.env["efaktura.maventa.webhook"]._subscribe(self.company)
         [subscription] = self.peer.subscriptions
         self.assertEqual(subscription["events"], list(maventa_contract.EVENTS))
         destination = subscription["destination"]

@@ -109,8 +109,8 @@ class TestNeutralize(EfakturaInvoiceCase):
         ):
             self.assertFalse(company[fname], fname)
         self.assertEqual(company._efaktura_network().name, "sandbox")
-        self.assertFalse(company._efaktura_mps_config())
-        self.assertFalse(company._efaktura_vipps_config())
+        self.assertFalse(self.env["efaktura.network.factory"]._mps_config(company))
+        self.assertFalse(self.env["efaktura.network.factory"]._vipps_config(company))
         self.assertEqual(disabled.efaktura_mode, "disabled", "a disabled company stays disabled")
         # The stored compatibility flags agree with the mode, as the ORM would compute them.
         company._compute_efaktura_mode_flags()

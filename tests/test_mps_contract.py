@@ -63,9 +63,9 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
             form.efaktura_mps_wsdl = base64.b64encode(
                 self_contained_wsdl(actions={"addBrandAgreementRule": own_action})
             )
-        config = self.company._efaktura_mps_config()
+        config = self.env["efaktura.network.factory"]._mps_config(self.company)
         self.assertNotEqual(config.wsdl_path, mps_client.WSDL_PATH)
-        client = self.company._efaktura_mps_client()
+        client = self.env["efaktura.network.factory"]._mps_client(self.company)
         self.assertEqual(client._binding_name(client._zeep), f"{{{mps_client.NAMESPACE}}}MpsOwnBinding")
         client.add_brand_agreement_rule(ACCOUNT)
         [request] = self.peer.requests_for("addBrandAgreementRule")
@@ -76,18 +76,19 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
         with self.assertRaisesRegex(Exception, "line 1: nonsense is not operation=SOAPAction"):
             self.company.efaktura_mps_soap_actions = "nonsense"
         self.company.efaktura_mps_soap_actions = "addBrandAgreementRule = urn:own:add\n\n"
-        config = self.company._efaktura_mps_config()
+        config = self.env["efaktura.network.factory"]._mps_config(self.company)
         self.assertEqual(config.soap_actions, (("addBrandAgreementRule", "urn:own:add"),))
         self.assertEqual(config.submitter_address, self.peer.base_url.rstrip("/") + mps_client.SUBMITTER_PATH)
-        self.company._efaktura_mps_client().add_brand_agreement_rule(ACCOUNT)
+        self.env["efaktura.network.factory"]._mps_client(self.company).add_brand_agreement_rule(ACCOUNT)
         self.assertEqual(self.peer.requests_for("addBrandAgreementRule")[0].soap_action.strip('"'), "urn:own:add")
         self.peer.errors.clear()
         self.company.efaktura_mps_soap_actions = False
         self.company.efaktura_mps_cancel_endpoint = "https://mps.example.com/own-cancel/"
-        self.assertEqual(self.company._efaktura_mps_config().submitter_address, "https://mps.example.com/own-cancel/")
+        config = self.env["efaktura.network.factory"]._mps_config(self.company)
+        self.assertEqual(config.submitter_address, "https://mps.example.com/own-cancel/")
 
     def test_delete_brand_agreement_rule(self):
-        client = self.company._efaktura_mps_client()
+        client = self.env["efaktura.network.factory"]._mps_client(self.company)
         client.add_brand_agreement_rule(ACCOUNT, "KID[1-6]")
         client.delete_brand_agreement_rule(ACCOUNT, "KID[1-6]")
         self.assertEqual(self.peer.rules[ISSUER_ID], set())
@@ -98,7 +99,7 @@ class TestMpsContract(RealTimeoutsOnLoopback, EfakturaInvoiceCase):
             self.assertIn("deleteBrandAgreementRule", handle.read())
 
     def test_add_invoices_is_capped_at_1000(self):
-        network = self.company._efaktura_production_network().mps
+        network = self.env["efaktura.network.factory"]._production_network(self.company).mps
         today = datetime.date.today()
         documents = [
             base.Document(

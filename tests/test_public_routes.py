@@ -112,6 +112,7 @@ class TestPublicRoutes(PublicRouteCase):
         _consent, withdraw_token = self.accepted_with_withdraw_link(self.per)
         document = move._efaktura_document_url()[len(move.get_base_url()) :]
         sim = BANKID_SIMULATOR_PATH
+        issuer_token = self.env["efaktura.issuer"]._sandbox_token(self.company)
         pages = [
             ("GET", f"/efaktura/consent/{token}"),
             ("GET", "/efaktura/consent/not-a-token"),
@@ -122,7 +123,7 @@ class TestPublicRoutes(PublicRouteCase):
             ("GET", "/efaktura/bankid/callback?state=forged&code=x"),
             ("GET", document),
             ("GET", document[:-2] + "00"),
-            ("GET", f"/efaktura/sandbox/issuer/{self.company.id}/{self.company._efaktura_sandbox_issuer_token()}"),
+            ("GET", f"/efaktura/sandbox/issuer/{self.company.id}/{issuer_token}"),
             ("GET", f"/efaktura/sandbox/issuer/{self.company.id}/00"),
             ("GET", sim + ENDPOINT_PATHS["discovery"]),
             ("GET", sim + ENDPOINT_PATHS["jwks"]),

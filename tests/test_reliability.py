@@ -40,7 +40,8 @@ class TestReliability(EfakturaInvoiceCase):
         self.rng = random.Random(7)
 
         def network(model, company):
-            return SandboxNetwork(company._efaktura_issuer(), self.store, failure=self.failure, rng=self.rng)
+            issuer = model.env["efaktura.network.factory"]._issuer(company)
+            return SandboxNetwork(issuer, self.store, failure=self.failure, rng=self.rng)
 
         patcher = patch.object(EfakturaSandboxDocument, "_sandbox_network", network)
         patcher.start()

@@ -248,13 +248,14 @@ class EfakturaSandboxDocument(models.Model):
     def _sandbox_network(self, company):
         """The sandbox network for ``company``, with its failure mode from the settings."""
         company.ensure_one()
+        Factory = self.env["efaktura.network.factory"]
         return SandboxNetwork(
-            company._efaktura_issuer(),
+            Factory._issuer(company),
             _OdooSandboxStore(self.env, company),
             failure=company.efaktura_sandbox_failure or "none",
             # The production route is Visma AutoInvoice: the sandbox plays Maventa's part for eFaktura.
             maventa_render=(
-                functools.partial(company._efaktura_maventa_render, embed_pdf=False)
+                functools.partial(Factory._maventa_render, company, embed_pdf=False)
                 if company.efaktura_production_route == "maventa"
                 else None
             ),
