@@ -6,7 +6,7 @@ from odoo import http
 from odoo.http import request
 from odoo.tools import consteq
 
-from ..models.efaktura_consent import BankidPageError
+from ..models.efaktura_bankid import BankidPageError
 from ..models.efaktura_rate_limit import MISS_LIMIT, RATE_LIMIT, RATE_WINDOW
 
 _logger = logging.getLogger(__name__)

@@ -1,7 +1,6 @@
 import hashlib
 import logging
 import secrets
-import time
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -13,7 +12,6 @@ from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
-from ..tools import oidc
 from ..tools.oidc import name_matches
 from .mail_mail import KEPT
 
@@ -65,29 +63,6 @@ TOKEN_BYTES = 32  # 256 bits
 # after a lookup outage, sooner.
 LOOKUP_AGAIN_NOT_FOUND = timedelta(days=1)
 LOOKUP_AGAIN_ERROR = timedelta(minutes=30)
-# OpenID provider metadata, per issuer, for an hour.
-_DISCOVERY_CACHE = {}
-DISCOVERY_TTL = 3600
-
-
-class BankidPageError(Exception):
-    """The BankID login cannot go on: the page the customer sees instead (a message ``kind`` of the public pages
-    and its HTTP ``status``), and the consent when it is known."""
-
-    def __init__(self, kind, status, consent=None):
-        super().__init__(kind)
-        self.kind = kind
-        self.status = status
-        self.consent = consent
-
-
-def _discover(provider, session=None):
-    cached = _DISCOVERY_CACHE.get(provider.issuer)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
-    metadata = oidc.discover(provider.issuer, session=session, timeout=provider.timeout)
-    _DISCOVERY_CACHE[provider.issuer] = (metadata, time.monotonic() + DISCOVERY_TTL)
-    return metadata
 
 
 def _hash_token(token):
@@ -514,114 +489,18 @@ class EfakturaConsent(models.Model):
             raise UserError(self.env._("This request has expired."))
 
     # ------------------------------------------------------------------
-    # The BankID login (OpenID Connect): started and finished here, rendered by the controller
+    # The BankID login: the controller's entry points, see efaktura.bankid
     # ------------------------------------------------------------------
 
-    def _bankid_session(self):
-        """In Test mode the BankID simulator of this database answers the relying party's calls in this process
-        (discovery, pushed request, token, keys), so the consent page works whatever the server's worker set-up;
-        in production, None: the real provider over HTTPS."""
-        self.ensure_one()
-        if self.company_id.efaktura_mode == "test":
-            return self.env["efaktura.bankid.simulator.entry"].sudo()._simulator_session()
-        return None
-
     def _bankid_start(self, browser_key, lang=None):
-        """Start the customer's BankID login: keep what the callback checks (hashed state and browser key, nonce,
-        PKCE verifier) and return ``(url, ttl)``, the provider's login page and how long it may take.
-
-        :raises BankidPageError: BankID is misconfigured (recorded for the settings) or unreachable.
-        """
-        self.ensure_one()
-        company = self.company_id
-        session = self._bankid_session()
-        try:
-            provider = company._efaktura_oidc_provider()
-            metadata = _discover(provider, session)
-            # The BankID page in the customer's language too (OpenID Connect ui_locales, BCP 47 tags).
-            ui_locales = f"{lang.replace('_', '-')} {lang.split('_')[0]}" if lang else None
-            auth = oidc.start_authentication(
-                provider, metadata, company._efaktura_bankid_redirect_uri(), session=session, ui_locales=ui_locales
-            )
-        except (oidc.OidcConfigError, UserError) as error:
-            # The company's BankID set-up is wrong (PAR not offered, http issuer...): the settings show it.
-            _logger.warning("BankID login could not start for consent %s: %s", self.id, error)
-            company._efaktura_bankid_record_problem(str(error))
-            raise BankidPageError("bankid_misconfigured", 503, self) from error
-        except Exception as error:
-            _logger.warning("BankID login could not start for consent %s: %s", self.id, error)
-            raise BankidPageError("bankid_unavailable", 503, self) from error
-        company._efaktura_bankid_record_problem(False)
-        self.write(
-            {
-                "oidc_state_hash": _hash_token(auth.state),
-                "oidc_browser_hash": _hash_token(browser_key),
-                "oidc_nonce": auth.nonce,
-                "oidc_code_verifier": auth.code_verifier,
-                "oidc_started_at": fields.Datetime.now(),
-            }
-        )
-        return auth.url, provider.request_ttl
+        """Start the customer's BankID login; returns ``(url, ttl)`` (see ``efaktura.bankid._start``)."""
+        return self.env["efaktura.bankid"]._start(self, browser_key, lang=lang)
 
     @api.model
     def _bankid_finish(self, params, browser_key, ip_address=None, user_agent=None):
-        """Finish a BankID login from the provider's callback ``params``, in the browser that started it
-        (``browser_key``, its cookie). Every OpenID Connect check runs; only then is the consent accepted (see
-        :meth:`_accept`). A login is used once. Returns ``(consent, outcome)``.
-
-        :raises BankidPageError: unknown or replayed login, another browser, cancelled, refused, too weak a login,
-            BankID misconfigured, or the request expired or was answered meanwhile.
-        """
-        consent = self._find_by_oidc_state(params.get("state"))
-        if not consent or not consent.oidc_nonce or not consent.oidc_code_verifier:
-            raise BankidPageError("invalid", 400)
-        # The state must come back to the browser that started the login, not to any browser holding the URL.
-        expected = consent.oidc_browser_hash or ""
-        if not expected or not consteq(_hash_token(browser_key or ""), expected):
-            _logger.warning("BankID callback for consent %s came from another browser: refused", consent.id)
-            raise BankidPageError("invalid", 400, consent)
-        auth_request = oidc.AuthRequest(
-            url="",
-            state=params.get("state"),
-            nonce=consent.oidc_nonce,
-            code_verifier=consent.oidc_code_verifier,
-            created_at=consent.oidc_started_at.timestamp() if consent.oidc_started_at else 0,
-        )
-        # A login is used once: a replayed callback finds nothing.
-        consent.write(
-            {"oidc_state_hash": False, "oidc_browser_hash": False, "oidc_nonce": False, "oidc_code_verifier": False}
-        )
-        company = consent.company_id
-        session = consent._bankid_session()
-        try:
-            provider = company._efaktura_oidc_provider()
-            identity = oidc.finish_authentication(
-                provider,
-                _discover(provider, session),
-                auth_request,
-                params,
-                company._efaktura_bankid_redirect_uri(),
-                session=session,
-            )
-        except oidc.OidcProviderError as error:
-            if error.cancelled:
-                raise BankidPageError("cancelled", 200, consent) from error
-            _logger.info("BankID login failed for consent %s: %s", consent.id, error)
-            raise BankidPageError("invalid", 400, consent) from error
-        except oidc.OidcAssuranceError as error:
-            _logger.info("BankID login too weak for consent %s: %s", consent.id, error)
-            raise BankidPageError("weak_login", 403, consent) from error
-        except oidc.OidcError as error:
-            _logger.warning("BankID answer rejected for consent %s: %s", consent.id, error)
-            raise BankidPageError("invalid", 400, consent) from error
-        except UserError as error:
-            _logger.warning("BankID is not configured for consent %s: %s", consent.id, error)
-            raise BankidPageError("bankid_misconfigured", 503, consent) from error
-        try:
-            return consent, consent._accept(identity, ip_address=ip_address, user_agent=user_agent)
-        except UserError as error:  # expired or answered meanwhile: say so, never a trace
-            _logger.info("Consent %s could not be accepted: %s", consent.id, error)
-            raise BankidPageError("expired", 410, consent) from error
+        """Finish a BankID login from the provider's callback; returns ``(consent, outcome)`` (see
+        ``efaktura.bankid._finish``)."""
+        return self.env["efaktura.bankid"]._finish(params, browser_key, ip_address=ip_address, user_agent=user_agent)
 
     def _accept(self, identity, ip_address=None, user_agent=None):
         """BankID verified the person: record the evidence, then look the consumer up by the verified national

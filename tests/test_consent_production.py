@@ -13,7 +13,7 @@ from freezegun import freeze_time
 
 from odoo.tests import Form, new_test_user, tagged
 
-from ..models import efaktura_consent
+from ..models import efaktura_bankid
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL, MpsPeer
 from .oidc_peer import OidcPeer
 from .test_consent import INGRID_NNIN, KARI_NNIN, ConsentCase
@@ -57,7 +57,7 @@ class TestConsentProduction(ConsentCase):
 
     def setUp(self):
         super().setUp()
-        efaktura_consent._DISCOVERY_CACHE.clear()
+        efaktura_bankid._DISCOVERY_CACHE.clear()
         self.mps_peer.reset()
         self.mps_peer.add_issuer("123456785", self.company.name, "86011117947")
         self.oidc_peer.reset()
@@ -286,15 +286,15 @@ class TestConsentProduction(ConsentCase):
         form = Form(settings_env["res.config.settings"])
         self.assertIn("PAR", form.efaktura_bankid_problem)
         self.company.efaktura_bankid_problem = False
-        self.company.action_efaktura_check_bankid()
+        self.env["efaktura.bankid"]._check_configuration(self.company)
         self.assertIn("pushed_authorization_request_endpoint", self.company.efaktura_bankid_problem)
         self.company.efaktura_bankid_use_par = False
-        self.company.action_efaktura_check_bankid()
+        self.env["efaktura.bankid"]._check_configuration(self.company)
         self.assertFalse(self.company.efaktura_bankid_problem)
 
     def test_http_issuer_is_refused_in_production(self):
         self.company.efaktura_bankid_issuer = "http://bankid.example.com/auth/realms/prod"
-        self.company.action_efaktura_check_bankid()
+        self.env["efaktura.bankid"]._check_configuration(self.company)
         self.assertIn("not an https address", self.company.efaktura_bankid_problem)
         self.request_consent()
         page = self.url_open(f"/efaktura/consent/{self.token_from_sms(self.ingrid)}")
