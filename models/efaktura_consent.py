@@ -13,7 +13,6 @@ from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks.base import NetworkError
 from ..tools.oidc import name_matches
-from .mail_mail import KEPT
 
 _logger = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ MAIL_STATES = [
     ("sent", "Sent"),
     ("failed", "Failed"),
 ]
-NOT_REACHED = ("none", "failed")
 OPEN_STATES = ("draft", "sent")
 EVIDENCE_GROUP = "account.group_account_manager"
 # The personal data of an answer, cleared once the retention period after a withdrawal or expiry has passed.
@@ -241,218 +239,6 @@ class EfakturaConsent(models.Model):
     def _withdraw_url(self, token):
         self.ensure_one()
         return f"{self.company_id.get_base_url()}/efaktura/consent/withdraw/{token}"
-
-    # ------------------------------------------------------------------
-    # Requests
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _request(self, partners, moves, company):
-        """Ask these customers for consent, unless a request is already open; attach the waiting invoices.
-
-        Returns the consents that were created (and sent) now.
-        """
-        partners = partners.with_company(company)
-        open_consents = self.sudo().search(
-            [("partner_id", "in", partners.ids), ("company_id", "=", company.id), ("state", "in", OPEN_STATES)]
-        )
-        by_partner = {consent.partner_id: consent for consent in open_consents}
-        now = fields.Datetime.now()
-        deadline = now + timedelta(days=company.efaktura_consent_days)
-        to_create = [p for p in partners if p not in by_partner and p.efaktura_state not in ("active", "declined")]
-        tokens = {}
-        values = []
-        for partner in to_create:
-            token = self._new_token()
-            tokens[partner.id] = token
-            values.append(
-                {
-                    "partner_id": partner.id,
-                    "company_id": company.id,
-                    "token_hash": _hash_token(token),
-                    "requested_at": now,
-                    "deadline": deadline,
-                    "state": "draft",
-                }
-            )
-        created = self.sudo().create(values)
-        for consent in created:
-            by_partner[consent.partner_id] = consent
-        for partner, partner_moves in moves.grouped("partner_id").items():
-            consent = by_partner.get(partner.with_company(company))
-            if consent:
-                consent.move_ids = [fields.Command.link(move.id) for move in partner_moves]
-                partner_moves._efaktura_write({"efaktura_deadline": consent.deadline})
-        if created:
-            created._send_request({consent.id: tokens[consent.partner_id.id] for consent in created})
-            for consent in created.filtered(lambda c: c.state in OPEN_STATES):
-                consent.partner_id.with_company(company)._efaktura_set_state(
-                    "consent_requested",
-                    note=self.env._("Asked to approve eFaktura: %(what)s.", what=consent._delivery_summary()),
-                )
-        return created
-
-    def _send_request(self, tokens):
-        """The SMS and the e-mail with the consent link, in the customer's language; what went out is recorded.
-
-        With ``efaktura_sms_now`` in the context (a user asked from the customer card) the SMS is sent at once, so
-        that the user is told when it fails; the chain leaves it to the SMS queue.
-        """
-        sms_template = self.env.ref("l10n_no_efaktura_b2c.sms_template_consent_request")
-        mail_template = self.env.ref("l10n_no_efaktura_b2c.mail_template_consent_request")
-        sms_values = []
-        with_sms = self.browse()
-        for consent in self:
-            url = consent._consent_url(tokens[consent.id])
-            lang = consent.partner_id.lang or consent.company_id.partner_id.lang or "en_US"
-            body = sms_template.with_context(efaktura_consent_url=url)._render_field(
-                "body", consent.ids, compute_lang=True
-            )[consent.id]
-            values = {"state": "sent", "sms_state": "none", "mail_state": "none"}
-            if consent.partner_id.mobile:
-                sms_values.append(
-                    {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
-                )
-                with_sms |= consent
-                values["sms_state"] = "queued"
-            if consent.partner_id.email:
-                values["mail_id"] = consent._send_link_mail(
-                    mail_template.with_context(
-                        efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
-                    )
-                )
-                values["mail_state"] = "queued"
-            consent.write(values)
-        if sms_values:
-            # In Test mode the SMS stay in the test phone (one company per request batch).
-            outbox = self.company_id[:1]._efaktura_test_outbox() if len(self.company_id) == 1 else {}
-            sms = self.env["sms.sms"].sudo().with_context(**outbox).create(sms_values)
-            for consent, record in zip(with_sms, sms, strict=True):
-                consent.sms_id = record
-            if self.env.context.get("efaktura_sms_now"):
-                sms.send()
-            else:
-                self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
-        # Mails sent at once (a test, or an SMS refused at once) are known already, and so are messages kept in
-        # the test phone and inbox in Test mode.
-        self._read_back_mails(self.mail_id)
-        self._read_back_sms()
-        self._check_reached()
-
-    # ------------------------------------------------------------------
-    # What went out
-    # ------------------------------------------------------------------
-
-    def _read_back_sms(self):
-        """The SMS state as Odoo's SMS queue set it: sent (to the operator, or delivered) or failed, with why."""
-        labels = dict(self.env["sms.sms"]._fields["failure_type"]._description_selection(self.env))
-        for consent in self.filtered("sms_id"):
-            sms = consent.sms_id.sudo()
-            if sms.state in ("pending", "sent", KEPT):
-                consent.write({"sms_state": "sent", "sms_error": False})
-            elif sms.state in ("error", "canceled"):
-                reason = (
-                    labels.get(sms.failure_type) or labels.get("unknown")
-                    if sms.state == "error"
-                    else self.env._("cancelled")
-                )
-                consent.write({"sms_state": "failed", "sms_error": reason})
-        self._check_reached()
-
-    @api.model
-    def _read_back_mails(self, mails):
-        """The consent request e-mails among ``mails`` (mail.mail, state final): sent, or failed and why."""
-        labels = dict(self.env["mail.mail"]._fields["failure_type"]._description_selection(self.env))
-        consents = self.sudo().search([("mail_id", "in", mails.ids)])
-        for consent in consents:
-            mail = consent.mail_id
-            if mail.state in ("sent", KEPT):
-                consent.write({"mail_state": "sent", "mail_error": False})
-            elif mail.state in ("exception", "cancel"):
-                reason = labels.get(mail.failure_type) or labels.get("unknown")
-                if mail.failure_reason:
-                    reason = f"{reason} ({mail.failure_reason.strip().splitlines()[0][:200]})"
-                consent.write({"mail_state": "failed", "mail_error": reason})
-        consents._check_reached()
-
-    def _check_reached(self):
-        """Requests that reached the customer neither by SMS nor by e-mail: nobody can answer them, so the waiting
-        invoices go on down the chain at once, and the user is told why on the customer card."""
-        for consent in self.filtered(lambda c: c.state in OPEN_STATES):
-            if consent.sms_state == "failed" and consent.mail_state not in NOT_REACHED:
-                consent.partner_id._message_log(
-                    body=self.env._(
-                        "The eFaktura request SMS to %(number)s failed: %(reason)s. The e-mail went to %(email)s.",
-                        number=consent.partner_id.mobile,
-                        reason=consent.sms_error,
-                        email=consent.partner_id.email,
-                    )
-                )
-        unreached = self.filtered(
-            lambda c: c.state in OPEN_STATES and c.sms_state in NOT_REACHED and c.mail_state in NOT_REACHED
-        )
-        if not unreached:
-            return
-        unreached.write({"state": "failed"})
-        for consent in unreached:
-            reason = consent._delivery_summary()
-            partner = consent.partner_id.with_company(consent.company_id)
-            partner._efaktura_set_state(
-                "not_checked",
-                note=self.env._(
-                    "The eFaktura request reached the customer neither by SMS nor by e-mail: %(why)s.", why=reason
-                ),
-            )
-            moves = consent.move_ids.filtered(lambda m: m.efaktura_state == "awaiting_consent")
-            if moves:
-                moves._efaktura_write(
-                    {"efaktura_state": "queued", "efaktura_deadline": fields.Datetime.now(), "efaktura_next_try": False}
-                )
-                moves._message_log_batch(
-                    bodies=dict.fromkeys(
-                        moves.ids,
-                        self.env._(
-                            "The eFaktura request reached the customer neither by SMS nor by e-mail (%(why)s): "
-                            "sending by another channel now.",
-                            why=reason,
-                        ),
-                    )
-                )
-                self.env["efaktura.chain"]._trigger_dispatch()
-
-    def _delivery_summary(self):
-        """What went out for this request, in words: "SMS failed (Insufficient Credit), no e-mail address"."""
-        self.ensure_one()
-        sms = {
-            "none": self.env._("no mobile number"),
-            "queued": self.env._("SMS queued"),
-            "sent": self.env._("SMS sent"),
-            "failed": self.env._("SMS failed (%(why)s)", why=self.sms_error or ""),
-        }.get(self.sms_state or "none")
-        mail = {
-            "none": self.env._("no e-mail address"),
-            "queued": self.env._("e-mail queued"),
-            "sent": self.env._("e-mail sent"),
-            "failed": self.env._("e-mail failed (%(why)s)", why=self.mail_error or ""),
-        }.get(self.mail_state or "none")
-        return f"{sms}, {mail}"
-
-    def _send_link_mail(self, template):
-        """E-mail the customer a link that acts in their name; returns the mail.mail id.
-
-        The link lives only in the outgoing mail.mail, which only administrators can read and which is deleted
-        once sent (the templates' auto_delete), as Odoo's own sign-up and password reset links. The
-        mail.message behind it, readable by whoever may read the consent, keeps the subject but no body, so a
-        queued or failed e-mail shows no link. The customer's chatter says a request went out, without it.
-        """
-        self.ensure_one()
-        mail = (
-            self.env["mail.mail"]
-            .sudo()
-            .browse(template.send_mail(self.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent"))
-        )
-        mail.mail_message_id.body = False
-        return mail.id
 
     # ------------------------------------------------------------------
     # Answers
@@ -683,10 +469,11 @@ class EfakturaConsent(models.Model):
             token = self._new_token()
             consent.withdraw_token_hash = _hash_token(token)
             if consent.partner_id.email:
-                consent._send_link_mail(
+                self.env["efaktura.consent.request"]._send_link_mail(
+                    consent,
                     template.with_context(
                         efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
-                    )
+                    ),
                 )
 
     def action_withdraw(self, ip_address=None, user_agent=None):
