@@ -1,7 +1,5 @@
 import hashlib
-import logging
 import secrets
-from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 from stdnum.no import fodselsnummer
@@ -11,10 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks.base import NetworkError
 from ..tools.oidc import name_matches
-
-_logger = logging.getLogger(__name__)
 
 CONSENT_STATES = [
     ("draft", "Draft"),
@@ -57,10 +52,6 @@ EVIDENCE_FIELDS = (
     "bankid_altsub",
 )
 TOKEN_BYTES = 32  # 256 bits
-# After BankID, a consumer not found in the eFaktura register is looked up again once a day until the deadline;
-# after a lookup outage, sooner.
-LOOKUP_AGAIN_NOT_FOUND = timedelta(days=1)
-LOOKUP_AGAIN_ERROR = timedelta(minutes=30)
 
 
 def _hash_token(token):
@@ -73,6 +64,9 @@ class EfakturaConsent(models.Model):
     The link sent by SMS and e-mail carries a random token; only its SHA-256 is stored. The OIDC
     state, nonce and PKCE verifier of the BankID login are kept per request and cleared once used.
     The national identity number is never stored: only a keyed hash of it, for audit.
+
+    The request goes out through ``efaktura.consent.request``, the BankID login is ``efaktura.bankid``, and the
+    eFaktura register lookup after it ``efaktura.consent.lookup``; this model holds the record and the answers.
     """
 
     _name = "efaktura.consent"
@@ -335,93 +329,7 @@ class EfakturaConsent(models.Model):
         self.write(evidence)
         self.sudo().lookup_national_id = national_id
         self.partner_id._message_log(body=self.env._("Confirmed with BankID; eFaktura is looked up in the register."))
-        return self._efaktura_lookup()
-
-    def _efaktura_lookup(self):
-        """Look the BankID-verified consumer up by national identity number; see :meth:`_accept`."""
-        self.ensure_one()
-        consent = self.sudo()
-        national_id = consent.lookup_national_id
-        if self.state not in OPEN_STATES or not national_id:
-            return "accepted" if self.state == "accepted" else "expired"
-        now = fields.Datetime.now()
-        partner = self.partner_id.with_company(self.company_id)
-        recipient = partner._efaktura_recipient(
-            name=self.bankid_name or partner.name or "",
-            national_id=national_id,
-            birthdate=fields.Date.to_string(self.bankid_birthdate) if self.bankid_birthdate else "",
-        )
-        consent.lookup_count += 1
-        try:
-            network = self.company_id._efaktura_network()
-            result = network.lookup([recipient]).get(recipient.ref)
-            # MPS is the side that knows eFaktura identifiers: its failure is an outage, whatever Vipps said.
-            mps_error = getattr(network, "lookup_errors", {}).get("nettbank")
-            if mps_error is not None:
-                raise mps_error
-        except (NetworkError, UserError) as error:
-            # The error text is not logged: a network may echo the query, national id included.
-            _logger.warning("eFaktura lookup after BankID failed for consent %s (%s)", self.id, type(error).__name__)
-            consent.write({"lookup_state": "error", "next_lookup_at": self._next_lookup(now + LOOKUP_AGAIN_ERROR)})
-            return "error"
-        if not (result and result.efaktura_identifier):
-            consent.write(
-                {"lookup_state": "not_found", "next_lookup_at": self._next_lookup(now + LOOKUP_AGAIN_NOT_FOUND)}
-            )
-            return "not_found"
-        self._lock()
-        if self.state not in OPEN_STATES:
-            return "expired"
-        consent.write(
-            {
-                "state": "accepted",
-                "decided_at": now,
-                "lookup_state": False,
-                "next_lookup_at": False,
-                "lookup_national_id": False,
-                "check_token_hash": False,
-            }
-        )
-        partner._efaktura_remember(
-            {recipient.ref: result},
-            self.env._("Approved eFaktura with BankID; found in the eFaktura register."),
-            identifier_required=True,
-        )
-        self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
-        self._send_confirmation()
-        return "accepted"
-
-    def _next_lookup(self, when):
-        """The next lookup, never after the deadline: the last one is made at the deadline's hour."""
-        return min(when, self.deadline - timedelta(minutes=1)) if self.deadline else when
-
-    def _issue_check_token(self):
-        """A fresh token for the "I have done it" button of the page shown right after BankID."""
-        self.ensure_one()
-        token = self._new_token()
-        self.sudo().check_token_hash = _hash_token(token)
-        return token
-
-    @api.model
-    def _cron_lookup(self, batch_size=200):
-        """Look again for consumers who approved with BankID but had no eFaktura yet, or whose lookup failed."""
-        now = fields.Datetime.now()
-        consents = self.sudo().search(
-            [
-                ("state", "in", OPEN_STATES),
-                ("lookup_state", "!=", False),
-                ("next_lookup_at", "<=", now),
-                ("deadline", ">", now),
-            ],
-            limit=batch_size,
-            order="next_lookup_at, id",
-        )
-        Chain = self.env["efaktura.chain"]
-        for consent in consents:
-            consent._efaktura_lookup()
-            if Chain._can_commit():
-                self.env.cr.commit()  # pylint: disable=invalid-commit  # one consumer per transaction
-        return len(consents)
+        return self.env["efaktura.consent.lookup"]._lookup(self)
 
     def _decline(self, ip_address=None, user_agent=None):
         self.ensure_one()

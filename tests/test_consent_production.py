@@ -126,10 +126,10 @@ class TestConsentProduction(ConsentCase):
         self.assertEqual(self.ingrid_state(), ("consent_requested", False), "never active without an identifier")
         self.assertTrue(consent.sudo().lookup_national_id)
         # Not yet the next day: the cron leaves her alone.
-        self.assertEqual(self.env["efaktura.consent"]._cron_lookup(), 0)
+        self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 0)
         self.switch_on_efaktura()
         with freeze_time(consent.next_lookup_at + timedelta(minutes=1)):
-            self.assertEqual(self.env["efaktura.consent"]._cron_lookup(), 1)
+            self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 1)
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "accepted")
@@ -165,10 +165,10 @@ class TestConsentProduction(ConsentCase):
         self.assertTrue(consent.sudo().lookup_national_id)
         lookups = consent.lookup_count
         with freeze_time(consent.deadline - timedelta(minutes=1)):
-            self.env["efaktura.consent"]._cron_lookup()
+            self.env["efaktura.consent.lookup"]._cron_lookup()
         self.assertEqual(consent.lookup_count, lookups + 1, "a last lookup before the deadline")
         with freeze_time(consent.deadline + timedelta(minutes=1)):
-            self.assertEqual(self.env["efaktura.consent"]._cron_lookup(), 0, "no lookup after the deadline")
+            self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 0, "no lookup after the deadline")
             self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
         consent.invalidate_recordset()
         move.invalidate_recordset()
@@ -192,7 +192,7 @@ class TestConsentProduction(ConsentCase):
         self.assertLessEqual(consent.next_lookup_at, consent.requested_at + timedelta(hours=1), "retried soon")
         self.mps_peer.mode = MODE_NORMAL
         with freeze_time(consent.next_lookup_at + timedelta(minutes=1)):
-            self.env["efaktura.consent"]._cron_lookup()
+            self.env["efaktura.consent.lookup"]._cron_lookup()
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "accepted")
@@ -250,7 +250,7 @@ class TestConsentProduction(ConsentCase):
         self.mps_peer.mode = MODE_NORMAL
         consent = self.consent_of(self.ingrid)
         with freeze_time(consent.next_lookup_at + timedelta(minutes=1)):
-            self.env["efaktura.consent"]._cron_lookup()
+            self.env["efaktura.consent.lookup"]._cron_lookup()
         self.switch_on_efaktura()
         self.assertIn("Thank you", self.post(*self.form(self.url_open(f"/efaktura/consent/{token}"), "/check")).text)
         self.assertTrue(capture.lines)
