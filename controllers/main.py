@@ -6,7 +6,7 @@ from odoo import http
 from odoo.http import request
 from odoo.tools import consteq
 
-from ..models.efaktura_consent import BankidPageError
+from ..models.efaktura_bankid import BankidPageError
 from ..models.efaktura_rate_limit import MISS_LIMIT, RATE_LIMIT, RATE_WINDOW
 
 _logger = logging.getLogger(__name__)
@@ -237,7 +237,8 @@ class EfakturaController(http.Controller):
             return self._message("accepted", company=company, lang=lang)
         if outcome in ("not_found", "error", "still_not_found"):
             if check_action is None:
-                check_action = f"/efaktura/consent/{consent._issue_check_token()}/check"
+                token = consent.env["efaktura.consent.lookup"]._issue_check_token(consent)
+                check_action = f"/efaktura/consent/{token}/check"
             return self._enable_efaktura_page(consent, check_action, outcome)
         if outcome == "name_mismatch":
             return self._message("name_mismatch", status=403, company=company, lang=lang)
@@ -263,7 +264,7 @@ class EfakturaController(http.Controller):
             return self._message("expired", status=410, company=consent.company_id, lang=lang)
         if not consent.lookup_state:
             return self._message("not_found", status=404)
-        outcome = consent._efaktura_lookup()
+        outcome = consent.env["efaktura.consent.lookup"]._lookup(consent)
         if outcome == "not_found":
             outcome = "still_not_found"
         return self._lookup_outcome_page(consent, outcome, check_action=f"/efaktura/consent/{token}/check")

@@ -12,6 +12,9 @@ from . import efaktura_fallback_sender
 from . import account_move
 from . import account_move_send
 from . import efaktura_consent
+from . import efaktura_consent_request
+from . import efaktura_consent_lookup
+from . import efaktura_bankid
 from . import account_journal
 from . import efaktura_reminder
 from . import efaktura_rate_limit

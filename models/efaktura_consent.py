@@ -1,8 +1,5 @@
 import hashlib
-import logging
 import secrets
-import time
-from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 from stdnum.no import fodselsnummer
@@ -12,12 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks.base import NetworkError
-from ..tools import oidc
 from ..tools.oidc import name_matches
-from .mail_mail import KEPT
-
-_logger = logging.getLogger(__name__)
 
 CONSENT_STATES = [
     ("draft", "Draft"),
@@ -40,7 +32,6 @@ MAIL_STATES = [
     ("sent", "Sent"),
     ("failed", "Failed"),
 ]
-NOT_REACHED = ("none", "failed")
 OPEN_STATES = ("draft", "sent")
 EVIDENCE_GROUP = "account.group_account_manager"
 # The personal data of an answer, cleared once the retention period after a withdrawal or expiry has passed.
@@ -61,33 +52,6 @@ EVIDENCE_FIELDS = (
     "bankid_altsub",
 )
 TOKEN_BYTES = 32  # 256 bits
-# After BankID, a consumer not found in the eFaktura register is looked up again once a day until the deadline;
-# after a lookup outage, sooner.
-LOOKUP_AGAIN_NOT_FOUND = timedelta(days=1)
-LOOKUP_AGAIN_ERROR = timedelta(minutes=30)
-# OpenID provider metadata, per issuer, for an hour.
-_DISCOVERY_CACHE = {}
-DISCOVERY_TTL = 3600
-
-
-class BankidPageError(Exception):
-    """The BankID login cannot go on: the page the customer sees instead (a message ``kind`` of the public pages
-    and its HTTP ``status``), and the consent when it is known."""
-
-    def __init__(self, kind, status, consent=None):
-        super().__init__(kind)
-        self.kind = kind
-        self.status = status
-        self.consent = consent
-
-
-def _discover(provider, session=None):
-    cached = _DISCOVERY_CACHE.get(provider.issuer)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
-    metadata = oidc.discover(provider.issuer, session=session, timeout=provider.timeout)
-    _DISCOVERY_CACHE[provider.issuer] = (metadata, time.monotonic() + DISCOVERY_TTL)
-    return metadata
 
 
 def _hash_token(token):
@@ -100,6 +64,9 @@ class EfakturaConsent(models.Model):
     The link sent by SMS and e-mail carries a random token; only its SHA-256 is stored. The OIDC
     state, nonce and PKCE verifier of the BankID login are kept per request and cleared once used.
     The national identity number is never stored: only a keyed hash of it, for audit.
+
+    The request goes out through ``efaktura.consent.request``, the BankID login is ``efaktura.bankid``, and the
+    eFaktura register lookup after it ``efaktura.consent.lookup``; this model holds the record and the answers.
     """
 
     _name = "efaktura.consent"
@@ -268,218 +235,6 @@ class EfakturaConsent(models.Model):
         return f"{self.company_id.get_base_url()}/efaktura/consent/withdraw/{token}"
 
     # ------------------------------------------------------------------
-    # Requests
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _request(self, partners, moves, company):
-        """Ask these customers for consent, unless a request is already open; attach the waiting invoices.
-
-        Returns the consents that were created (and sent) now.
-        """
-        partners = partners.with_company(company)
-        open_consents = self.sudo().search(
-            [("partner_id", "in", partners.ids), ("company_id", "=", company.id), ("state", "in", OPEN_STATES)]
-        )
-        by_partner = {consent.partner_id: consent for consent in open_consents}
-        now = fields.Datetime.now()
-        deadline = now + timedelta(days=company.efaktura_consent_days)
-        to_create = [p for p in partners if p not in by_partner and p.efaktura_state not in ("active", "declined")]
-        tokens = {}
-        values = []
-        for partner in to_create:
-            token = self._new_token()
-            tokens[partner.id] = token
-            values.append(
-                {
-                    "partner_id": partner.id,
-                    "company_id": company.id,
-                    "token_hash": _hash_token(token),
-                    "requested_at": now,
-                    "deadline": deadline,
-                    "state": "draft",
-                }
-            )
-        created = self.sudo().create(values)
-        for consent in created:
-            by_partner[consent.partner_id] = consent
-        for partner, partner_moves in moves.grouped("partner_id").items():
-            consent = by_partner.get(partner.with_company(company))
-            if consent:
-                consent.move_ids = [fields.Command.link(move.id) for move in partner_moves]
-                partner_moves._efaktura_write({"efaktura_deadline": consent.deadline})
-        if created:
-            created._send_request({consent.id: tokens[consent.partner_id.id] for consent in created})
-            for consent in created.filtered(lambda c: c.state in OPEN_STATES):
-                consent.partner_id.with_company(company)._efaktura_set_state(
-                    "consent_requested",
-                    note=self.env._("Asked to approve eFaktura: %(what)s.", what=consent._delivery_summary()),
-                )
-        return created
-
-    def _send_request(self, tokens):
-        """The SMS and the e-mail with the consent link, in the customer's language; what went out is recorded.
-
-        With ``efaktura_sms_now`` in the context (a user asked from the customer card) the SMS is sent at once, so
-        that the user is told when it fails; the chain leaves it to the SMS queue.
-        """
-        sms_template = self.env.ref("l10n_no_efaktura_b2c.sms_template_consent_request")
-        mail_template = self.env.ref("l10n_no_efaktura_b2c.mail_template_consent_request")
-        sms_values = []
-        with_sms = self.browse()
-        for consent in self:
-            url = consent._consent_url(tokens[consent.id])
-            lang = consent.partner_id.lang or consent.company_id.partner_id.lang or "en_US"
-            body = sms_template.with_context(efaktura_consent_url=url)._render_field(
-                "body", consent.ids, compute_lang=True
-            )[consent.id]
-            values = {"state": "sent", "sms_state": "none", "mail_state": "none"}
-            if consent.partner_id.mobile:
-                sms_values.append(
-                    {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
-                )
-                with_sms |= consent
-                values["sms_state"] = "queued"
-            if consent.partner_id.email:
-                values["mail_id"] = consent._send_link_mail(
-                    mail_template.with_context(
-                        efaktura_consent_url=url, lang=lang, **consent.company_id._efaktura_test_outbox()
-                    )
-                )
-                values["mail_state"] = "queued"
-            consent.write(values)
-        if sms_values:
-            # In Test mode the SMS stay in the test phone (one company per request batch).
-            outbox = self.company_id[:1]._efaktura_test_outbox() if len(self.company_id) == 1 else {}
-            sms = self.env["sms.sms"].sudo().with_context(**outbox).create(sms_values)
-            for consent, record in zip(with_sms, sms, strict=True):
-                consent.sms_id = record
-            if self.env.context.get("efaktura_sms_now"):
-                sms.send()
-            else:
-                self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
-        # Mails sent at once (a test, or an SMS refused at once) are known already, and so are messages kept in
-        # the test phone and inbox in Test mode.
-        self._read_back_mails(self.mail_id)
-        self._read_back_sms()
-        self._check_reached()
-
-    # ------------------------------------------------------------------
-    # What went out
-    # ------------------------------------------------------------------
-
-    def _read_back_sms(self):
-        """The SMS state as Odoo's SMS queue set it: sent (to the operator, or delivered) or failed, with why."""
-        labels = dict(self.env["sms.sms"]._fields["failure_type"]._description_selection(self.env))
-        for consent in self.filtered("sms_id"):
-            sms = consent.sms_id.sudo()
-            if sms.state in ("pending", "sent", KEPT):
-                consent.write({"sms_state": "sent", "sms_error": False})
-            elif sms.state in ("error", "canceled"):
-                reason = (
-                    labels.get(sms.failure_type) or labels.get("unknown")
-                    if sms.state == "error"
-                    else self.env._("cancelled")
-                )
-                consent.write({"sms_state": "failed", "sms_error": reason})
-        self._check_reached()
-
-    @api.model
-    def _read_back_mails(self, mails):
-        """The consent request e-mails among ``mails`` (mail.mail, state final): sent, or failed and why."""
-        labels = dict(self.env["mail.mail"]._fields["failure_type"]._description_selection(self.env))
-        consents = self.sudo().search([("mail_id", "in", mails.ids)])
-        for consent in consents:
-            mail = consent.mail_id
-            if mail.state in ("sent", KEPT):
-                consent.write({"mail_state": "sent", "mail_error": False})
-            elif mail.state in ("exception", "cancel"):
-                reason = labels.get(mail.failure_type) or labels.get("unknown")
-                if mail.failure_reason:
-                    reason = f"{reason} ({mail.failure_reason.strip().splitlines()[0][:200]})"
-                consent.write({"mail_state": "failed", "mail_error": reason})
-        consents._check_reached()
-
-    def _check_reached(self):
-        """Requests that reached the customer neither by SMS nor by e-mail: nobody can answer them, so the waiting
-        invoices go on down the chain at once, and the user is told why on the customer card."""
-        for consent in self.filtered(lambda c: c.state in OPEN_STATES):
-            if consent.sms_state == "failed" and consent.mail_state not in NOT_REACHED:
-                consent.partner_id._message_log(
-                    body=self.env._(
-                        "The eFaktura request SMS to %(number)s failed: %(reason)s. The e-mail went to %(email)s.",
-                        number=consent.partner_id.mobile,
-                        reason=consent.sms_error,
-                        email=consent.partner_id.email,
-                    )
-                )
-        unreached = self.filtered(
-            lambda c: c.state in OPEN_STATES and c.sms_state in NOT_REACHED and c.mail_state in NOT_REACHED
-        )
-        if not unreached:
-            return
-        unreached.write({"state": "failed"})
-        for consent in unreached:
-            reason = consent._delivery_summary()
-            partner = consent.partner_id.with_company(consent.company_id)
-            partner._efaktura_set_state(
-                "not_checked",
-                note=self.env._(
-                    "The eFaktura request reached the customer neither by SMS nor by e-mail: %(why)s.", why=reason
-                ),
-            )
-            moves = consent.move_ids.filtered(lambda m: m.efaktura_state == "awaiting_consent")
-            if moves:
-                moves._efaktura_write(
-                    {"efaktura_state": "queued", "efaktura_deadline": fields.Datetime.now(), "efaktura_next_try": False}
-                )
-                moves._message_log_batch(
-                    bodies=dict.fromkeys(
-                        moves.ids,
-                        self.env._(
-                            "The eFaktura request reached the customer neither by SMS nor by e-mail (%(why)s): "
-                            "sending by another channel now.",
-                            why=reason,
-                        ),
-                    )
-                )
-                self.env["efaktura.chain"]._trigger_dispatch()
-
-    def _delivery_summary(self):
-        """What went out for this request, in words: "SMS failed (Insufficient Credit), no e-mail address"."""
-        self.ensure_one()
-        sms = {
-            "none": self.env._("no mobile number"),
-            "queued": self.env._("SMS queued"),
-            "sent": self.env._("SMS sent"),
-            "failed": self.env._("SMS failed (%(why)s)", why=self.sms_error or ""),
-        }.get(self.sms_state or "none")
-        mail = {
-            "none": self.env._("no e-mail address"),
-            "queued": self.env._("e-mail queued"),
-            "sent": self.env._("e-mail sent"),
-            "failed": self.env._("e-mail failed (%(why)s)", why=self.mail_error or ""),
-        }.get(self.mail_state or "none")
-        return f"{sms}, {mail}"
-
-    def _send_link_mail(self, template):
-        """E-mail the customer a link that acts in their name; returns the mail.mail id.
-
-        The link lives only in the outgoing mail.mail, which only administrators can read and which is deleted
-        once sent (the templates' auto_delete), as Odoo's own sign-up and password reset links. The
-        mail.message behind it, readable by whoever may read the consent, keeps the subject but no body, so a
-        queued or failed e-mail shows no link. The customer's chatter says a request went out, without it.
-        """
-        self.ensure_one()
-        mail = (
-            self.env["mail.mail"]
-            .sudo()
-            .browse(template.send_mail(self.id, email_layout_xmlid="l10n_no_efaktura_b2c.mail_layout_consent"))
-        )
-        mail.mail_message_id.body = False
-        return mail.id
-
-    # ------------------------------------------------------------------
     # Answers
     # ------------------------------------------------------------------
 
@@ -514,114 +269,18 @@ class EfakturaConsent(models.Model):
             raise UserError(self.env._("This request has expired."))
 
     # ------------------------------------------------------------------
-    # The BankID login (OpenID Connect): started and finished here, rendered by the controller
+    # The BankID login: the controller's entry points, see efaktura.bankid
     # ------------------------------------------------------------------
 
-    def _bankid_session(self):
-        """In Test mode the BankID simulator of this database answers the relying party's calls in this process
-        (discovery, pushed request, token, keys), so the consent page works whatever the server's worker set-up;
-        in production, None: the real provider over HTTPS."""
-        self.ensure_one()
-        if self.company_id.efaktura_mode == "test":
-            return self.env["efaktura.bankid.simulator.entry"].sudo()._simulator_session()
-        return None
-
     def _bankid_start(self, browser_key, lang=None):
-        """Start the customer's BankID login: keep what the callback checks (hashed state and browser key, nonce,
-        PKCE verifier) and return ``(url, ttl)``, the provider's login page and how long it may take.
-
-        :raises BankidPageError: BankID is misconfigured (recorded for the settings) or unreachable.
-        """
-        self.ensure_one()
-        company = self.company_id
-        session = self._bankid_session()
-        try:
-            provider = company._efaktura_oidc_provider()
-            metadata = _discover(provider, session)
-            # The BankID page in the customer's language too (OpenID Connect ui_locales, BCP 47 tags).
-            ui_locales = f"{lang.replace('_', '-')} {lang.split('_')[0]}" if lang else None
-            auth = oidc.start_authentication(
-                provider, metadata, company._efaktura_bankid_redirect_uri(), session=session, ui_locales=ui_locales
-            )
-        except (oidc.OidcConfigError, UserError) as error:
-            # The company's BankID set-up is wrong (PAR not offered, http issuer...): the settings show it.
-            _logger.warning("BankID login could not start for consent %s: %s", self.id, error)
-            company._efaktura_bankid_record_problem(str(error))
-            raise BankidPageError("bankid_misconfigured", 503, self) from error
-        except Exception as error:
-            _logger.warning("BankID login could not start for consent %s: %s", self.id, error)
-            raise BankidPageError("bankid_unavailable", 503, self) from error
-        company._efaktura_bankid_record_problem(False)
-        self.write(
-            {
-                "oidc_state_hash": _hash_token(auth.state),
-                "oidc_browser_hash": _hash_token(browser_key),
-                "oidc_nonce": auth.nonce,
-                "oidc_code_verifier": auth.code_verifier,
-                "oidc_started_at": fields.Datetime.now(),
-            }
-        )
-        return auth.url, provider.request_ttl
+        """Start the customer's BankID login; returns ``(url, ttl)`` (see ``efaktura.bankid._start``)."""
+        return self.env["efaktura.bankid"]._start(self, browser_key, lang=lang)
 
     @api.model
     def _bankid_finish(self, params, browser_key, ip_address=None, user_agent=None):
-        """Finish a BankID login from the provider's callback ``params``, in the browser that started it
-        (``browser_key``, its cookie). Every OpenID Connect check runs; only then is the consent accepted (see
-        :meth:`_accept`). A login is used once. Returns ``(consent, outcome)``.
-
-        :raises BankidPageError: unknown or replayed login, another browser, cancelled, refused, too weak a login,
-            BankID misconfigured, or the request expired or was answered meanwhile.
-        """
-        consent = self._find_by_oidc_state(params.get("state"))
-        if not consent or not consent.oidc_nonce or not consent.oidc_code_verifier:
-            raise BankidPageError("invalid", 400)
-        # The state must come back to the browser that started the login, not to any browser holding the URL.
-        expected = consent.oidc_browser_hash or ""
-        if not expected or not consteq(_hash_token(browser_key or ""), expected):
-            _logger.warning("BankID callback for consent %s came from another browser: refused", consent.id)
-            raise BankidPageError("invalid", 400, consent)
-        auth_request = oidc.AuthRequest(
-            url="",
-            state=params.get("state"),
-            nonce=consent.oidc_nonce,
-            code_verifier=consent.oidc_code_verifier,
-            created_at=consent.oidc_started_at.timestamp() if consent.oidc_started_at else 0,
-        )
-        # A login is used once: a replayed callback finds nothing.
-        consent.write(
-            {"oidc_state_hash": False, "oidc_browser_hash": False, "oidc_nonce": False, "oidc_code_verifier": False}
-        )
-        company = consent.company_id
-        session = consent._bankid_session()
-        try:
-            provider = company._efaktura_oidc_provider()
-            identity = oidc.finish_authentication(
-                provider,
-                _discover(provider, session),
-                auth_request,
-                params,
-                company._efaktura_bankid_redirect_uri(),
-                session=session,
-            )
-        except oidc.OidcProviderError as error:
-            if error.cancelled:
-                raise BankidPageError("cancelled", 200, consent) from error
-            _logger.info("BankID login failed for consent %s: %s", consent.id, error)
-            raise BankidPageError("invalid", 400, consent) from error
-        except oidc.OidcAssuranceError as error:
-            _logger.info("BankID login too weak for consent %s: %s", consent.id, error)
-            raise BankidPageError("weak_login", 403, consent) from error
-        except oidc.OidcError as error:
-            _logger.warning("BankID answer rejected for consent %s: %s", consent.id, error)
-            raise BankidPageError("invalid", 400, consent) from error
-        except UserError as error:
-            _logger.warning("BankID is not configured for consent %s: %s", consent.id, error)
-            raise BankidPageError("bankid_misconfigured", 503, consent) from error
-        try:
-            return consent, consent._accept(identity, ip_address=ip_address, user_agent=user_agent)
-        except UserError as error:  # expired or answered meanwhile: say so, never a trace
-            _logger.info("Consent %s could not be accepted: %s", consent.id, error)
-            raise BankidPageError("expired", 410, consent) from error
+        """Finish a BankID login from the provider's callback; returns ``(consent, outcome)`` (see
+        ``efaktura.bankid._finish``)."""
+        return self.env["efaktura.bankid"]._finish(params, browser_key, ip_address=ip_address, user_agent=user_agent)
 
     def _accept(self, identity, ip_address=None, user_agent=None):
         """BankID verified the person: record the evidence, then look the consumer up by the verified national
@@ -670,93 +329,7 @@ class EfakturaConsent(models.Model):
         self.write(evidence)
         self.sudo().lookup_national_id = national_id
         self.partner_id._message_log(body=self.env._("Confirmed with BankID; eFaktura is looked up in the register."))
-        return self._efaktura_lookup()
-
-    def _efaktura_lookup(self):
-        """Look the BankID-verified consumer up by national identity number; see :meth:`_accept`."""
-        self.ensure_one()
-        consent = self.sudo()
-        national_id = consent.lookup_national_id
-        if self.state not in OPEN_STATES or not national_id:
-            return "accepted" if self.state == "accepted" else "expired"
-        now = fields.Datetime.now()
-        partner = self.partner_id.with_company(self.company_id)
-        recipient = partner._efaktura_recipient(
-            name=self.bankid_name or partner.name or "",
-            national_id=national_id,
-            birthdate=fields.Date.to_string(self.bankid_birthdate) if self.bankid_birthdate else "",
-        )
-        consent.lookup_count += 1
-        try:
-            network = self.company_id._efaktura_network()
-            result = network.lookup([recipient]).get(recipient.ref)
-            # MPS is the side that knows eFaktura identifiers: its failure is an outage, whatever Vipps said.
-            mps_error = getattr(network, "lookup_errors", {}).get("nettbank")
-            if mps_error is not None:
-                raise mps_error
-        except (NetworkError, UserError) as error:
-            # The error text is not logged: a network may echo the query, national id included.
-            _logger.warning("eFaktura lookup after BankID failed for consent %s (%s)", self.id, type(error).__name__)
-            consent.write({"lookup_state": "error", "next_lookup_at": self._next_lookup(now + LOOKUP_AGAIN_ERROR)})
-            return "error"
-        if not (result and result.efaktura_identifier):
-            consent.write(
-                {"lookup_state": "not_found", "next_lookup_at": self._next_lookup(now + LOOKUP_AGAIN_NOT_FOUND)}
-            )
-            return "not_found"
-        self._lock()
-        if self.state not in OPEN_STATES:
-            return "expired"
-        consent.write(
-            {
-                "state": "accepted",
-                "decided_at": now,
-                "lookup_state": False,
-                "next_lookup_at": False,
-                "lookup_national_id": False,
-                "check_token_hash": False,
-            }
-        )
-        partner._efaktura_remember(
-            {recipient.ref: result},
-            self.env._("Approved eFaktura with BankID; found in the eFaktura register."),
-            identifier_required=True,
-        )
-        self._release_waiting_invoices(self.env._("The customer approved eFaktura with BankID."))
-        self._send_confirmation()
-        return "accepted"
-
-    def _next_lookup(self, when):
-        """The next lookup, never after the deadline: the last one is made at the deadline's hour."""
-        return min(when, self.deadline - timedelta(minutes=1)) if self.deadline else when
-
-    def _issue_check_token(self):
-        """A fresh token for the "I have done it" button of the page shown right after BankID."""
-        self.ensure_one()
-        token = self._new_token()
-        self.sudo().check_token_hash = _hash_token(token)
-        return token
-
-    @api.model
-    def _cron_lookup(self, batch_size=200):
-        """Look again for consumers who approved with BankID but had no eFaktura yet, or whose lookup failed."""
-        now = fields.Datetime.now()
-        consents = self.sudo().search(
-            [
-                ("state", "in", OPEN_STATES),
-                ("lookup_state", "!=", False),
-                ("next_lookup_at", "<=", now),
-                ("deadline", ">", now),
-            ],
-            limit=batch_size,
-            order="next_lookup_at, id",
-        )
-        Chain = self.env["efaktura.chain"]
-        for consent in consents:
-            consent._efaktura_lookup()
-            if Chain._can_commit():
-                self.env.cr.commit()  # pylint: disable=invalid-commit  # one consumer per transaction
-        return len(consents)
+        return self.env["efaktura.consent.lookup"]._lookup(self)
 
     def _decline(self, ip_address=None, user_agent=None):
         self.ensure_one()
@@ -804,10 +377,11 @@ class EfakturaConsent(models.Model):
             token = self._new_token()
             consent.withdraw_token_hash = _hash_token(token)
             if consent.partner_id.email:
-                consent._send_link_mail(
+                self.env["efaktura.consent.request"]._send_link_mail(
+                    consent,
                     template.with_context(
                         efaktura_withdraw_url=consent._withdraw_url(token), **consent.company_id._efaktura_test_outbox()
-                    )
+                    ),
                 )
 
     def action_withdraw(self, ip_address=None, user_agent=None):

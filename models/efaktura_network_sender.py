@@ -212,7 +212,7 @@ class EfakturaNetworkSender(models.AbstractModel):
         A request that can reach the customer neither by SMS nor by e-mail releases its invoices at once: they go
         on down the chain in this run."""
         moves._efaktura_write({"efaktura_state": "awaiting_consent"})
-        self.env["efaktura.consent"]._request(moves.partner_id, moves, run.company)
+        self.env["efaktura.consent.request"]._request(moves.partner_id, moves, run.company)
         released = moves.filtered(lambda m: m.efaktura_state != "awaiting_consent")
         outcomes = dict.fromkeys(released, NEXT)
         for move in moves - released:

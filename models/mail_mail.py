@@ -56,7 +56,7 @@ class MailMail(models.Model):
         consent_mails = mails.filtered(lambda m: m.model == "efaktura.consent")
         invoice_messages = mails.filtered(lambda m: m.model == "account.move").mail_message_id
         if consent_mails:
-            self._efaktura_read_back(lambda: self.env["efaktura.consent"]._read_back_mails(consent_mails))
+            self._efaktura_read_back(lambda: self.env["efaktura.consent.request"]._read_back_mails(consent_mails))
         res = super()._postprocess_sent_message(success_pids, failure_reason=failure_reason, failure_type=failure_type)
         if invoice_messages:
 

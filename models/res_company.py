@@ -1,10 +1,8 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
-from odoo.tools.misc import hmac as hmac_sign
 
 from ..networks import mps_client, vipps_client
-from ..tools.oidc import OidcError, Provider, configuration_problems, discover
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
 from ..tools.validation_messages import rule_text
 from .efaktura_channel import CHAIN_CHANNELS, DEFAULT_PRICES
@@ -15,8 +13,6 @@ CONFLICTING_MODULE_MARKERS = ("efaktura", "avtalegiro", "avtale_giro")
 THIS_MODULE = "l10n_no_efaktura_b2c"
 # Like payment.provider.state: a new company sends nothing until an administrator chooses a mode.
 EFAKTURA_MODES = [("disabled", "Disabled"), ("test", "Test"), ("enabled", "Enabled (production)")]
-# Where the sandbox BankID simulator answers, on this Odoo server.
-BANKID_SIMULATOR_PATH = "/efaktura/bankid-sim"
 
 
 class ResCompany(models.Model):
@@ -435,80 +431,6 @@ class ResCompany(models.Model):
         """The network that carries this company's invoices: the sandbox in Test mode, else production."""
         return self.env["efaktura.network.factory"]._network(self)
 
-    # ------------------------------------------------------------------
-    # BankID
-    # ------------------------------------------------------------------
-
-    def _efaktura_bankid_sandbox_issuer(self):
-        return f"{self.get_base_url()}{BANKID_SIMULATOR_PATH}"
-
-    def _efaktura_bankid_sandbox_client_id(self):
-        self.ensure_one()
-        return f"efaktura-sandbox-{self.id}"
-
-    def _efaktura_bankid_sandbox_client_secret(self):
-        self.ensure_one()
-        return hmac_sign(self.env(su=True), "l10n_no_efaktura_b2c.bankid_simulator_client", str(self.id))
-
-    def _efaktura_bankid_redirect_uri(self):
-        return f"{self.get_base_url()}/efaktura/bankid/callback"
-
-    def _efaktura_oidc_provider(self):
-        """The OpenID provider consumers log in with: the simulator in Test mode, else the configured one.
-
-        The national identity number is always asked for (the eFaktura lookup needs it), the company's minimum
-        level of assurance is asked for and checked, and in production the issuer must be https.
-        """
-        self.ensure_one()
-        company = self.sudo()
-        if self.efaktura_mode == "test":
-            return Provider(
-                issuer=self._efaktura_bankid_sandbox_issuer(),
-                client_id=self._efaktura_bankid_sandbox_client_id(),
-                client_secret=self._efaktura_bankid_sandbox_client_secret(),
-                scopes=("openid", "profile", "nnin_altsub"),
-                claim_mapping="bankid",
-                use_par=self.efaktura_bankid_use_par,
-                min_assurance=self.efaktura_bankid_min_assurance,
-            )
-        configured = company.efaktura_bankid_issuer and company.efaktura_bankid_client_id
-        if self.efaktura_mode != "enabled" or not configured:
-            raise UserError(
-                self.env._(
-                    "%(company)s: BankID is not configured. Fill in the issuer URL and client ID in the eFaktura "
-                    "settings, or switch eFaktura B2C to Test mode.",
-                    company=self.name,
-                )
-            )
-        national_id_scope = {"bankid": "nnin_altsub", "signicat": "nin", "idura": "ssn"}[
-            company.efaktura_bankid_provider
-        ]
-        return Provider(
-            issuer=company.efaktura_bankid_issuer.rstrip("/"),
-            client_id=company.efaktura_bankid_client_id,
-            client_secret=company.efaktura_bankid_client_secret or "",
-            scopes=("openid", "profile", national_id_scope),
-            claim_mapping=company.efaktura_bankid_provider,
-            use_par=company.efaktura_bankid_use_par,
-            min_assurance=company.efaktura_bankid_min_assurance,
-            token_endpoint_auth=company.efaktura_bankid_client_auth,
-            client_private_key=company.efaktura_bankid_private_key or "",
-            client_key_id=company.efaktura_bankid_key_id or "",
-            require_https=True,
-        )
-
-    def action_efaktura_check_bankid(self):
-        """Read the provider's discovery document and say what in the BankID settings cannot work with it."""
-        self.check_access("write")
-        for company in self:
-            try:
-                provider = company._efaktura_oidc_provider()
-                problems = configuration_problems(provider, discover(provider.issuer, timeout=provider.timeout))
-            except (OidcError, UserError) as error:
-                problems = [str(error)]
-            company._efaktura_bankid_record_problem(" ".join(problems))
-        return True
-
     def _efaktura_test_outbox(self):
         """The context that keeps the module's SMS, letters and (unless real e-mails are allowed) e-mails of this
         company inside Odoo, in the test phone and inbox, when it is in Test mode; empty otherwise."""
@@ -519,13 +441,6 @@ class ResCompany(models.Model):
         if not self.efaktura_test_send_emails:
             kinds["email"] = self.id
         return {"efaktura_test_outbox": kinds}
-
-    def _efaktura_bankid_record_problem(self, problem):
-        """Remember (or clear) why BankID logins cannot start, for the settings page."""
-        self.ensure_one()
-        problem = (problem or "")[:500] or False
-        if self.sudo().efaktura_bankid_problem != problem:
-            self.sudo().efaktura_bankid_problem = problem
 
     def _efaktura_default_org_number(self):
         """The organisation number Odoo already knows for the company, if any."""

@@ -65,7 +65,7 @@ class ResConfigSettings(models.TransientModel):
     def action_efaktura_check_bankid(self):
         self.ensure_one()
         self.execute()
-        return self.company_id.action_efaktura_check_bankid()
+        return self.env["efaktura.bankid"]._check_configuration(self.company_id)
 
     def action_efaktura_refresh_issuer(self):
         self.ensure_one()

@@ -370,14 +370,17 @@ class ResPartner(models.Model):
                 )
             )
         created = (
-            self.env["efaktura.consent"]
+            self.env["efaktura.consent.request"]
             .with_context(efaktura_sms_now=True)
             ._request(partners, self.env["account.move"], company)
         )
         if created:
             # What really went out, per customer: the SMS is sent at once, so a failure is known here.
+            Request = self.env["efaktura.consent.request"]
             lines = [
-                self.env._("%(partner)s: %(what)s", partner=consent.partner_id.name, what=consent._delivery_summary())
+                self.env._(
+                    "%(partner)s: %(what)s", partner=consent.partner_id.name, what=Request._delivery_summary(consent)
+                )
                 for consent in created
             ]
             reached = created.filtered(lambda c: c.state != "failed")

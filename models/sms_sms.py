@@ -41,7 +41,7 @@ class SmsSms(models.Model):
             if consents:
                 try:
                     with self.env.cr.savepoint():
-                        consents._read_back_sms()
+                        consents.env["efaktura.consent.request"]._read_back_sms(consents)
                 except Exception:
                     _logger.exception("eFaktura: could not read back SMS %s", self.ids)
         return res

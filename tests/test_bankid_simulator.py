@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from ..models.res_company import BANKID_SIMULATOR_PATH
+from ..models.efaktura_bankid import BANKID_SIMULATOR_PATH
 from ..sandbox.bankid import TEST_PERSONS, find_test_person
 from ..sandbox.models.efaktura_bankid_simulator import SIGNING_KEY_PARAM, DatabaseStore, InProcessAdapter
 from ..tools import oidc
@@ -32,7 +32,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         super().setUp()
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
         self.issuer = self.base_url() + BANKID_SIMULATOR_PATH
-        self.redirect_uri = self.company._efaktura_bankid_redirect_uri()
+        self.redirect_uri = self.env["efaktura.bankid"]._redirect_uri(self.company)
 
     # ------------------------------------------------------------------
     # Helpers
@@ -45,7 +45,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
     def start(self, use_par=False):
         """Start a login for the company as the relying party does; returns (provider, metadata, auth)."""
         self.company.efaktura_bankid_use_par = use_par
-        provider = self.company._efaktura_oidc_provider()
+        provider = self.env["efaktura.bankid"]._provider(self.company)
         metadata = oidc.discover(provider.issuer, session=self.opener)
         auth = oidc.start_authentication(provider, metadata, self.redirect_uri, session=self.opener)
         return provider, metadata, auth
@@ -108,7 +108,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         self.assertIn("application/json", response.headers["Content-Type"])
         metadata = response.json()
         self.assertEqual(metadata["issuer"], self.issuer)
-        self.assertEqual(metadata["issuer"], self.company._efaktura_oidc_provider().issuer)
+        self.assertEqual(metadata["issuer"], self.env["efaktura.bankid"]._provider(self.company).issuer)
         for key, path in (
             ("authorization_endpoint", "/authorize"),
             ("token_endpoint", "/token"),
@@ -146,7 +146,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
 
     def test_login_page_then_approve_returns_the_identity(self):
         provider, metadata, auth = self.start()
-        self.assertEqual(provider.client_id, self.company._efaktura_bankid_sandbox_client_id())
+        self.assertEqual(provider.client_id, self.env["efaktura.bankid"]._sandbox_client_id(self.company))
         self.assertTrue(auth.url.startswith(self.issuer + "/authorize?"))
         page, fields = self.open_login(auth.url)
         self.assertIn("BankID simulator — sandbox", page)
@@ -197,7 +197,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
 
     def test_par_needs_client_authentication(self):
         data = {
-            "client_id": self.company._efaktura_bankid_sandbox_client_id(),
+            "client_id": self.env["efaktura.bankid"]._sandbox_client_id(self.company),
             "response_type": "code",
             "redirect_uri": self.redirect_uri,
             "scope": "openid",
@@ -207,7 +207,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         response = self.opener.post(self.sim_url("/par"), data=data, allow_redirects=False, timeout=30)
         self.assert_json_error(response, 401, "invalid_client")
         self.assertIn("Basic", response.headers["WWW-Authenticate"])
-        secret = self.company._efaktura_bankid_sandbox_client_secret()
+        secret = self.env["efaktura.bankid"]._sandbox_client_secret(self.company)
         response = self.opener.post(
             self.sim_url("/par"), data=dict(data, client_secret=secret), allow_redirects=False, timeout=30
         )
@@ -262,7 +262,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
     def test_a_company_finishes_only_its_own_logins(self):
         other = self.env["res.company"].create({"name": "Fjord Test AS", "efaktura_mode": "test"})
         provider, metadata, auth, params = self.login()
-        other_provider = other._efaktura_oidc_provider()
+        other_provider = self.env["efaktura.bankid"]._provider(other)
         self.assertNotEqual(other_provider.client_id, provider.client_id)
         with self.assertRaises(oidc.OidcHttpError) as caught:
             oidc.finish_authentication(other_provider, metadata, auth, params, self.redirect_uri, session=self.opener)
@@ -338,7 +338,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         for use_par in (False, True):
             with self.subTest(use_par=use_par):
                 self.company.efaktura_bankid_use_par = use_par
-                provider = self.company._efaktura_oidc_provider()
+                provider = self.env["efaktura.bankid"]._provider(self.company)
                 metadata = oidc.discover(provider.issuer, session=session)
                 self.assertEqual(metadata, self.url_open(self.sim_url("/.well-known/openid-configuration")).json())
                 auth = oidc.start_authentication(provider, metadata, self.redirect_uri, session=session)
@@ -368,8 +368,8 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
     def test_every_route_is_not_found_without_a_sandbox_company(self):
         entries = self.env["efaktura.bankid.simulator.entry"]
         self.assertTrue(entries._simulator_enabled())
-        client_id = self.company._efaktura_bankid_sandbox_client_id()
-        secret = self.company._efaktura_bankid_sandbox_client_secret()
+        client_id = self.env["efaktura.bankid"]._sandbox_client_id(self.company)
+        secret = self.env["efaktura.bankid"]._sandbox_client_secret(self.company)
         self.switch_to_production(self.env["res.company"].sudo().search([]))
         self.assertFalse(entries._simulator_enabled())
         unknown = self.url_open(self.sim_url("/no-such-route"), allow_redirects=False)
@@ -395,7 +395,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         self.assertEqual(other.efaktura_network_mode, "sandbox")
         self.switch_to_production(self.env["res.company"].sudo().search([("id", "!=", other.id)]))
         self.assertTrue(self.env["efaktura.bankid.simulator.entry"]._simulator_enabled())
-        client_id = self.company._efaktura_bankid_sandbox_client_id()
+        client_id = self.env["efaktura.bankid"]._sandbox_client_id(self.company)
         response = self.url_open(
             self.sim_url(
                 "/authorize",
@@ -412,13 +412,15 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
         self.assert_json_error(response, 400, "invalid_client")
         response = self.post_token(
             {"grant_type": "authorization_code", "code": "x", "redirect_uri": self.redirect_uri},
-            auth=self.basic(client_id, self.company._efaktura_bankid_sandbox_client_secret()),
+            auth=self.basic(client_id, self.env["efaktura.bankid"]._sandbox_client_secret(self.company)),
         )
         self.assert_json_error(response, 401, "invalid_client")
         # The company still in the sandbox logs in as before.
-        provider = other._efaktura_oidc_provider()
+        provider = self.env["efaktura.bankid"]._provider(other)
         metadata = oidc.discover(provider.issuer, session=self.opener)
-        auth = oidc.start_authentication(provider, metadata, other._efaktura_bankid_redirect_uri(), session=self.opener)
+        auth = oidc.start_authentication(
+            provider, metadata, self.env["efaktura.bankid"]._redirect_uri(other), session=self.opener
+        )
         self.assertEqual(self.open_login(auth.url)[0].count('name="person"'), len(TEST_PERSONS))
 
     # ------------------------------------------------------------------
@@ -427,7 +429,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
 
     @mute_logger("odoo.addons.l10n_no_efaktura_b2c.controllers.bankid_simulator")
     def test_garbage_input_never_gives_a_server_error(self):
-        client_id = self.company._efaktura_bankid_sandbox_client_id()
+        client_id = self.env["efaktura.bankid"]._sandbox_client_id(self.company)
         good = {
             "client_id": client_id,
             "response_type": "code",
@@ -474,7 +476,7 @@ class TestBankidSimulatorHttp(EfakturaCase, HttpCase):
                 self.assertTrue(callback["error"])
                 self.assertNotIn("code", callback)
 
-        basic = self.basic(client_id, self.company._efaktura_bankid_sandbox_client_secret())
+        basic = self.basic(client_id, self.env["efaktura.bankid"]._sandbox_client_secret(self.company))
         grant = {"grant_type": "authorization_code"}
         token_cases = [
             ({}, None, 401, "invalid_client"),

@@ -13,7 +13,7 @@ from freezegun import freeze_time
 
 from odoo.tests import Form, new_test_user, tagged
 
-from ..models import efaktura_consent
+from ..models import efaktura_bankid
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL, MpsPeer
 from .oidc_peer import OidcPeer
 from .test_consent import INGRID_NNIN, KARI_NNIN, ConsentCase
@@ -57,7 +57,7 @@ class TestConsentProduction(ConsentCase):
 
     def setUp(self):
         super().setUp()
-        efaktura_consent._DISCOVERY_CACHE.clear()
+        efaktura_bankid._DISCOVERY_CACHE.clear()
         self.mps_peer.reset()
         self.mps_peer.add_issuer("123456785", self.company.name, "86011117947")
         self.oidc_peer.reset()
@@ -126,10 +126,10 @@ class TestConsentProduction(ConsentCase):
         self.assertEqual(self.ingrid_state(), ("consent_requested", False), "never active without an identifier")
         self.assertTrue(consent.sudo().lookup_national_id)
         # Not yet the next day: the cron leaves her alone.
-        self.assertEqual(self.env["efaktura.consent"]._cron_lookup(), 0)
+        self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 0)
         self.switch_on_efaktura()
         with freeze_time(consent.next_lookup_at + timedelta(minutes=1)):
-            self.assertEqual(self.env["efaktura.consent"]._cron_lookup(), 1)
+            self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 1)
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "accepted")
@@ -165,10 +165,10 @@ class TestConsentProduction(ConsentCase):
         self.assertTrue(consent.sudo().lookup_national_id)
         lookups = consent.lookup_count
         with freeze_time(consent.deadline - timedelta(minutes=1)):
-            self.env["efaktura.consent"]._cron_lookup()
+            self.env["efaktura.consent.lookup"]._cron_lookup()
         self.assertEqual(consent.lookup_count, lookups + 1, "a last lookup before the deadline")
         with freeze_time(consent.deadline + timedelta(minutes=1)):
-            self.assertEqual(self.env["efaktura.consent"]._cron_lookup(), 0, "no lookup after the deadline")
+            self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 0, "no lookup after the deadline")
             self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
         consent.invalidate_recordset()
         move.invalidate_recordset()
@@ -192,7 +192,7 @@ class TestConsentProduction(ConsentCase):
         self.assertLessEqual(consent.next_lookup_at, consent.requested_at + timedelta(hours=1), "retried soon")
         self.mps_peer.mode = MODE_NORMAL
         with freeze_time(consent.next_lookup_at + timedelta(minutes=1)):
-            self.env["efaktura.consent"]._cron_lookup()
+            self.env["efaktura.consent.lookup"]._cron_lookup()
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "accepted")
@@ -250,7 +250,7 @@ class TestConsentProduction(ConsentCase):
         self.mps_peer.mode = MODE_NORMAL
         consent = self.consent_of(self.ingrid)
         with freeze_time(consent.next_lookup_at + timedelta(minutes=1)):
-            self.env["efaktura.consent"]._cron_lookup()
+            self.env["efaktura.consent.lookup"]._cron_lookup()
         self.switch_on_efaktura()
         self.assertIn("Thank you", self.post(*self.form(self.url_open(f"/efaktura/consent/{token}"), "/check")).text)
         self.assertTrue(capture.lines)
@@ -286,15 +286,15 @@ class TestConsentProduction(ConsentCase):
         form = Form(settings_env["res.config.settings"])
         self.assertIn("PAR", form.efaktura_bankid_problem)
         self.company.efaktura_bankid_problem = False
-        self.company.action_efaktura_check_bankid()
+        self.env["efaktura.bankid"]._check_configuration(self.company)
         self.assertIn("pushed_authorization_request_endpoint", self.company.efaktura_bankid_problem)
         self.company.efaktura_bankid_use_par = False
-        self.company.action_efaktura_check_bankid()
+        self.env["efaktura.bankid"]._check_configuration(self.company)
         self.assertFalse(self.company.efaktura_bankid_problem)
 
     def test_http_issuer_is_refused_in_production(self):
         self.company.efaktura_bankid_issuer = "http://bankid.example.com/auth/realms/prod"
-        self.company.action_efaktura_check_bankid()
+        self.env["efaktura.bankid"]._check_configuration(self.company)
         self.assertIn("not an https address", self.company.efaktura_bankid_problem)
         self.request_consent()
         page = self.url_open(f"/efaktura/consent/{self.token_from_sms(self.ingrid)}")

@@ -16,7 +16,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..models.res_company import BANKID_SIMULATOR_PATH
+from ..models.efaktura_bankid import BANKID_SIMULATOR_PATH
 from ..sandbox.bankid import ENDPOINT_PATHS
 from ..tools.kid import KidError, make_kid, validate_kid
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_no_mobile, normalize_org_number

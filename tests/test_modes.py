@@ -206,7 +206,7 @@ class TestTestMode(ConsentCase):
     def test_production_sends_for_real(self):
         self.company.write({"efaktura_mode": "enabled", "efaktura_mps_client_cert": __file__})
         self.assertEqual(self.company._efaktura_test_outbox(), {})
-        consent = self.env["efaktura.consent"]._request(self.ingrid, self.env["account.move"], self.company)
+        consent = self.env["efaktura.consent.request"]._request(self.ingrid, self.env["account.move"], self.company)
         self.assertEqual(self.sms_to(self.ingrid).state, "outgoing")
         self.assertFalse(self.kept("sms", partner_id=self.ingrid.id))
         self.assertTrue(consent)

@@ -10,7 +10,7 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..models.res_company import BANKID_SIMULATOR_PATH
+from ..models.efaktura_bankid import BANKID_SIMULATOR_PATH
 from ..sandbox.bankid import ENDPOINT_PATHS
 from .test_consent import INGRID_NNIN, ConsentCase
 

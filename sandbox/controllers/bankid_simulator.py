@@ -15,7 +15,7 @@ from odoo.http import request
 from odoo.tools import format_date
 
 from ...controllers.main import deny_framing
-from ...models.res_company import BANKID_SIMULATOR_PATH
+from ...models.efaktura_bankid import BANKID_SIMULATOR_PATH
 from ..bankid import ENDPOINT_PATHS, TEST_PERSONS, SimulatorError
 from ..models.efaktura_bankid_simulator import (
     MACHINE_ENDPOINTS,

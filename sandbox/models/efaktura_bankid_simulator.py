@@ -263,10 +263,11 @@ class EfakturaBankidSimulatorEntry(models.Model):
     @api.model
     def _simulator_clients(self):
         """The simulator's clients: one per company in sandbox mode."""
+        Bankid = self.env["efaktura.bankid"]
         return {
-            company._efaktura_bankid_sandbox_client_id(): {
-                "secret": company._efaktura_bankid_sandbox_client_secret(),
-                "redirect_uris": [company._efaktura_bankid_redirect_uri()],
+            Bankid._sandbox_client_id(company): {
+                "secret": Bankid._sandbox_client_secret(company),
+                "redirect_uris": [Bankid._redirect_uri(company)],
                 "name": company.name,
             }
             for company in self._sandbox_companies()
@@ -275,7 +276,7 @@ class EfakturaBankidSimulatorEntry(models.Model):
     @api.model
     def _simulator(self):
         """The BankID simulator of this database, backed by this model."""
-        issuer = self.env["res.company"].sudo().browse()._efaktura_bankid_sandbox_issuer()
+        issuer = self.env["efaktura.bankid"]._sandbox_issuer(self.env["res.company"].sudo().browse())
         return Simulator(
             issuer,
             self._simulator_signing_key(),
