@@ -10,6 +10,8 @@ from . import efaktura_chain
 from . import efaktura_network_sender
 from . import efaktura_fallback_sender
 from . import account_move
+from . import efaktura_state_tracking
+from . import efaktura_take_back
 from . import account_move_send
 from . import efaktura_consent
 from . import efaktura_consent_request

@@ -1,7 +1,6 @@
 import logging
 import re
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from datetime import time as day_time
 
@@ -11,12 +10,10 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
-from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac as hmac_sign
 
-from ..networks.base import NetworkError
 from .efaktura_channel import NETWORK_CHANNELS
-from .efaktura_delivery import DELIVERY_CHANNELS, HANDED_OVER_STATES
+from .efaktura_delivery import DELIVERY_CHANNELS
 
 _logger = logging.getLogger(__name__)
 
@@ -34,20 +31,6 @@ MOVE_STATES = [
     ("error", "Needs attention"),
     ("cancelling", "Being taken back"),
 ]
-
-# The module's tracking of ``efaktura_state`` (see ``_efaktura_track_state``). On the cursor, as it must outlive the
-# precommit runs of savepoint flushes while a dispatch holds its invoices: each invoice's eFaktura status before its
-# first raw write not yet shown, and the invoices a dispatch holds. The last line logged on each invoice is kept per
-# precommit run, as mail.thread keeps its own tracking data (cr.precommit.data).
-TRACKING_KEY = "l10n_no_efaktura_b2c.state_tracking"
-HELD_KEY = "l10n_no_efaktura_b2c.state_tracking_held"
-LOGGED_KEY = "l10n_no_efaktura_b2c.logged_lines"
-FINALIZER_KEY = "l10n_no_efaktura_b2c.state_tracking_finalizer"
-ODOO_TRACKING_KEY = "mail.tracking.account.move"
-
-
-class _OdooAgrees(Exception):
-    """Raised inside a savepoint to undo a reset that Odoo allowed, until the network has taken the invoice back."""
 
 
 class AccountMove(models.Model):
@@ -233,204 +216,18 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
-        at_network = self._efaktura_request_take_back("draft")
-        rest = self - at_network
+        TakeBack = self.env["efaktura.take.back"]
+        rest = self - TakeBack._request(self, "draft")
         result = super(AccountMove, rest).button_draft() if rest else True
-        rest._efaktura_forget_deliveries()
+        TakeBack._forget_deliveries(rest)
         return result
 
     def button_cancel(self):
-        at_network = self._efaktura_request_take_back("cancel")
-        rest = self - at_network
+        TakeBack = self.env["efaktura.take.back"]
+        rest = self - TakeBack._request(self, "cancel")
         result = super(AccountMove, rest).button_cancel() if rest else True
-        rest._efaktura_forget_deliveries()
+        TakeBack._forget_deliveries(rest)
         return result
-
-    def _efaktura_live_network_deliveries(self):
-        return (
-            self.env["efaktura.delivery"]
-            .sudo()
-            .search(
-                [
-                    ("move_id", "in", self.ids),
-                    ("channel", "in", NETWORK_CHANNELS),
-                    ("state", "in", HANDED_OVER_STATES),
-                ]
-            )
-        )
-
-    def _efaktura_request_take_back(self, action):
-        """Reset (``action`` "draft") or cancel invoices that a nettbank or Vipps shows, in two steps that
-        cannot disagree with the database. Returns the invoices that wait for the network.
-
-        1. Odoo's own checks first: the reset or cancellation runs in a savepoint that is rolled back. If Odoo
-           refuses (a lock date, the hash chain, a payment, any other module's rule), its error goes to the user
-           and nothing is asked of the network: the customer's copy stays.
-        2. The deliveries are marked to be taken back and the invoice stays posted, "Being taken back", until
-           the network answers; that happens right after this transaction commits (and, should that be
-           interrupted, in the receipts cron), as account_edi does with its "to_cancel" documents. When the
-           network takes it back, the reset or cancellation is done; when it refuses, the invoice stays posted
-           and the chatter and the eFaktura tab say why.
-        """
-        if self.env.context.get("efaktura_taken_back"):
-            return self.browse()
-        deliveries = self._efaktura_live_network_deliveries()
-        moves = self & deliveries.move_id
-        if not moves:
-            return moves
-        if moves.filtered(lambda m: m.efaktura_state == "cancelling"):
-            raise UserError(
-                self.env._(
-                    "%(invoices)s is already being taken back from the customer's nettbank or Vipps.",
-                    invoices=", ".join(moves.filtered(lambda m: m.efaktura_state == "cancelling").mapped("name")),
-                )
-            )
-        odoo_action = getattr(super(AccountMove, moves.with_context(efaktura_taken_back=True)), f"button_{action}")
-        try:
-            with self.env.cr.savepoint():
-                odoo_action()
-                raise _OdooAgrees()
-        except _OdooAgrees as agreed:
-            # Odoo would do it; the savepoint undid it until the network has taken the invoice back.
-            _logger.debug("eFaktura: %s", agreed)
-        deliveries.write({"cancel_request": action})
-        moves._efaktura_write({"efaktura_state": "cancelling", "efaktura_error": False})
-        labels = dict(deliveries._fields["channel"]._description_selection(self.env))
-        moves._efaktura_log(
-            {
-                move.id: self.env._(
-                    "Asked %(channel)s to take this invoice back. It is %(done)s as soon as the network confirms.",
-                    channel=", ".join(sorted({labels[d.channel] for d in deliveries if d.move_id == move})),
-                    done=self.env._("reset to draft") if action == "draft" else self.env._("cancelled"),
-                )
-                for move in moves
-            }
-        )
-        move_ids, uid, context = moves.ids, self.env.uid, dict(self.env.context)
-        registry = self.env.registry
-
-        @self.env.cr.postcommit.add
-        def take_back():
-            try:
-                with registry.cursor() as cr:
-                    env = api.Environment(cr, uid, context)
-                    env["account.move"].browse(move_ids)._efaktura_process_take_backs()
-            except Exception:
-                _logger.exception("eFaktura: taking back %s at the network failed; the receipts cron retries", move_ids)
-
-        return moves
-
-    @api.model
-    def _efaktura_cron_take_back(self):
-        """Invoices still waiting to be taken back (the step after the commit was interrupted)."""
-        moves = self.search([("efaktura_state", "=", "cancelling")])
-        moves._efaktura_process_take_backs()
-
-    def _efaktura_process_take_backs(self):
-        """Ask the networks to take these invoices back, then reset or cancel them in Odoo (see
-        ``_efaktura_request_take_back``). Each invoice is locked while it is handled."""
-        if not self:
-            return
-        self.env["account.move"].flush_model(["efaktura_state"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'cancelling' FOR UPDATE SKIP LOCKED",
-                tuple(self.ids),
-            )
-        )
-        moves = self.browse([row[0] for row in self.env.cr.fetchall()])
-        moves.invalidate_recordset(["efaktura_state"])
-        Delivery = self.env["efaktura.delivery"].sudo()
-        for move in moves:
-            deliveries = Delivery.search([("move_id", "=", move.id), ("cancel_request", "!=", False)])
-            action = deliveries[:1].cancel_request or "draft"
-            outcome, error = "taken_back", None
-            for delivery in deliveries:
-                label = delivery._fields["channel"].convert_to_export(delivery.channel, delivery)
-                try:
-                    delivery.company_id._efaktura_network().cancel(delivery.channel, delivery.network_reference)
-                except (NetworkError, UserError) as exc:
-                    outcome, error = ("later" if getattr(exc, "retryable", False) else "refused"), exc
-                    break
-                delivery.write({"state": "cancelled", "state_date": fields.Datetime.now(), "cancel_request": False})
-                move._message_log(
-                    body=self.env._(
-                        "Taken back from the customer's %(channel)s (reference %(ref)s).",
-                        channel=label,
-                        ref=delivery.network_reference,
-                    )
-                )
-            if outcome == "later":
-                if move.efaktura_error != str(error):
-                    move._efaktura_write({"efaktura_error": str(error)})
-                    move._message_log(
-                        body=self.env._(
-                            "%(channel)s could not be reached to take the invoice back (%(error)s). Tried again "
-                            "later; the invoice stays posted until then.",
-                            channel=label,
-                            error=error,
-                        )
-                    )
-                continue
-            if outcome == "refused":
-                reason = self.env._(
-                    "%(channel)s refused to take it back (%(error)s): the invoice stays posted and the customer "
-                    "keeps it. Issue a credit note instead.",
-                    channel=label,
-                    error=error,
-                )
-                deliveries.filtered("cancel_request").write({"cancel_request": False, "last_error": str(error)})
-                # Back to what it was before: delivered, by the channel it took.
-                channel = move.efaktura_channel
-                state = {"vipps": "sent", "nettbank": "sent", "manual": "manual"}.get(channel, "fallback_sent")
-                move._efaktura_write({"efaktura_state": state, "efaktura_error": reason})
-                move._message_log(body=reason)
-                continue
-            try:
-                with self.env.cr.savepoint():
-                    getattr(move.with_context(efaktura_taken_back=True), f"button_{action}")()
-            except UserError as exc:
-                # Odoo agreed a moment ago and refuses now (something changed meanwhile): the customer no longer
-                # has it, and the invoice says so, to be sent again or reset by hand.
-                reason = self.env._(
-                    "Taken back from the customer, but Odoo refused to change the invoice now: %(error)s. Send it "
-                    "again, or reset it.",
-                    error=exc,
-                )
-                move._efaktura_write(
-                    {
-                        "efaktura_state": "error",
-                        "efaktura_channel": False,
-                        "efaktura_error": reason,
-                        "efaktura_revision": move.efaktura_revision + 1,
-                    }
-                )
-                move._message_log(body=reason)
-
-    def _efaktura_forget_deliveries(self):
-        """After a reset or cancellation in Odoo: the invoice is a new document for the chain. Copies sent by
-        e-mail or post cannot be taken back: the chatter says the customer holds one."""
-        delivered = (
-            self.env["efaktura.delivery"]
-            .sudo()
-            .search([("move_id", "in", self.ids), ("state", "in", HANDED_OVER_STATES)])
-        )
-        for delivery in delivered.filtered(lambda d: d.channel in ("email", "post")):
-            delivery.move_id._message_log(
-                body=self.env._(
-                    "Note: the customer already holds a copy of this invoice, sent by %(channel)s.",
-                    channel=delivery._fields["channel"].convert_to_export(delivery.channel, delivery),
-                )
-            )
-        for move in self.filtered(lambda m: m.efaktura_state != "none" or m in delivered.move_id):
-            move._efaktura_write(
-                {
-                    "efaktura_state": "none",
-                    "efaktura_channel": False,
-                    "efaktura_error": False,
-                    "efaktura_revision": move.efaktura_revision + 1,
-                }
-            )
 
     def _efaktura_write(self, vals):
         """Write eFaktura delivery fields of many invoices in one statement.
@@ -446,7 +243,7 @@ class AccountMove(models.Model):
         self.flush_recordset(columns)
         context = self.env.context
         if "efaktura_state" in vals and not (context.get("tracking_disable") or context.get("mail_notrack")):
-            self._efaktura_track_state()
+            self.env["efaktura.state.tracking"]._prepare(self)
         assignments = [
             SQL("%s = %s", SQL.identifier(name), self._fields[name].convert_to_column(vals[name], self))
             for name in columns
@@ -471,118 +268,13 @@ class AccountMove(models.Model):
             [*columns, "write_date", "write_uid", *(("is_move_sent", "move_sent_values") if sent else ())]
         )
 
-    def _efaktura_track_state(self):
-        """Odoo's tracking of ``efaktura_state`` for a write that bypasses the ORM, done the way
-        ``mail.thread._track_prepare``/``_track_finalize`` do it, in batch: the state each move had before its first
-        change is kept, and when the precommit hooks run (at commit, and at every savepoint's flush) each move whose
-        state differs then gets one tracking value (several changes between two such runs make one, first to last,
-        as with the ORM). One tracker per change: a status Odoo's own tracking captured (any ORM write of the move
-        captures every tracked field) is taken over from it, so the change is not shown twice."""
-        initial = self._efaktura_tracking_store()
-        odoo_initial = self.env.cr.precommit.data.get(ODOO_TRACKING_KEY) or {}
-        for move in self:
-            captured = odoo_initial.get(move.id)
-            before = captured.pop("efaktura_state", move.efaktura_state) if captured else move.efaktura_state
-            initial.setdefault(move.id, before)
-
-    def _efaktura_tracking_store(self):
-        """The states to track, on the cursor; the finalizer is registered for the next precommit run, and the
-        store is emptied when the transaction rolls back."""
-        cr = self.env.cr
-        if FINALIZER_KEY not in cr.precommit.data:
-            cr.precommit.data[FINALIZER_KEY] = True
-            cr.precommit.add(self._efaktura_track_finalize)
-            cr.postrollback.add(lambda: cr.cache.pop(TRACKING_KEY, None))
-        return cr.cache.setdefault(TRACKING_KEY, {})
-
-    @contextmanager
-    def _efaktura_tracking_held(self):
-        """While the chain sends these moves, the precommit runs of savepoint flushes leave their status changes
-        for later: they are shown under the line the chain logs once it is done with them, not on lines of their
-        own."""
-        held = self.env.cr.cache.setdefault(HELD_KEY, set())
-        held.update(self.ids)
-        try:
-            yield
-        finally:
-            held.difference_update(self.ids)
-            if self.env.cr.cache.get(TRACKING_KEY):
-                self._efaktura_tracking_store()
-
     def _message_log_batch(self, bodies, *args, **kwargs):
-        """Remember the last line logged on each invoice since the last precommit run: the eFaktura status change
-        is shown under it (as Odoo does for a line given with ``_track_set_log_message``), not as a line of its
-        own."""
+        """The eFaktura status change is shown under the last line logged on the invoice (see
+        ``efaktura.state.tracking``), not as a line of its own."""
         messages = super()._message_log_batch(bodies, *args, **kwargs)
         if not kwargs.get("tracking_value_ids"):
-            logged = self.env.cr.precommit.data.setdefault(LOGGED_KEY, {})
-            logged.update((message.res_id, message.id) for message in messages)
+            self.env["efaktura.state.tracking"]._logged(messages)
         return messages
-
-    def _mail_track_skip_efaktura_state(self, initial_values):
-        """Odoo's own tracking leaves ``efaktura_state`` to the module's while the module tracks this move."""
-        if "efaktura_state" in initial_values and self.id in self.env.cr.cache.get(TRACKING_KEY, {}):
-            return {name: value for name, value in initial_values.items() if name != "efaktura_state"}
-        return initial_values
-
-    def _efaktura_track_finalize(self):
-        logged = self.env.cr.precommit.data.pop(LOGGED_KEY, {})
-        initial = self.env.cr.cache.get(TRACKING_KEY) or {}
-        held = self.env.cr.cache.get(HELD_KEY) or set()
-        ready = [move_id for move_id in initial if move_id not in held]
-        if not ready:
-            return
-        odoo_initial = self.env.cr.precommit.data.get(ODOO_TRACKING_KEY) or {}
-        for move_id in ready:
-            if odoo_initial.get(move_id):
-                odoo_initial[move_id].pop("efaktura_state", None)  # an ORM write after the raw one: shown here
-        initial = {move_id: initial.pop(move_id) for move_id in ready}
-        moves = self.browse(ready).exists().sudo()
-        moves.invalidate_recordset(["efaktura_state"])
-        changed = moves.filtered(lambda m: m.efaktura_state != initial[m.id])
-        if not changed:
-            return
-        Tracking = self.env["mail.tracking.value"]
-        author_id, email_from = self.env["mail.thread"]._message_compute_author(raise_on_email=False)
-        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
-        reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
-        on_logged_lines, on_new_lines, values_list = [], [], []
-        for lang_moves in changed._efaktura_by_lang().values():
-            fields_info = lang_moves.fields_get(["efaktura_state"], attributes=("string", "type", "selection"))
-            for move in lang_moves:
-                tracking = Tracking._create_tracking_values(
-                    initial[move.id], move.efaktura_state, "efaktura_state", fields_info["efaktura_state"], move
-                )
-                if move.id in logged:
-                    on_logged_lines.append(dict(tracking, mail_message_id=logged[move.id]))
-                    continue
-                on_new_lines.append(tracking)
-                # The values mail.thread._message_log gives a tracking message, for many moves at once.
-                values_list.append(
-                    {
-                        "author_id": author_id,
-                        "email_from": email_from,
-                        "model": self._name,
-                        "res_id": move.id,
-                        "record_alias_domain_id": False,
-                        "record_company_id": False,
-                        "record_name": False,
-                        "body": "",
-                        "message_type": "notification",
-                        "is_internal": True,
-                        "subtype_id": note,
-                        "email_add_signature": False,
-                        "message_id": generate_tracking_message_id("message-notify"),
-                        "reply_to": reply_to,
-                    }
-                )
-        messages = self.env["mail.thread"].sudo()._message_create(values_list) if values_list else []
-        # One INSERT for all tracking values (as commands on each message they would be one INSERT per message).
-        Tracking.sudo().create(
-            on_logged_lines
-            + [dict(value, mail_message_id=message.id) for value, message in zip(on_new_lines, messages, strict=True)]
-        )
-        self.env.flush_all()
 
     def _efaktura_by_lang(self):
         """The moves grouped by the language of the chatter lines and tasks the module writes on them (crons,
@@ -602,7 +294,7 @@ class AccountMove(models.Model):
     def _mail_track(self, tracked_fields, initial_values):
         """Tracked values of a customer invoice (the eFaktura B2C status among them) in the language of the
         module's other chatter lines on it: the customer's, else the company's, whoever made the change."""
-        initial_values = self._mail_track_skip_efaktura_state(initial_values)
+        initial_values = self.env["efaktura.state.tracking"]._leave_to_module(self, initial_values)
         if "efaktura_state" in tracked_fields and self.is_sale_document() and self.partner_id:
             lang = self.partner_id._efaktura_lang(self.company_id)
             if lang != self.env.lang:

@@ -247,7 +247,7 @@ class EfakturaChain(models.AbstractModel):
             # Chatter lines and tasks in the customer's language, whoever runs the chain (cron, callback, page).
             chain = self.with_context(lang=company_moves.env.lang)
             try:
-                with chain.env.cr.savepoint(), company_moves._efaktura_tracking_held():
+                with chain.env.cr.savepoint(), chain.env["efaktura.state.tracking"]._held(company_moves):
                     chain._dispatch_company(company, company_moves)
             except Exception as error:
                 if isinstance(error, psycopg2.OperationalError) and error.pgcode in PG_CONCURRENCY_ERRORS_TO_RETRY:

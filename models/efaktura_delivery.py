@@ -169,7 +169,7 @@ class EfakturaDelivery(models.Model):
     def _cron_poll_status(self, batch_size=500):
         self._cron_read_back(batch_size=batch_size)
         # Invoices whose taking back at the network was interrupted after Odoo agreed to it.
-        self.env["account.move"].sudo()._efaktura_cron_take_back()
+        self.env["efaktura.take.back"].sudo()._cron()
         Delivery = self.env["efaktura.delivery"].sudo()
         deliveries = Delivery.search(Delivery._cron_poll_status_domain(), order="state_date, id")
         for (company, channel), group in deliveries.grouped(lambda d: (d.company_id, d.channel)).items():

@@ -12,7 +12,7 @@ class TestCancelAtTheNetwork(EfakturaInvoiceCase):
         # Odoo agreed; the invoice stays posted until the network has taken it back, right after the commit.
         self.assertEqual((move.state, move.efaktura_state, delivery.cancel_request), ("posted", "cancelling", "draft"))
         self.assertEqual(self.mailbox(move).state, "submitted")
-        move._efaktura_process_take_backs()
+        self.env["efaktura.take.back"]._process(move)
         self.assertEqual(move.state, "draft")
         self.assertEqual(delivery.state, "cancelled")
         self.assertEqual(self.mailbox(move).state, "cancelled", "removed from the consumer's mailbox")
@@ -29,7 +29,7 @@ class TestCancelAtTheNetwork(EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ola))
         self.mailbox(move).sudo().action_sandbox_pay()
         move.button_cancel()
-        move._efaktura_process_take_backs()
+        self.env["efaktura.take.back"]._process(move)
         self.assertEqual(move.state, "posted")
         self.assertEqual((move.efaktura_state, move.efaktura_delivery_ids.state), ("sent", "submitted"))
         self.assertRegex(move.efaktura_error, "refused to take it back.*credit note")

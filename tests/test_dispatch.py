@@ -212,7 +212,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ola))
         first = move.efaktura_delivery_ids
         move.button_draft()
-        move._efaktura_process_take_backs()  # what runs right after the commit
+        self.env["efaktura.take.back"]._process(move)  # what runs right after the commit
         move.invoice_line_ids.price_unit = 1500
         move.action_post()
         self.dispatch(move)

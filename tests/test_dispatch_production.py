@@ -123,7 +123,7 @@ class TestDispatchProduction(ProductionCase):
         reference = move.efaktura_delivery_ids.network_reference
         move.button_draft()
         self.assertEqual(self.vipps_peer.invoices[reference]["state"], "created", "nothing before the commit")
-        move._efaktura_process_take_backs()  # what runs right after the commit
+        self.env["efaktura.take.back"]._process(move)  # what runs right after the commit
         self.assertEqual(move.efaktura_delivery_ids.state, "cancelled")
         self.assertEqual(self.vipps_peer.invoices[reference]["state"], "revoked")
         self.assertEqual(move.state, "draft")
@@ -132,7 +132,7 @@ class TestDispatchProduction(ProductionCase):
         move = self.dispatch(self.make_invoice(self.ola))
         delivery = move.efaktura_delivery_ids
         move.button_draft()
-        move._efaktura_process_take_backs()
+        self.env["efaktura.take.back"]._process(move)
         self.assertEqual(move.state, "draft")
         self.assertEqual(delivery.state, "cancelled")
         self.assertEqual(self.mps_peer.invoices[("123456785", move.name)]["status"], "DELETED")
@@ -142,7 +142,7 @@ class TestDispatchProduction(ProductionCase):
         move = self.dispatch(self.make_invoice(self.ola))
         self.mps_peer.close_cancellation("123456785", move.name)
         move.button_draft()
-        move._efaktura_process_take_backs()
+        self.env["efaktura.take.back"]._process(move)
         self.assertEqual(move.state, "posted")
         self.assertEqual(move.efaktura_delivery_ids.state, "submitted")
         self.assertRegex(move.efaktura_error, "refused to take it back.*too late to cancel")

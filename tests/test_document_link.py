@@ -65,7 +65,7 @@ class TestDocumentLink(EfakturaInvoiceCase, HttpCase):
         old = self.path_of(move)
         self.assertEqual(self.url_open(old).status_code, 200)
         move.button_draft()
-        move._efaktura_process_take_backs()  # taken back at the network after the commit, then reset
+        self.env["efaktura.take.back"]._process(move)  # taken back at the network after the commit, then reset
         self.assertEqual(move.state, "draft")
         self.assertEqual(self.url_open(old).status_code, 403, "a draft is not served")
         move.write({"invoice_line_ids": [Command.update(move.invoice_line_ids.id, {"price_unit": 2500.0})]})

@@ -226,7 +226,7 @@ class TestExactlyOnceProduction(ProductionCase):
         for move, reason in ((nettbank, "already paid"), (vipps, "can no longer be revoked")):
             move.button_cancel()
             self.assertEqual((move.state, move.efaktura_state), ("posted", "cancelling"))
-            move._efaktura_process_take_backs()  # what runs right after the commit
+            self.env["efaktura.take.back"]._process(move)  # what runs right after the commit
             self.assertEqual(move.state, "posted", "the invoice stays posted: the customer still has it")
             self.assertEqual(move.efaktura_state, "sent")
             self.assertRegex(move.efaktura_error, f"refused to take it back.*{reason}")
@@ -240,7 +240,7 @@ class TestExactlyOnceProduction(ProductionCase):
         move = self.dispatch(self.make_invoice(self.ola))
         self.mps_peer.mode = MODE_HTTP_ERROR
         move.button_draft()
-        move._efaktura_process_take_backs()
+        self.env["efaktura.take.back"]._process(move)
         self.assertEqual((move.state, move.efaktura_state), ("posted", "cancelling"), "MPS down: still waiting")
         self.assertTrue(move.efaktura_error)
         self.mps_peer.mode = MODE_NORMAL

@@ -220,7 +220,7 @@ class TestMaventaProduction(MaventaProductionMixin, EfakturaInvoiceCase):
         move = self.dispatch(self.make_invoice(self.ola))
         move.button_draft()
         self.assertEqual((move.state, move.efaktura_state), ("posted", "cancelling"))
-        move._efaktura_process_take_backs()  # what runs right after the commit
+        self.env["efaktura.take.back"]._process(move)  # what runs right after the commit
         self.assertEqual((move.state, move.efaktura_state), ("posted", "sent"))
         self.assertRegex(move.efaktura_error, "no way to take back")
 

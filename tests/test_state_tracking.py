@@ -217,7 +217,7 @@ class TestStateTracking(EfakturaInvoiceCase):
         a network call) runs the precommit hooks, and the change still waits for the line the chain logs."""
         move = self.make_invoice(self.per)
         self.flush_tracking()
-        with move._efaktura_tracking_held():
+        with self.env["efaktura.state.tracking"]._held(move):
             move._efaktura_write({"efaktura_state": "manual"})
             with self.env.cr.savepoint():
                 pass
