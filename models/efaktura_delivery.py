@@ -1,3 +1,4 @@
+import hashlib
 import logging
 
 from odoo import api, fields, models
@@ -229,6 +230,76 @@ class EfakturaDelivery(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
+    @api.model
+    def _prepare_for_run(self, channel, moves, run, state="pending", network=None):
+        """The outbox row of each move for this channel in a chain run (``DispatchRun``): the existing one, or a
+        new one, in one query; its attempt counted, and for a network, the submission id it goes out in."""
+        Delivery = self.env["efaktura.delivery"].sudo()
+        to_create = [
+            {
+                "move_id": move.id,
+                "partner_id": move.partner_id.id,
+                "company_id": run.company.id,
+                "channel": channel,
+                "network": network.network_name(channel) if network else False,
+                "document_hash": run.doc_hash[move],
+                "idempotency_key": run.key(move, channel),
+                "original_move_id": move.reversed_entry_id.id,
+                "state": state,
+                "currency_id": run.currency.id,
+                "reminder_step": run.reminder_step,
+            }
+            for move in moves
+            if not run.delivery(move, channel)
+        ]
+        if to_create:
+            for delivery in Delivery.create(to_create):
+                run.deliveries[delivery.move_id.id, channel] = delivery
+        deliveries = {move: run.delivery(move, channel) for move in moves}
+        ids = tuple(d.id for d in deliveries.values())
+        Delivery.flush_model(["attempt_count", "network_attempt_ref"])
+        if network is None:
+            self.env.cr.execute(
+                SQL("UPDATE efaktura_delivery SET attempt_count = COALESCE(attempt_count, 0) + 1 WHERE id IN %s", ids)
+            )
+            Delivery.browse(ids).invalidate_recordset(["attempt_count"])
+            return deliveries
+        refs = self._attempt_refs(channel, deliveries, run)
+        values = SQL(", ").join(SQL("(%s, %s)", deliveries[move].id, ref) for move, ref in refs.items())
+        self.env.cr.execute(
+            SQL(
+                """UPDATE efaktura_delivery AS d
+                      SET attempt_count = COALESCE(d.attempt_count, 0) + 1, network_attempt_ref = v.ref
+                     FROM (VALUES %s) AS v(id, ref)
+                    WHERE d.id = v.id""",
+                values,
+            )
+        )
+        Delivery.browse(ids).invalidate_recordset(["attempt_count", "network_attempt_ref"])
+        return deliveries
+
+    @api.model
+    def _attempt_refs(self, channel, deliveries, run):
+        """The submission id each move goes out in, written on its delivery before the network is called.
+
+        A delivery whose last submission has no known outcome (it failed without a final answer: a timeout, an
+        answer lost) goes out under that submission's id again, so that the network can tell it is a repeat
+        (MPS answers 209 for a consignment id it has seen). The others share one new id, made from their keys:
+        the same batch rebuilt after a crash gets the same id.
+        """
+        refs = {}
+        fresh = []
+        for move, delivery in deliveries.items():
+            if delivery.network_attempt_ref and delivery.state in ("pending", "failed") and not delivery.final:
+                refs[move] = delivery.network_attempt_ref
+            else:
+                fresh.append(move)
+        if fresh:
+            material = "|".join([run.db_uuid, channel, *sorted(run.key(move, channel) for move in fresh)])
+            ref = hashlib.sha256(material.encode()).hexdigest()[:40]
+            refs.update(dict.fromkeys(fresh, ref))
+        return refs
+
     def _handoff_outcomes(self, deliveries):
         """What became of e-mails and letters after the hand-off, read from Odoo's own records.
 

@@ -45,7 +45,7 @@ class EfakturaFallbackSender(models.AbstractModel):
         return {move: (True, self.env._("nothing else is possible: a task to print and post it")) for move in moves}
 
     def _send_email(self, moves, run):
-        deliveries = self._chain._prepare_deliveries("email", moves, run)
+        deliveries = self.env["efaktura.delivery"]._prepare_for_run("email", moves, run)
         outcomes = {}
         first_message = self._next_message_id()
         failures = self._generate_and_send_emails(moves, run)
@@ -156,7 +156,7 @@ class EfakturaFallbackSender(models.AbstractModel):
         return {message.res_id: message for message in messages}
 
     def _send_post(self, moves, run):
-        deliveries = self._chain._prepare_deliveries("post", moves, run)
+        deliveries = self.env["efaktura.delivery"]._prepare_for_run("post", moves, run)
         # snailmail_account's own letter values, with the customer's own invoice report where they have one, as
         # Send & Print prints it; created with their chatter in one batch.
         send = self.env["account.move.send"]
@@ -207,7 +207,7 @@ class EfakturaFallbackSender(models.AbstractModel):
         Delivery.browse(list(values)).invalidate_recordset([field])
 
     def _send_manual(self, moves, run):
-        deliveries = self._chain._prepare_deliveries(MANUAL, moves, run)
+        deliveries = self.env["efaktura.delivery"]._prepare_for_run(MANUAL, moves, run)
         todo = self.env.ref("mail.mail_activity_data_todo")
         model_id = self.env["ir.model"]._get_id("account.move")
         activities = (

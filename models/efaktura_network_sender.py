@@ -257,7 +257,7 @@ class EfakturaNetworkSender(models.AbstractModel):
             network = run.network
         except NetworkError as config_error:
             error = config_error
-        deliveries = self._chain._prepare_deliveries(channel, moves, run, network=network)
+        deliveries = self.env["efaktura.delivery"]._prepare_for_run(channel, moves, run, network=network)
         if network is not None:
             try:
                 results = network.submit(channel, [self._document(move, channel, run) for move in moves])
