@@ -44,7 +44,7 @@ class EfakturaBankid(models.AbstractModel):
     finished here and rendered by the controller."""
 
     _name = "efaktura.bankid"
-    _description = "BankID"
+    _description = "eFaktura B2C BankID login"
 
     # ------------------------------------------------------------------
     # The company's OpenID provider

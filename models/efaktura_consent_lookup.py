@@ -22,7 +22,7 @@ class EfakturaConsentLookup(models.AbstractModel):
     accepted and the waiting invoices go out."""
 
     _name = "efaktura.consent.lookup"
-    _description = "eFaktura lookup"
+    _description = "eFaktura B2C lookup after consent"
 
     @api.model
     def _lookup(self, consent):

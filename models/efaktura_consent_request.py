@@ -14,7 +14,7 @@ class EfakturaConsentRequest(models.AbstractModel):
     reached the customer by neither releases its waiting invoices at once."""
 
     _name = "efaktura.consent.request"
-    _description = "eFaktura B2C: consent request"
+    _description = "eFaktura B2C consent request"
 
     @api.model
     def _request(self, partners, moves, company):

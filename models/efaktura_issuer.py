@@ -21,7 +21,7 @@ class EfakturaIssuer(models.AbstractModel):
     ``efaktura_maventa_agreement``); every method takes the companies."""
 
     _name = "efaktura.issuer"
-    _description = "Issuer agreement"
+    _description = "eFaktura B2C issuer agreement"
 
     @api.model
     def _check_data(self, company):

@@ -16,7 +16,7 @@ class EfakturaMaventaWebhook(models.AbstractModel):
     the secret of an incoming call, and reading the state of the invoice the call names; see controllers/maventa.py."""
 
     _name = "efaktura.maventa.webhook"
-    _description = "Receive status by webhook"
+    _description = "eFaktura B2C Maventa webhook"
 
     @api.model
     def _subscribe(self, companies):

@@ -18,7 +18,7 @@ class EfakturaNetworkFactory(models.AbstractModel):
     configuration and client. Every method takes the company; ``res.company._efaktura_network`` is the entry."""
 
     _name = "efaktura.network.factory"
-    _description = "eFaktura network"
+    _description = "eFaktura B2C network factory"
 
     @api.model
     def _network(self, company):

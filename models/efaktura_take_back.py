@@ -24,7 +24,7 @@ class _OdooAgrees(Exception):
 
 class EfakturaTakeBack(models.AbstractModel):
     _name = "efaktura.take.back"
-    _description = "eFaktura B2C: taking an invoice back from the network"
+    _description = "eFaktura B2C take-back from the network"
 
     @api.model
     def _live_network_deliveries(self, moves):
