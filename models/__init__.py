@@ -11,6 +11,7 @@ from . import efaktura_network_sender
 from . import efaktura_fallback_sender
 from . import account_move
 from . import account_move_send
+from . import efaktura_mail_batch
 from . import efaktura_consent
 from . import efaktura_consent_request
 from . import efaktura_consent_lookup
