@@ -102,7 +102,7 @@ def profile_excerpt(path, limit=14):
             "log_batch": r"mail_thread.py:\d+\(_message_log_batch\)",
             "message_create": r"mail/models/mail_message.py:\d+\(create\)",
             "generate_and_send": r"account_move_send.py:\d+\(_generate_and_send_invoices\)",
-            "post_mails": r"account_move_send.py:\d+\(_efaktura_post_mails\)",
+            "post_mails": r"efaktura_mail_batch.py:\d+\(_post_mails\)",
             "render_layout": r"mail_thread.py:\d+\(_notify_by_email_render_layout\)",
             "sql": r"method 'execute' of 'psycopg2",
         }.items():
@@ -738,7 +738,7 @@ batch's cache warm-up is spread over more invoices as the run grows.
     if full_email and (total_deadlines / full_email["rate"] if full_email.get("rate") else 1e9) > 30:
         notes.append(
             f"- **Deadline cron, e-mail fallback ({full_email['rate']:,.0f} consents/s): missed.** The e-mails of a "
-            "batch are now posted together (`account.move.send._efaktura_post_mails`: messages, PDF copies, e-mails "
+            "batch are now posted together (`efaktura.mail.batch._post_mails`: messages, PDF copies, e-mails "
             "and notifications in one insert each, 20 queries for a batch of 5 or of 20 where Odoo's per-invoice "
             "`message_post` takes about 25 per invoice; `TestBatchedMails` shows the result equals Odoo's): "
             f"{email_share('post_mails')} of the e-mail profile"

@@ -13,6 +13,7 @@ from . import account_move
 from . import efaktura_state_tracking
 from . import efaktura_take_back
 from . import account_move_send
+from . import efaktura_mail_batch
 from . import efaktura_consent
 from . import efaktura_consent_request
 from . import efaktura_consent_lookup

@@ -237,7 +237,7 @@ class TestBatchedMailRendering(EfakturaInvoiceCase):
 
 @tagged("post_install", "-at_install")
 class TestBatchedMails(EfakturaInvoiceCase):
-    """The e-mail fallback posts a batch's e-mails together (account.move.send._efaktura_post_mails): the same
+    """The e-mail fallback posts a batch's e-mails together (efaktura.mail.batch._post_mails): the same
     messages, e-mails, notifications and attachments as Odoo's Send & Print posting them one invoice at a time."""
 
     @classmethod

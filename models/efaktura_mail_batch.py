@@ -1,0 +1,463 @@
+"""The e-mail fallback's e-mails posted in batches: what Odoo's Send & Print does per invoice (one message_post,
+its attachments, e-mails and notifications) done once for the whole batch.
+
+With context ``efaktura_render_batch`` (the chain's e-mail fallback sets it), account.move.send._send_mails hands
+its invoices over to this model. Each value is the one Odoo's own code computes; only the queries and inserts are
+batched, and an invoice this does not cover the way Odoo does keeps Odoo's own path.
+"""
+
+import threading
+
+from markupsafe import escape
+
+from odoo import api, models
+from odoo.tools import clean_context, split_every
+
+
+class EfakturaMailBatch(models.AbstractModel):
+    """Posts the e-mail fallback's e-mails for a whole batch of invoices at once: the messages, attachments,
+    e-mails and notifications, each created in one batch, for account.move.send._send_mails to delegate to."""
+
+    _name = "efaktura.mail.batch"
+    _description = "eFaktura B2C e-mail fallback posted in batches"
+
+    @property
+    def _move_send(self):
+        """Odoo's Send & Print, whose values and own per-invoice path this batches."""
+        return self.env["account.move.send"]
+
+    @api.model
+    def _send_mails(self, moves_data):
+        """account.move.send._send_mails for the whole batch: the e-mails are posted together (_post_mails)
+        instead of one message_post per invoice in _send_mail. The values are Odoo's own: this is Odoo's loop,
+        collecting what it would pass to _send_mail."""
+        send = self._move_send
+        subtype = self.env.ref("mail.mt_comment")
+        send._generate_dynamic_reports(moves_data)
+        posts = []
+        to_send = {
+            move: move_data
+            for move, move_data in moves_data.items()
+            if move.partner_id.email or move_data.get("mail_partner_ids")
+        }
+        all_params = self._mail_params(to_send)
+        for move, move_data in to_send.items():
+            mail_template = move_data["mail_template"]
+            mail_lang = move_data["mail_lang"]
+            mail_params = all_params[move]
+            if not mail_params:
+                continue
+            if move_data.get("proforma_pdf_attachment"):
+                attachment = move_data["proforma_pdf_attachment"]
+                mail_params["attachments"].append((attachment.name, attachment.raw))
+            email_from = send._get_mail_default_field_value_from_template(mail_template, mail_lang, move, "email_from")
+            posts.append(
+                (
+                    move,
+                    mail_template,
+                    {
+                        "subtype_id": subtype.id,
+                        "model_description": move.with_context(lang=mail_lang).type_name,
+                        "email_from": email_from,
+                        **mail_params,
+                    },
+                )
+            )
+        self._post_mails(posts)
+
+    @api.model
+    def _mail_params(self, moves_data):
+        """Odoo's _get_mail_params for each move, {move: params}, the attachments' existence checked at once."""
+        send = self._move_send
+        wanted = {}
+        for move, move_data in moves_data.items():
+            mail_attachments_widget = move_data.get("mail_attachments_widget")
+            seen_attachment_ids = set()
+            to_exclude = {x["name"] for x in mail_attachments_widget if x.get("skip")}
+            for attachment_data in send._get_invoice_extra_attachments_data(move) + mail_attachments_widget:
+                if attachment_data["name"] in to_exclude and not attachment_data.get("manual"):
+                    continue
+                try:
+                    attachment_id = int(attachment_data["id"])
+                except ValueError:
+                    continue
+                seen_attachment_ids.add(attachment_id)
+            wanted[move] = list(seen_attachment_ids)
+        attachments = self.env["ir.attachment"].browse({i for ids in wanted.values() for i in ids}).exists()
+        attachments.mapped("raw")  # read together
+        existing = set(attachments.ids)
+        return {
+            move: {
+                "author_id": move_data["author_partner_id"],
+                "body": move_data["mail_body"],
+                "subject": move_data["mail_subject"],
+                "partner_ids": move_data["mail_partner_ids"],
+                "attachments": [
+                    (attachment.name, attachment.raw)
+                    for attachment in self.env["ir.attachment"].browse([i for i in wanted[move] if i in existing])
+                ],
+            }
+            for move, move_data in moves_data.items()
+        }
+
+    @api.model
+    def _post_mails(self, posts):
+        """What ``_send_mail(move, mail_template, **kwargs)`` does for each ``(move, mail_template, kwargs)``, for
+        all of them at once: the messages, their attachments and e-mails are each created in one batch, and the
+        e-mails are sent together.
+
+        Each value comes from the code ``message_post`` runs (author, reply-to, alias domain, company, the
+        notification layout rendered for each recipient group, the e-mail's headers and references); only the
+        queries and inserts are batched. An invoice whose notification this does not cover the way Odoo does
+        (someone notified in the inbox or by SMS, an author among the recipients, recipients made followers) keeps
+        Odoo's own ``_send_mail``.
+        """
+        if not posts:
+            return self.env["mail.message"]
+        # message_post runs in the invoices' environment (Send & Print's moves are in sudo): so does the batch.
+        self = self.with_env(posts[0][0].env)
+        batch, own_path = [], []
+        for post in posts:
+            move, _template, kwargs = post
+            if kwargs["author_id"] in kwargs.get("partner_ids", []) or self.env.context.get("mail_post_autofollow"):
+                own_path.append(post)
+            else:
+                batch.append(post)
+        moves = self.env["account.move"].union(*(move for move, _t, _k in batch))
+        if len(moves) != len(batch):  # an invoice twice in one batch: Odoo's path for all
+            own_path, batch = posts, []
+        prepared = self._prepare_messages(batch) if batch else []
+        recipients = self._mail_recipients(prepared) if prepared else {}
+        for entry in prepared:
+            if recipients.get(entry["move"].id) is None:
+                own_path.append(entry["post"])
+        prepared = [entry for entry in prepared if recipients.get(entry["move"].id) is not None]
+        for move, mail_template, kwargs in own_path:
+            self._move_send._send_mail(move, mail_template, **kwargs)
+        if not prepared:
+            return self.env["mail.message"]
+        return self._create_messages(prepared, recipients)
+
+    @api.model
+    def _thread(self, move, author_id, partner_ids):
+        """The move as ``_send_mail`` posts on it: its context, and message_post's language fallback."""
+        return move.with_context(
+            no_document=True,
+            no_new_invoice=True,
+            mail_notify_author=author_id in partner_ids,
+            email_notification_allow_footer=True,
+        )._fallback_lang()
+
+    @api.model
+    def _prepare_messages(self, posts):
+        """message_post's values for each post, the per-record lookups done for all the records at once."""
+        moves = self.env["account.move"].union(*(move for move, _t, _k in posts))
+        threads = moves.with_context(no_document=True, no_new_invoice=True)._fallback_lang()
+        company = self.env.company
+        alias_domains = threads.sudo()._mail_get_alias_domains(default_company=company)
+        companies = threads._mail_get_companies(default=company)
+        names = {record.id: record.display_name for record in threads.sudo()}
+        parents = self._first_messages(moves)
+        # _send_mail gives message_post the sender but not the author: message_post finds the author from the
+        # sender's address (a search per message), here once per sender.
+        authors, by_sender, found = [], {}, {}
+        for move, _template, kwargs in posts:
+            thread = self._thread(move, kwargs["author_id"], kwargs.get("partner_ids") or [])
+            if kwargs["email_from"] not in found:
+                found[kwargs["email_from"]] = thread._message_compute_author(
+                    None, kwargs["email_from"], raise_on_email=True
+                )
+            author = found[kwargs["email_from"]]
+            authors.append((thread, *author))
+            by_sender.setdefault(author[1], []).append(move.id)
+        reply_to = {
+            email_from: threads.browse(ids)._notify_get_reply_to(default=email_from)
+            for email_from, ids in by_sender.items()
+        }
+        prepared = []
+        for post, (thread, author_id, email_from) in zip(posts, authors, strict=True):
+            move, mail_template, kwargs = post
+            kwargs = dict(kwargs)
+            partner_ids = list(kwargs.pop("partner_ids", None) or [])
+            del kwargs["author_id"], kwargs["email_from"]
+            attachments = kwargs.pop("attachments", None) or []
+            msg_values = {
+                "email_layout_xmlid": self._move_send._get_mail_layout(),
+                "email_add_signature": not mail_template,
+                "mail_server_id": mail_template.mail_server_id.id,
+                "reply_to_force_new": False,
+                "record_name": names[move.id],
+                "author_id": author_id,
+                "author_guest_id": False,
+                "email_from": email_from,
+                "model": move._name,
+                "res_id": move.id,
+                "body": escape(kwargs.pop("body", "")),
+                "message_type": "comment",
+                "parent_id": parents.get(move.id, False),
+                "subject": kwargs.pop("subject", None) or False,
+                "subtype_id": kwargs.pop("subtype_id"),
+                "partner_ids": partner_ids,
+                "record_alias_domain_id": alias_domains[move.id].id,
+                "record_company_id": companies[move.id].id,
+                "reply_to": reply_to[email_from][move.id],
+            }
+            notify = {**kwargs, "mail_auto_delete": mail_template.auto_delete}
+            prepared.append(
+                {
+                    "post": post,
+                    "move": move,
+                    "thread": thread,
+                    "msg_values": msg_values,
+                    "attachments": attachments,
+                    "notify": notify,
+                }
+            )
+        return prepared
+
+    @api.model
+    def _first_messages(self, moves):
+        """message_post's parent on a flat thread: the first message of each record, {res_id: message id}."""
+        if not moves._mail_flat_thread:
+            return {}
+        self.env["mail.message"].flush_model(["model", "res_id", "message_type"])
+        self.env.cr.execute(
+            """SELECT res_id, MIN(id) FROM mail_message
+                WHERE model = %s AND res_id IN %s AND message_type != 'user_notification'
+             GROUP BY res_id""",
+            [moves._name, tuple(moves.ids)],
+        )
+        return dict(self.env.cr.fetchall())
+
+    @api.model
+    def _mail_recipients(self, prepared):
+        """_notify_get_recipients for each message, from one query: {move id: recipients data}, or None for a
+        move whose recipients are not all notified by e-mail (Odoo's own path notifies those)."""
+        moves = self.env["account.move"].union(*(entry["move"] for entry in prepared))
+        subtypes = {entry["msg_values"]["subtype_id"] for entry in prepared}
+        all_pids = sorted({pid for entry in prepared for pid in entry["msg_values"]["partner_ids"]})
+        if len(subtypes) != 1:
+            return {}
+        data = self.env["mail.followers"]._get_recipient_data(moves, "comment", subtypes.pop(), all_pids)
+        result = {}
+        for entry in prepared:
+            move, own = entry["move"], set(entry["msg_values"]["partner_ids"])
+            # _notify_get_recipients: the author is not notified of their own message (mail_notify_author aside)
+            real_author_id = self.env.user.partner_id.id if self.env.user.active else entry["msg_values"]["author_id"]
+            recipients = []
+            for pid, pdata in data[move.id].items():
+                if pid in all_pids and pid not in own:
+                    if pdata["is_follower"]:  # another invoice's recipient who follows this one: Odoo's path
+                        recipients = None
+                        break
+                    continue
+                if (pid and pid == real_author_id) or pdata["active"] is False:
+                    continue
+                if pdata["notif"] != "email":
+                    recipients = None
+                    break
+                recipients.append(pdata)
+            result[move.id] = recipients
+        return result
+
+    @api.model
+    def _create_messages(self, prepared, recipients):
+        """Create the messages, attachments, e-mails and notifications of ``prepared`` in one batch each, with
+        Odoo's own values, and send the e-mails as ``_notify_thread_by_email`` sends them."""
+        Attachment = self.env["ir.attachment"].sudo()
+        attachment_values, owners = [], []
+        for index, entry in enumerate(prepared):
+            move = entry["move"]
+            for name, content in entry["attachments"]:
+                attachment_values.append(
+                    {
+                        "name": name,
+                        "raw": content,
+                        "type": "binary",
+                        "description": name,
+                        "res_model": move._name,
+                        "res_id": move.id,
+                    }
+                )
+                owners.append(index)
+        attachments = Attachment.create(attachment_values) if attachment_values else Attachment
+        per_entry = [[] for _entry in prepared]
+        for index, attachment in zip(owners, attachments, strict=True):
+            per_entry[index].append(attachment.id)
+        values_list = []
+        for entry, attachment_ids in zip(prepared, per_entry, strict=True):
+            entry["msg_values"]["attachment_ids"] = [(4, attachment_id) for attachment_id in attachment_ids]
+            values_list.append(entry["msg_values"])
+        moves = self.env["account.move"].union(*(entry["move"] for entry in prepared))
+        messages = moves._message_create(values_list)
+        # message_post subscribes the posting user, or the author when an inactive user (a cron's) posts for them,
+        # after creating the message (mail_create_nosubscribe aside).
+        if not self.env.context.get("mail_create_nosubscribe"):
+            by_author = {}
+            for entry in prepared:
+                if self.env.user.active:
+                    real_author = self.env.user.partner_id
+                else:
+                    real_author = self.env["res.partner"].browse(entry["msg_values"]["author_id"])
+                    real_author = real_author if real_author.active else real_author.browse()
+                if real_author:
+                    by_author.setdefault(real_author.id, []).append(entry["move"].id)
+            for author_id, move_ids in by_author.items():
+                moves.browse(move_ids)._message_subscribe(partner_ids=[author_id])
+        for entry, message in zip(prepared, messages, strict=True):
+            entry["thread"]._message_post_after_hook(message, entry["msg_values"])
+        emails = self._notify_by_email(prepared, messages, recipients)
+        # _send_mail: the attachments belong to the message, not to the invoice.
+        if attachments:
+            Attachment.flush_model(["res_model", "res_id"])
+            pairs = [
+                (attachment_id, message.id)
+                for message, ids in zip(messages, per_entry, strict=True)
+                for attachment_id in ids
+            ]
+            self.env.cr.execute(
+                """UPDATE ir_attachment a SET res_model = 'mail.message', res_id = v.message_id
+                     FROM unnest(%s::int[], %s::int[]) AS v(attachment_id, message_id)
+                    WHERE a.id = v.attachment_id""",
+                [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
+            )
+            attachments.invalidate_recordset(["res_model", "res_id"])
+        self._send_notification_emails(emails)
+        return messages
+
+    @api.model
+    def _notify_by_email(self, prepared, messages, recipients):
+        """_notify_thread_by_email for each message, the e-mails and notifications created in one batch."""
+        gen_batch_size = int(self.env["ir.config_parameter"].sudo().get_param("mail.batch_size")) or 50
+        ancestors = self._ancestors(messages.filtered(lambda m: recipients[m.res_id]))
+        mail_values, notification_values = [], []
+        for entry, message in zip(prepared, messages, strict=True):
+            thread, notify = entry["thread"], dict(entry["notify"])
+            # A message just created has no tracking values: said here, the rendering does not search for them.
+            msg_values = {**entry["msg_values"], "tracking_value_ids": []}
+            partners_data = recipients[entry["move"].id]
+            if not partners_data:
+                continue
+            base_mail_values = self._base_mail_values(
+                thread, message, ancestors, additional_values={"auto_delete": notify.pop("mail_auto_delete")}
+            )
+            for _lang, render_values, recipients_group in thread._notify_get_classified_recipients_iterator(
+                message, partners_data, msg_vals=msg_values, model_description=notify.get("model_description")
+            ):
+                mail_body = thread._notify_by_email_render_layout(
+                    message, recipients_group, msg_vals=msg_values, render_values=render_values
+                )
+                for chunk in split_every(gen_batch_size, recipients_group.pop("recipients")):
+                    mail_values.append(
+                        thread._notify_by_email_get_final_mail_values(
+                            chunk, base_mail_values, additional_values={"body_html": mail_body}
+                        )
+                    )
+                    notification_values.append(
+                        [
+                            {
+                                "author_id": message.author_id.id,
+                                "is_read": True,
+                                "mail_message_id": message.id,
+                                "notification_status": "ready",
+                                "notification_type": "email",
+                                "res_partner_id": recipient_id,
+                            }
+                            for recipient_id in chunk
+                        ]
+                    )
+        if not mail_values:
+            return self.env["mail.mail"].sudo()
+        context = clean_context(self.env.context)
+        clean_env = self.env(context=context)
+        emails = clean_env["mail.mail"].sudo().create(mail_values)
+        clean_env["mail.notification"].sudo().create(
+            [
+                {**values, "mail_mail_id": email.id}
+                for email, chunk in zip(emails, notification_values, strict=True)
+                for values in chunk
+            ]
+        )
+        return emails
+
+    @api.model
+    def _ancestors(self, messages):
+        """The messages _notify_by_email_get_base_mail_values searches for each message's references (the 32
+        newest others on its record with a subtype and a message-id), for all messages in one query:
+        {message id: messages, newest first}."""
+        if not messages:
+            return {}
+        Message = self.env["mail.message"].sudo()
+        Message.flush_model(["model", "res_id", "subtype_id", "message_id"])
+        self.env.cr.execute(
+            """SELECT me.id, an.id
+                 FROM mail_message me
+                 JOIN LATERAL (
+                      SELECT other.id FROM mail_message other
+                       WHERE other.model = me.model AND other.res_id = me.res_id AND other.id != me.id
+                         AND other.subtype_id IS NOT NULL AND other.message_id IS NOT NULL
+                    ORDER BY other.id DESC LIMIT 32
+                 ) an ON TRUE
+                WHERE me.id IN %s
+             ORDER BY me.id, an.id DESC""",
+            [tuple(messages.ids)],
+        )
+        found = {}
+        for message_id, ancestor_id in self.env.cr.fetchall():
+            found.setdefault(message_id, []).append(ancestor_id)
+        every = Message.browse({i for ids in found.values() for i in ids})
+        every.fetch(["is_internal", "subtype_id", "message_type", "message_id"])  # read together
+        every.subtype_id.fetch(["internal"])
+        return {message.id: every.browse(found.get(message.id, [])) for message in messages}
+
+    @api.model
+    def _base_mail_values(self, thread, message, ancestors, additional_values=None):
+        """mail.thread._notify_by_email_get_base_mail_values, with the ancestors found beforehand."""
+        mail_subject = message.subject
+        if not mail_subject and thread and hasattr(thread, "_message_compute_subject"):
+            mail_subject = thread._message_compute_subject()
+        if not mail_subject:
+            mail_subject = message.record_name
+        if mail_subject:
+            mail_subject = " ".join(mail_subject.splitlines())
+        message_sudo = message.sudo()
+        outgoing_types = ("comment", "auto_comment", "email", "email_outgoing")
+        history_ancestors = ancestors[message.id].sorted(
+            lambda m: (
+                not m.is_internal and not m.subtype_id.internal,
+                m.message_type in outgoing_types,
+                m.message_type != "user_notification",
+            ),
+            reverse=True,
+        )
+        references = " ".join(m.message_id for m in (history_ancestors[:3].sorted("id") + message_sudo))
+        base_mail_values = {"mail_message_id": message.id, "references": references}
+        if mail_subject != message.subject:
+            base_mail_values["subject"] = mail_subject
+        if additional_values:
+            base_mail_values.update(additional_values)
+        headers = {}
+        if message_sudo.record_alias_domain_id.bounce_email:
+            headers["Return-Path"] = message_sudo.record_alias_domain_id.bounce_email
+        headers = thread._notify_by_email_get_headers(headers=headers)
+        if headers:
+            base_mail_values["headers"] = repr(headers)
+        return base_mail_values
+
+    @api.model
+    def _send_notification_emails(self, emails):
+        """Send as _notify_thread_by_email does for each message: the e-mails of a message with fewer than Odoo's
+        force-send limit go at once in tests, after the commit otherwise; here together, in one send."""
+        if not emails or not self.env.context.get("mail_notify_force_send", True):
+            return
+        limit = int(self.env["ir.config_parameter"].sudo().get_param("mail.mail.force.send.limit", 100))
+        per_message = {}
+        for email in emails:
+            per_message.setdefault(email.mail_message_id.id, []).append(email.id)
+        emails = emails.browse([i for ids in per_message.values() if len(ids) < limit for i in ids])
+        test_mode = getattr(threading.current_thread(), "testing", False)
+        if emails and (not self.pool._init or test_mode):
+            if test_mode:
+                emails.send()
+            else:
+                emails.send_after_commit()
