@@ -1,6 +1,7 @@
 """The "nettbank" channel through MPS' ERP service v4: the network adapter on :class:`.mps_client.MpsClient`.
 
-The wire contract, its types and faults are in :mod:`.mps_client`; like it, this adapter is plain Python. **The
+The wire contract is in :mod:`.mps_client`, its types in :mod:`.mps_types` and its faults in :mod:`.mps_faults`
+(re-exported by :mod:`.mps_client`); like them, this adapter is plain Python. **The
 contract is unverified** (see ``wsdl/INVENTED.md``).
 """
 

@@ -15,14 +15,11 @@ whose two cancellation operations, getCancellableInvoice and cancelInvoice, are 
 ``wsdl/efaktura-submitter-v1.wsdl`` and ``.xsd`` and reached at ``MpsConfig.submitter_address``.
 
 :class:`MpsClient` speaks the operations one to one. The network adapter built on it, for the "nettbank"
-channel, is :class:`.mps.MpsNetwork`.
+channel, is :class:`.mps.MpsNetwork`. The addresses and types it speaks in are in :mod:`.mps_types`, the SOAP
+faults and their codes in :mod:`.mps_faults`; both are re-exported here.
 """
 
-import dataclasses
-import datetime
 import decimal
-import os
-import urllib.parse
 import uuid
 
 import requests
@@ -37,20 +34,41 @@ from .base import (
     NetworkUnavailable,
 )
 
-NAMESPACE = "https://efaktura-services.nets.no/invoicing-erp/v4/"
-#: The documented service location; test environments and proxies are set in MpsConfig.endpoint.
-PRODUCTION_ENDPOINT = NAMESPACE
-WSDL_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wsdl", "efaktura-erp-v4.wsdl")
-XSD_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-erp-v4.xsd")
-BINDING = f"{{{NAMESPACE}}}EfakturaErpBinding"
-
-SUBMITTER_NAMESPACE = "https://efaktura-services.nets.no/invoicing-nets-submitter/v1/"
-SUBMITTER_PATH = "/invoicing-nets-submitter/v1/"
-#: The documented location of the "Issuer via MPS" service.
-SUBMITTER_PRODUCTION_ENDPOINT = SUBMITTER_NAMESPACE
-SUBMITTER_WSDL_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-submitter-v1.wsdl")
-SUBMITTER_XSD_PATH = os.path.join(os.path.dirname(WSDL_PATH), "efaktura-submitter-v1.xsd")
-SUBMITTER_BINDING = f"{{{SUBMITTER_NAMESPACE}}}EfakturaNetsSubmitterBinding"
+# The types and the faults live in modules of their own; every public name stays importable from here.
+from .mps_faults import (  # noqa: F401  # pylint: disable=unused-import
+    DUPLICATE_CONSIGNMENT,
+    FAULT_CODES,
+    INVOICE_ALREADY_CANCELLED,
+    INVOICE_PAID,
+    INVOICE_UNKNOWN,
+    ISSUER_UNKNOWN,
+    RECIPIENT_MISSING,
+    SUBMITTER_FAULT_CODES,
+    fault_to_error,
+)
+from .mps_types import (  # noqa: F401  # pylint: disable=unused-import
+    BINDING,
+    DOCUMENT_CREDIT_NOTE,
+    DOCUMENT_INVOICE,
+    NAMESPACE,
+    PRODUCTION_ENDPOINT,
+    SUBMITTER_BINDING,
+    SUBMITTER_NAMESPACE,
+    SUBMITTER_PATH,
+    SUBMITTER_PRODUCTION_ENDPOINT,
+    SUBMITTER_WSDL_PATH,
+    SUBMITTER_XSD_PATH,
+    WSDL_PATH,
+    XSD_PATH,
+    CancellableInvoice,
+    ConsignmentStatus,
+    IdentifierAnswer,
+    IdentifierQuery,
+    InvoiceStatus,
+    MpsConfig,
+    MpsInvoice,
+    MpsIssuer,
+)
 
 MESSAGE_IDENTIFIER_PREFIX = "odoo-"  # followed by 32 hex digits: 37 characters, within 5..50
 LOOKUP_BATCH_SIZE = 100  # efakturaIdentifierRequest maxOccurs in the XSD
@@ -58,227 +76,13 @@ INVOICE_STATUS_BATCH_SIZE = 1000  # invoiceNumber maxOccurs in the XSD
 # At most 1,000 transactions per shipment: the only per-shipment figure the public pages give.
 ADD_INVOICES_BATCH_SIZE = 1000
 
-DOCUMENT_INVOICE = "INVOICE"
-DOCUMENT_CREDIT_NOTE = "CREDIT_NOTE"
-
-#: Error codes MPS puts in validationFault, with whether the same call may succeed later and what
-#: they mean. Sources on https://www.efaktura.no/developer/documentation/:
-#: efaktura-erp-v4 (5002, 5006, 5007, 5008), efaktura-nets-submitter-v1 (5003, 5009, 5010) and
-#: submitter-service (209, 201, 202, 205). A validationFault says the request itself is wrong, so
-#: none of them is retryable; any other validationFault code is treated the same way. A serverFault
-#: is always retryable, whatever its code.
-FAULT_CODES = {
-    "5002": (False, "Issuer does not exist or user is not authorized to view information about this issuer."),
-    "5003": (False, "One of efakturaReference, efakturaIdentifier or socialSecurityNumber is required."),
-    "5006": (
-        False,
-        "Invalid billing account number. Must be a Norwegian account number with 11 digits and modulus 11 valid.",
-    ),
-    "5007": (False, "Invalid CustomerReferencePosition. Must be on the format KID[digit-digit]."),
-    "5008": (False, "Brand agreement rule already exists."),
-    "5009": (False, "User must supply service provider id."),
-    "5010": (False, "User not allowed to supply service provider id."),
-    "209": (False, "Duplicate consignmentId (the sender has used this consignmentId before)."),
-    "201": (False, "Unable to find consignment."),
-    "202": (False, "Multiple consignments found for id."),
-    "205": (False, "Consignment already cancelled."),
-}
-#: validationFault codes of the "Issuer via MPS" cancellation operations, documented for
-#: cancelInvoice on .../issuer-via-mastercard-payment-services-service. The same numbers mean other
-#: things in the ERP service v4 (5006 there is an invalid account number), so they are read with
-#: this table only for answers of that service. None of them will pass on a later try.
-SUBMITTER_FAULT_CODES = {
-    "5004": (False, "Unable to find invoice."),
-    "5005": (False, "Cancellation on paid invoice: the invoice is already paid."),
-    "5006": (False, "Invoice already cancelled."),
-    "5008": (False, "Authorization failed."),
-}
-INVOICE_UNKNOWN = "5004"
-INVOICE_PAID = "5005"
-INVOICE_ALREADY_CANCELLED = "5006"
-
-ISSUER_UNKNOWN = "5002"
-RECIPIENT_MISSING = "5003"
-DUPLICATE_CONSIGNMENT = "209"
-
 # HTTP statuses that say "later" rather than "never".
 _RETRYABLE_HTTP = (408, 429)
-
-
-@dataclasses.dataclass(frozen=True)
-class MpsConfig:
-    """Where and how to reach MPS.
-
-    ``endpoint`` is the ERP service v4. ``submitter_endpoint`` is the "Issuer via MPS" service that
-    cancels invoices; when empty it is derived from ``endpoint``: the same scheme and host with the
-    documented path ``/invoicing-nets-submitter/v1/`` (see :attr:`submitter_address`), which for the
-    production ERP address is the documented production address of that service.
-    ``client_cert`` and ``client_key`` are the paths of the PEM certificate and key of the mutual
-    TLS agreement (the key may sit in the certificate file); ``ca_bundle`` the CA file that signs
-    the server, empty for the system store. ``timeout`` is in seconds, for each call.
-    """
-
-    endpoint: str = PRODUCTION_ENDPOINT
-    issuer_org_number: str = ""
-    wsdl_path: str = WSDL_PATH
-    submitter_endpoint: str = ""
-    submitter_wsdl_path: str = SUBMITTER_WSDL_PATH
-    client_cert: str = ""
-    client_key: str = ""
-    ca_bundle: str = ""
-    timeout: float = 30.0
-    # ((operation, SOAPAction), ...): overrides of the SOAP actions the WSDL gives, for when MPS's differ.
-    soap_actions: tuple = ()
-
-    def __post_init__(self):
-        if not self.endpoint:
-            raise ValueError("MpsConfig.endpoint is required")
-        if not self.timeout or self.timeout <= 0:
-            raise ValueError(f"MpsConfig.timeout must be a positive number of seconds, not {self.timeout!r}")
-        if self.client_key and not self.client_cert:
-            raise ValueError("MpsConfig.client_key is set without client_cert")
-
-    @property
-    def submitter_address(self):
-        """The address of the "Issuer via MPS" service: ``submitter_endpoint``, or derived from ``endpoint``."""
-        if self.submitter_endpoint:
-            return self.submitter_endpoint
-        parts = urllib.parse.urlsplit(self.endpoint)
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, SUBMITTER_PATH, "", ""))
-
-
-@dataclasses.dataclass(frozen=True)
-class MpsIssuer:
-    issuer_id: str  # organisation number, 9 digits
-    name: str
-    account_number: str  # 11 digits, MOD11 (error 5006 otherwise)
-    email: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class IdentifierQuery:
-    """One consumer to look up: by national id, or by name with a phone number and/or e-mail."""
-
-    reference: str  # echoed back in the answer, 1..50 characters
-    national_id: str = ""
-    name: str = ""
-    phone: str = ""  # E.164
-    email: str = ""
-    birthdate: datetime.date = None
-
-    def check(self):
-        if not self.reference or len(self.reference) > 50:
-            raise ValueError(f"An identifier query needs a reference of 1 to 50 characters, not {self.reference!r}")
-        if not self.national_id and not (self.name and (self.phone or self.email)):
-            raise ValueError(
-                f"Identifier query {self.reference!r} needs a national id, or a name with a phone number or e-mail"
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class IdentifierAnswer:
-    reference: str
-    efaktura_identifier: str = ""  # empty: no consumer found
-    auto_accept: bool = False  # the consumer said "yes to all" eFaktura
-    blocked: bool = False  # the consumer blocked this issuer
-
-    @property
-    def usable(self):
-        """Whether an invoice from this issuer can reach the consumer by eFaktura now."""
-        return bool(self.efaktura_identifier) and self.auto_accept and not self.blocked
-
-
-@dataclasses.dataclass(frozen=True)
-class MpsInvoice:
-    invoice_number: str
-    customer_name: str
-    account_number: str
-    amount: decimal.Decimal  # NOK, two decimals, never negative
-    issue_date: datetime.date
-    due_date: datetime.date
-    efaktura_identifier: str = ""
-    efaktura_reference: str = ""
-    social_security_number: str = ""
-    kid: str = ""
-    document_type: str = DOCUMENT_INVOICE
-    presentation_url: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsignmentStatus:
-    consignment_id: str
-    status: str  # ConsignmentStatusType
-    number_of_invoices: int = 0
-    status_text: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class CancellableInvoice:
-    invoice_number: str
-    status: str  # InvoiceStatusType
-    consignment_id: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class InvoiceStatus:
-    invoice_number: str
-    consignment_id: str
-    status: str  # InvoiceStatusType
-    status_text: str = ""
-    last_changed: datetime.datetime = None
 
 
 def new_message_identifier():
     """A fresh auditInformation.messageIdentifier: unique per request, 5 to 50 characters."""
     return MESSAGE_IDENTIFIER_PREFIX + uuid.uuid4().hex
-
-
-def _localname(element):
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
-
-
-def _child_text(element, name):
-    for child in element:
-        if _localname(child) == name:
-            return (child.text or "").strip()
-    return ""
-
-
-def fault_to_error(fault, operation="call", codes=None):
-    """The typed error for a SOAP fault read by zeep.
-
-    A validationFault becomes :class:`NetworkRejected` (or :class:`NetworkUnavailable` for a code
-    that :data:`FAULT_CODES` marks retryable) carrying MPS' code; a serverFault becomes
-    :class:`NetworkUnavailable`. A fault without a typed detail follows its faultcode: "Client"
-    is refused for good, anything else may pass later. ``codes`` is the code table of the service
-    that answered, :data:`FAULT_CODES` by default; a known code's meaning is added to the message
-    when MPS' own text does not already say it.
-    """
-    kind = code = text = ""
-    detail = fault.detail
-    if isinstance(detail, etree._Element):
-        for child in detail:
-            if _localname(child) in ("validationFault", "serverFault"):
-                kind = _localname(child)
-                code = _child_text(child, "code")
-                text = _child_text(child, "message")
-                break
-    message = text or fault.message or ""
-    if kind == "validationFault":
-        retryable, meaning = (FAULT_CODES if codes is None else codes).get(code, (False, ""))
-        error_class = NetworkUnavailable if retryable else NetworkRejected
-        reason = message or meaning or "no reason given"
-        if message and meaning and meaning.rstrip(".") not in message:
-            reason = f"{message} ({meaning.rstrip('.')})"
-        return error_class(f"MPS {operation} refused the request: {reason}", code or None)
-    if kind == "serverFault":
-        return NetworkUnavailable(f"MPS {operation} failed on the server: {message or 'no reason given'}", code or None)
-    if not fault.code and not isinstance(detail, etree._Element):
-        return NetworkUnavailable(f"MPS {operation} failed: the server answered with an error that is not a SOAP fault")
-    faultcode = (fault.code or "").rpartition(":")[2]
-    if faultcode == "Client":
-        return NetworkRejected(f"MPS {operation} refused the request: {message or 'no reason given'}")
-    return NetworkUnavailable(f"MPS {operation} failed: {message or 'the answer held no fault details'}")
 
 
 class _Transport(Transport):

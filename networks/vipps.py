@@ -1,6 +1,6 @@
 """The Vipps channel: the network adapter on :class:`.vipps_client.VippsClient`, in plain Python (no Odoo import).
 
-The API, its document rules and the invoice body are in :mod:`.vipps_client`.
+The API's calls are in :mod:`.vipps_client`, its document rules and the invoice body in :mod:`.vipps_documents`.
 """
 
 import urllib.parse
