@@ -15,158 +15,61 @@ of :data:`TEST_PERSONS` (or any person dict) and :meth:`Simulator.cancel` plays 
 
 Pending requests and codes live in a :class:`Store`; the default keeps them in memory, a database
 backed store can be passed instead. Stored values are JSON-serialisable dicts.
+
+The parts live beside this module, which re-exports the names other code imports from it:
+``bankid_protocol`` (endpoint paths, acr values, scopes, time limits, :class:`SimulatorError`), ``bankid_persons``
+(the test persons), ``bankid_store`` (the :class:`Store` interface and :class:`MemoryStore`) and ``bankid_clients``
+(client authentication at the token and PAR endpoints).
 """
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
 import re
 import secrets
-import threading
 import time
-from typing import Protocol
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-ENDPOINT_PATHS = {
-    "discovery": "/.well-known/openid-configuration",
-    "authorization": "/authorize",
-    "token": "/token",
-    "jwks": "/jwks",
-    "par": "/par",
-    "userinfo": "/userinfo",
-}
+from .bankid_clients import ClientAuthentication
+from .bankid_persons import TEST_PERSONS, Person, find_test_person
+from .bankid_protocol import (
+    ACR_VALUES,
+    AMR_BY_ACR,
+    DEFAULT_ACR,
+    ENDPOINT_PATHS,
+    METHODS,
+    PAR_TTL,
+    PAR_URI_PREFIX,
+    PENDING_TTL,
+    SCOPES,
+    SIGNING_ALGORITHMS,
+    USERINFO_ONLY_CLAIMS,
+    SimulatorError,
+    _digest,
+)
+from .bankid_store import MemoryStore, Store
 
-DEFAULT_ACR = "urn:bankid:bis;LOA=3"
-ACR_VALUES = ("urn:bankid:bid;LOA=4", "urn:bankid:bim;LOA=4", DEFAULT_ACR)
-# The BankID method behind each acr value, reported in ``amr``.
-AMR_BY_ACR = {
-    "urn:bankid:bid;LOA=4": "BID",
-    "urn:bankid:bim;LOA=4": "BIM",
-    "urn:bankid:bis;LOA=3": "BIS",
-}
-# What the login page offers: BankID with code device or app (high), or with biometrics (substantial, weaker).
-METHODS = {"high": "urn:bankid:bid;LOA=4", "substantial": DEFAULT_ACR}
-SCOPES = ("openid", "profile", "nnin_altsub")
-SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256")
-# The claims a client with "claims_at_userinfo" only gets from the userinfo endpoint.
-USERINFO_ONLY_CLAIMS = ("name", "given_name", "family_name", "birthdate", "nnin_altsub", "nin")
-PAR_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
-PENDING_TTL = 900  # seconds a person has to finish the login
-PAR_TTL = 90  # seconds a pushed request_uri stays usable
+# The names other code imports from here, wherever they are defined.
+__all__ = [
+    "ENDPOINT_PATHS",
+    "TEST_PERSONS",
+    "MemoryStore",
+    "Person",
+    "Simulator",
+    "SimulatorError",
+    "Store",
+    "find_test_person",
+    "generate_ec_key_pem",
+    "generate_rsa_key_pem",
+]
 
 _PKCE_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Person:
-    """A test person the simulator can log in."""
-
-    nnin: str
-    given_name: str
-    family_name: str
-    birthdate: str  # YYYY-MM-DD
-
-    @property
-    def name(self):
-        return f"{self.given_name} {self.family_name}"
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-
-# Synthetic national identity numbers for the sandbox only: the dates and individual numbers are
-# made up and the check digits computed, so they pass validation but name nobody we know of.
-TEST_PERSONS = (
-    Person("14038541286", "Kari", "Nordmann", "1985-03-14"),
-    Person("02118341344", "Ola", "Nordmann", "1983-11-02"),
-    Person("21079241285", "Ingrid", "Hansen", "1992-07-21"),
-    Person("30016841389", "Per", "Olsen", "1968-01-30"),
-    Person("05095741241", "Åse", "Sørensen", "1957-09-05"),
-)
-
-
-def find_test_person(nnin):
-    """The test person with that national identity number, or None."""
-    return next((person for person in TEST_PERSONS if person.nnin == nnin), None)
-
-
-class SimulatorError(Exception):
-    """An OAuth 2.0 error (RFC 6749) with its HTTP status.
-
-    ``redirect_url`` is set when the error may be sent back to the client (the client and its
-    redirect URI were valid); otherwise it must be shown to the person, never redirected.
-    """
-
-    def __init__(self, error, description, status=400, redirect_url=None):
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-        self.redirect_url = redirect_url
-
-    def as_dict(self):
-        return {"error": self.error, "error_description": self.description}
-
-
-class Store(Protocol):
-    """Where the simulator keeps pending requests, pushed requests and codes.
-
-    Values are JSON-serialisable dicts. ``ttl`` is in seconds; an expired entry reads as absent.
-    ``pop_once`` must be atomic: of two concurrent calls for one key, only one gets the value.
-    """
-
-    def get(self, key: str) -> dict | None: ...
-
-    def set(self, key: str, value: dict, ttl: float) -> None: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def pop_once(self, key: str) -> dict | None: ...
-
-
-class MemoryStore:
-    """A thread-safe in-memory :class:`Store`."""
-
-    def __init__(self, clock=time.time):
-        self._clock = clock
-        self._data = {}
-        self._lock = threading.Lock()
-
-    def _live(self, key):
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        expires_at, value = entry
-        if expires_at <= self._clock():
-            del self._data[key]
-            return None
-        return value
-
-    def get(self, key):
-        with self._lock:
-            value = self._live(key)
-            return json.loads(value) if value is not None else None
-
-    def set(self, key, value, ttl):
-        with self._lock:
-            self._data[key] = (self._clock() + ttl, json.dumps(value))
-
-    def delete(self, key):
-        with self._lock:
-            self._data.pop(key, None)
-
-    def pop_once(self, key):
-        with self._lock:
-            value = self._live(key)
-            self._data.pop(key, None)
-            return json.loads(value) if value is not None else None
 
 
 def generate_rsa_key_pem(key_size=2048):
@@ -189,17 +92,13 @@ def _b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _digest(value):
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
 def _add_query(url, params):
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + [(k, v) for k, v in params.items() if v is not None]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-class Simulator:
+class Simulator(ClientAuthentication):
     """The sandbox OpenID provider.
 
     ``clients`` maps each client_id to ``{"secret": ..., "redirect_uris": [...]}``, plus
@@ -309,94 +208,6 @@ class Simulator:
     def sign(self, claims, headers=None):
         """Sign claims as a JWT with this provider's key, algorithm and ``kid``."""
         return jwt.encode(claims, self._key, algorithm=self.signing_alg, headers={"kid": self.kid, **(headers or {})})
-
-    # -- client authentication --------------------------------------------------------------
-
-    def _client(self, client_id, status=401):
-        client = self.clients.get(client_id) if isinstance(client_id, str) else None
-        if client is None:
-            raise SimulatorError("invalid_client", f"unknown client {client_id!r}", status=status)
-        return client
-
-    def _authenticate_assertion(self, params, client_auth, audiences):
-        """private_key_jwt (RFC 7523): the assertion is signed with the key the client registered, names the
-        client as ``iss`` and ``sub`` and this provider (or the endpoint) as ``aud``, and is used once."""
-        if client_auth or "client_secret" in params:
-            raise SimulatorError("invalid_request", "use one client authentication method, not two")
-        if params.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
-            raise SimulatorError("invalid_client", "unsupported client_assertion_type", status=401)
-        assertion = params.get("client_assertion") or ""
-        try:
-            unverified = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.InvalidTokenError:
-            raise SimulatorError("invalid_client", "the client assertion cannot be decoded", status=401) from None
-        client_id = unverified.get("iss")
-        client = self._client(client_id)
-        if params.get("client_id") not in (None, client_id):
-            raise SimulatorError("invalid_client", "client_id in the body differs from the assertion's issuer", 401)
-        if client.get("auth") != "private_key_jwt" or not client.get("jwks"):
-            raise SimulatorError("invalid_client", f"client {client_id!r} has no registered key", status=401)
-        try:
-            keys = jwt.PyJWKSet.from_dict(client["jwks"]).keys
-            kid = jwt.get_unverified_header(assertion).get("kid")
-            key = next((k for k in keys if kid in (None, k.key_id)), None)
-            if key is None:
-                raise SimulatorError("invalid_client", f"no registered key with kid {kid!r}", status=401)
-            claims = jwt.decode(
-                assertion,
-                key.key,
-                algorithms=list(SIGNING_ALGORITHMS),
-                audience=list(audiences),
-                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
-            )
-        except jwt.InvalidTokenError as exc:
-            raise SimulatorError("invalid_client", f"the client assertion is not valid: {exc}", status=401) from None
-        if claims["sub"] != client_id:
-            raise SimulatorError("invalid_client", "the client assertion's sub is not its iss", status=401)
-        if self.store.get("jti:" + _digest(claims["jti"])) is not None:
-            raise SimulatorError("invalid_client", "the client assertion was already used", status=401)
-        self.store.set("jti:" + _digest(claims["jti"]), {"client_id": client_id}, 600)
-        return client_id
-
-    def authenticate_client(self, params, client_auth, endpoint=None):
-        """Return the client_id authenticated by the Authorization header, the posted secret or a signed
-        client assertion (private_key_jwt).
-
-        ``client_auth`` is the request's ``Authorization`` header value (or None); ``endpoint`` the name of
-        the endpoint posted to (an audience a client assertion may name, beside the issuer).
-        """
-        if "client_assertion" in params or "client_assertion_type" in params:
-            audiences = [self.issuer] + ([self.endpoint(endpoint)] if endpoint else [])
-            return self._authenticate_assertion(params, client_auth, audiences)
-        if client_auth:
-            scheme, _, encoded = client_auth.partition(" ")
-            if scheme.lower() != "basic":
-                raise SimulatorError("invalid_client", f"unsupported authentication scheme {scheme!r}", status=401)
-            if "client_secret" in params:
-                raise SimulatorError("invalid_request", "use one client authentication method, not two")
-            try:
-                decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                raise SimulatorError("invalid_client", "malformed Basic credentials", status=401) from None
-            raw_id, sep, raw_secret = decoded.partition(":")
-            if not sep:
-                raise SimulatorError("invalid_client", "malformed Basic credentials", status=401)
-            client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
-            if params.get("client_id") not in (None, client_id):
-                raise SimulatorError(
-                    "invalid_client", "client_id in the body differs from the authenticated client", 401
-                )
-        elif "client_secret" in params:
-            client_id, secret = params.get("client_id"), params["client_secret"]
-        else:
-            raise SimulatorError("invalid_client", "client authentication is required", status=401)
-        client = self._client(client_id)
-        if client.get("auth") == "private_key_jwt":
-            raise SimulatorError("invalid_client", f"client {client_id!r} must authenticate with private_key_jwt", 401)
-        expected = client.get("secret") or ""
-        if not expected or not hmac.compare_digest(str(secret).encode("utf-8"), expected.encode("utf-8")):
-            raise SimulatorError("invalid_client", f"wrong secret for client {client_id!r}", status=401)
-        return client_id
 
     # -- authorization ------------------------------------------------------------------------
 
