@@ -287,7 +287,7 @@ class EfakturaChain(models.AbstractModel):
             if not take:
                 continue
             self._log_skipped(run, take)
-            outcomes = getattr(self.env[SENDERS[code]], f"_send_{code}")(take, run)
+            outcomes = self._send(code, take, run)
             for move, outcome in outcomes.items():
                 if outcome == NEXT:
                     run.exhausted[move].add(code)
@@ -299,6 +299,11 @@ class EfakturaChain(models.AbstractModel):
     def _applicable(self, code, moves, run):
         """Which of the moves the channel can take: {move: (bool, reason)}."""
         return getattr(self.env[SENDERS[code]], f"_applicable_{code}")(moves, run)
+
+    @api.model
+    def _send(self, code, moves, run):
+        """Send the moves by the channel: {move: DONE, WAIT or NEXT}."""
+        return getattr(self.env[SENDERS[code]], f"_send_{code}")(moves, run)
 
     def _log_skipped(self, run, moves):
         """A fallback says why: the channels passed over before the one that takes the move, each with its

@@ -60,7 +60,7 @@ class EfakturaResendWizard(models.TransientModel):
         chain = self.env["efaktura.chain"]
         for company, company_moves in moves.grouped("company_id").items():
             run = DispatchRun(chain, company, company_moves)
-            getattr(chain, f"_send_{self.channel}")(company_moves, run)
+            chain._send(self.channel, company_moves, run)
             chain._flush_logs(run)
         if self.channel != "manual":
             self._close_print_tasks(moves.filtered(lambda m: m.efaktura_state == "fallback_sent"))
