@@ -126,6 +126,21 @@ class AccountMove(models.Model):
     # Queue
     # ------------------------------------------------------------------
 
+    def _efaktura_lock(self, state):
+        """The moves still in eFaktura state ``state`` that this transaction can lock; another worker holds the
+        others (FOR UPDATE SKIP LOCKED)."""
+        self.env["account.move"].flush_model(["efaktura_state"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = %s FOR UPDATE SKIP LOCKED",
+                tuple(self.ids),
+                state,
+            )
+        )
+        locked = self.browse([row[0] for row in self.env.cr.fetchall()])
+        locked.invalidate_recordset(["efaktura_state"])
+        return locked
+
     def _efaktura_queue(self):
         """Hand posted customer invoices to the chain. Idempotent: queued or waiting ones stay as they are."""
         moves = self.filtered(

@@ -124,15 +124,7 @@ class EfakturaChain(models.AbstractModel):
         """Dispatch the moves this transaction can lock; others are being sent by another worker."""
         if not moves:
             return moves
-        self.env["account.move"].flush_model(["efaktura_state"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'queued' FOR UPDATE SKIP LOCKED",
-                tuple(moves.ids),
-            )
-        )
-        locked = moves.browse([row[0] for row in self.env.cr.fetchall()])
-        locked.invalidate_recordset(["efaktura_state"])
+        locked = moves._efaktura_lock("queued")
         self._dispatch(locked)
         return locked
 

@@ -9,7 +9,6 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
 
 from ..networks.base import NetworkError
 from .efaktura_channel import NETWORK_CHANNELS
@@ -114,15 +113,7 @@ class EfakturaTakeBack(models.AbstractModel):
         Each invoice is locked while it is handled."""
         if not moves:
             return
-        self.env["account.move"].flush_model(["efaktura_state"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM account_move WHERE id IN %s AND efaktura_state = 'cancelling' FOR UPDATE SKIP LOCKED",
-                tuple(moves.ids),
-            )
-        )
-        moves = moves.browse([row[0] for row in self.env.cr.fetchall()])
-        moves.invalidate_recordset(["efaktura_state"])
+        moves = moves._efaktura_lock("cancelling")
         Delivery = self.env["efaktura.delivery"].sudo()
         for move in moves:
             deliveries = Delivery.search([("move_id", "=", move.id), ("cancel_request", "!=", False)])
