@@ -46,3 +46,4 @@ from . import test_public_routes
 from . import test_consent_evidence
 from . import test_batch_fallbacks
 from . import test_state_tracking
+from . import test_layout
