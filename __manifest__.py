@@ -1,7 +1,7 @@
 {
     "name": "Norway - eFaktura B2C",
     "summary": "Invoice Norwegian consumers by Vipps, eFaktura in the nettbank, e-mail or post, with BankID consent",
-    "version": "18.0.1.0.2",
+    "version": "1.0.3",
     "category": "Accounting/Localizations/EDI",
     "countries": ["no"],
     "author": "l10n_no_efaktura_b2c contributors",

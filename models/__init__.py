@@ -28,3 +28,4 @@ from . import sms_sms
 from . import snailmail_letter
 from . import mail_thread
 from . import efaktura_demo
+from . import ir_actions_actions

@@ -8,12 +8,22 @@ class AccountMoveSend(models.AbstractModel):
     _inherit = "account.move.send"
 
     @api.model
-    def _get_default_sending_method(self, move):
-        # EXTENDS 'account': eligible consumers get the chain by default.
+    def _efaktura_is_default(self, move):
+        """Eligible consumers get the chain by default."""
         partner = move.partner_id.with_company(move.company_id)
-        if move.company_id.efaktura_switched_on and partner.sudo().efaktura_b2c_customer and not partner.is_company:
-            return METHOD
-        return super()._get_default_sending_method(move)
+        return bool(
+            move.company_id.efaktura_switched_on and partner.sudo().efaktura_b2c_customer and not partner.is_company
+        )
+
+    @api.model
+    def _get_default_sending_method(self, move):
+        # EXTENDS 'account' (18.0)
+        return METHOD if self._efaktura_is_default(move) else super()._get_default_sending_method(move)
+
+    @api.model
+    def _get_default_sending_methods(self, move):
+        # EXTENDS 'account' (19.0: the default methods are a set)
+        return {METHOD} if self._efaktura_is_default(move) else super()._get_default_sending_methods(move)
 
     @api.model
     def _is_applicable_to_company(self, method, company):
@@ -53,9 +63,9 @@ class AccountMoveSend(models.AbstractModel):
         return alerts
 
     @api.model
-    def _hook_if_success(self, moves_data):
-        # EXTENDS 'account': invoices sent with the B2C method go through the chain.
-        res = super()._hook_if_success(moves_data)
+    def _hook_if_success(self, moves_data, **kwargs):
+        # EXTENDS 'account': invoices sent with the B2C method go through the chain. (19.0 passes from_cron.)
+        res = super()._hook_if_success(moves_data, **kwargs)
         moves = self.env["account.move"].union(
             *(move for move, move_data in moves_data.items() if METHOD in move_data["sending_methods"])
         )
@@ -63,6 +73,15 @@ class AccountMoveSend(models.AbstractModel):
             queued = moves._efaktura_queue()
             self.env["efaktura.chain"]._dispatch_locked(queued)
         return res
+
+    @api.model
+    def _hook_if_errors(self, moves_data, allow_raising=True):
+        # EXTENDS 'account': the e-mail fallback learns which invoices could not be sent from here, on both series
+        # (19.0 keeps an error in sending_data only when Odoo will retry it).
+        failed = self.env.context.get("efaktura_send_errors")
+        if failed is not None:
+            failed.update(move.id for move in moves_data)
+        return super()._hook_if_errors(moves_data, allow_raising=allow_raising)
 
     # ------------------------------------------------------------------
     # The e-mail fallback: templates rendered once per batch

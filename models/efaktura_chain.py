@@ -21,6 +21,7 @@ from odoo.exceptions import UserError
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tools import SQL, format_datetime
 
+from .. import compat
 from ..networks.base import NetworkUnavailable
 from .efaktura_channel import KEY_SPELLING, NETWORK_CHANNELS
 from .efaktura_delivery import HANDED_OVER_STATES
@@ -162,6 +163,10 @@ class EfakturaChain(models.AbstractModel):
                     break
                 continue
             done += len(ids)
+            if not self._can_commit():
+                if len(ids) < batch_size:
+                    break
+                continue
             remaining = self.env["account.move"].search_count(
                 [
                     ("efaktura_state", "=", "queued"),
@@ -170,12 +175,7 @@ class EfakturaChain(models.AbstractModel):
                     ("efaktura_next_try", "<=", fields.Datetime.now()),
                 ]
             )
-            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-            if not self._can_commit():
-                if len(ids) < batch_size:
-                    break
-                continue
-            self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+            compat.commit_progress(self.env, len(ids), remaining)  # one batch per transaction
             if remaining and time.monotonic() - started > time_budget:
                 self._trigger_dispatch()
                 break

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import compat
+
 # The chain's channels, best first, as codes of efaktura.channel (and, with "manual", of the outbox). "manual" is not
 # listed: it always ends the chain. "nettbank" is eFaktura shown in the consumer's nettbank (MPS or Maventa).
 # Not to be confused with sandbox/network.py's SANDBOX_CHANNELS, the channels the sandbox network carries.
@@ -37,9 +39,10 @@ class EfakturaChannel(models.Model):
         help="What one delivery by this channel costs, in NOK. Shown as the cost of each delivery.",
     )
 
-    _sql_constraints = [
-        ("code_company_uniq", "unique(company_id, code)", "Each channel can be listed only once per company."),
-    ]
+    _code_company_uniq = compat.Constraint(
+        "unique(company_id, code)",
+        "Each channel can be listed only once per company.",
+    )
 
     @api.depends("code")
     def _compute_name(self):

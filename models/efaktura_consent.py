@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hmac as hmac_sign
 
+from .. import compat
 from ..tools.oidc import name_matches
 
 CONSENT_STATES = [
@@ -460,8 +461,7 @@ class EfakturaConsent(models.Model):
                 break
             consents.sudo()._expire()
             done += len(consents)
-            self.env["ir.cron"]._notify_progress(done=done, remaining=0)
             if not Chain._can_commit():
                 break
-            self.env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction
+            compat.commit_progress(self.env, len(consents), 0)  # one batch per transaction
         return done

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from .. import compat
 from .efaktura_consent import OPEN_STATES, _hash_token
 from .mail_mail import KEPT
 
@@ -83,9 +84,13 @@ class EfakturaConsentRequest(models.AbstractModel):
                 "body", consent.ids, compute_lang=True
             )[consent.id]
             values = {"state": "sent", "sms_state": "none", "mail_state": "none"}
-            if consent.partner_id.mobile:
+            if consent.partner_id[compat.PARTNER_MOBILE]:
                 sms_values.append(
-                    {"partner_id": consent.partner_id.id, "number": consent.partner_id.mobile, "body": body}
+                    {
+                        "partner_id": consent.partner_id.id,
+                        "number": consent.partner_id[compat.PARTNER_MOBILE],
+                        "body": body,
+                    }
                 )
                 with_sms |= consent
                 values["sms_state"] = "queued"
@@ -161,7 +166,7 @@ class EfakturaConsentRequest(models.AbstractModel):
                 consent.partner_id._message_log(
                     body=env._(
                         "The eFaktura request SMS to %(number)s failed: %(reason)s. The e-mail went to %(email)s.",
-                        number=consent.partner_id.mobile,
+                        number=consent.partner_id[compat.PARTNER_MOBILE],
                         reason=consent.sms_error,
                         email=consent.partner_id.email,
                     )

@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, split_every
 
+from .. import compat
 from ..networks.base import NetworkError
 from .efaktura_channel import CHAIN_CHANNELS, NETWORK_CHANNELS
 from .mail_mail import KEPT
@@ -100,9 +101,10 @@ class EfakturaDelivery(models.Model):
     reminder_step = fields.Integer(help="For a reminder: its step. Zero for the invoice itself.")
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
 
-    _sql_constraints = [
-        ("idempotency_key_uniq", "unique(idempotency_key)", "This document was already handed to this channel."),
-    ]
+    _idempotency_key_uniq = compat.Constraint(
+        "unique(idempotency_key)",
+        "This document was already handed to this channel.",
+    )
 
     @api.depends("move_id", "channel")
     def _compute_display_name(self):

@@ -3,6 +3,18 @@ import base64
 from odoo import api, fields, models
 from odoo.tools import file_open
 
+from .. import compat
+
+# The demo consumers' mobile numbers, typed the ways people type them (normalized when B2C is switched on).
+DEMO_MOBILES = {
+    "vipps": "+47 412 34 567",
+    "nettbank": "900 11 222",
+    "email": "0047 913 45 678",
+    "declined": "+47 958 76 543",
+    "post": "+47 924-56-789",
+    "manual": "93567890",
+}
+
 
 class EfakturaDemo(models.AbstractModel):
     """The demo set-up of ``make demo``: the Norwegian demo company in Test mode with the sandbox network, its
@@ -39,8 +51,10 @@ class EfakturaDemo(models.AbstractModel):
         if layout_values:
             company.write(layout_values)
         consumers = self.env["res.partner"]
-        for xmlid in ("vipps", "nettbank", "email", "declined", "post", "manual"):
-            consumers |= self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
+        for xmlid, mobile in DEMO_MOBILES.items():
+            consumer = self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}")
+            consumer.write({compat.PARTNER_MOBILE: mobile})
+            consumers |= consumer
         consumers.with_company(company).write({"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"})
         # Nora said no thanks to eFaktura: her invoices go by e-mail with the PDF.
         self.env.ref("l10n_no_efaktura_b2c.demo_consumer_declined").with_company(company)._efaktura_set_state(

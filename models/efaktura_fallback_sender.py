@@ -48,12 +48,13 @@ class EfakturaFallbackSender(models.AbstractModel):
         deliveries = self.env["efaktura.delivery"]._prepare_for_run("email", moves, run)
         outcomes = {}
         first_message = self._next_message_id()
-        failures = self._generate_and_send_emails(moves, run)
+        send_errors = set()  # the invoices Send & Print reported an error for (account.move.send._hook_if_errors)
+        failures = self.with_context(efaktura_send_errors=send_errors)._generate_and_send_emails(moves, run)
         for move, error in failures.items():
             _logger.warning("eFaktura e-mail of %s could not be rendered or handed over: %s", move.name, error)
             outcomes[move] = self._chain._attempt_failed(deliveries[move], move, self._render_error(error), run)
         tried = moves.filtered(lambda m: m not in failures)
-        failed = tried.filtered(lambda m: m.sending_data and m.sending_data.get("error"))
+        failed = tried.filtered(lambda m: m.id in send_errors)
         if failed:
             failed.sending_data = False
             for move in failed:

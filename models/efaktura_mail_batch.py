@@ -164,9 +164,7 @@ class EfakturaMailBatch(models.AbstractModel):
         for move, _template, kwargs in posts:
             thread = self._thread(move, kwargs["author_id"], kwargs.get("partner_ids") or [])
             if kwargs["email_from"] not in found:
-                found[kwargs["email_from"]] = thread._message_compute_author(
-                    None, kwargs["email_from"], raise_on_email=True
-                )
+                found[kwargs["email_from"]] = thread._message_compute_author(None, kwargs["email_from"])
             author = found[kwargs["email_from"]]
             authors.append((thread, *author))
             by_sender.setdefault(author[1], []).append(move.id)

@@ -10,6 +10,7 @@ import logging
 from odoo import api, models
 from odoo.tools import SQL
 
+from .. import compat
 from ..networks.base import Document, NetworkError, NetworkUnavailable
 from .efaktura_chain import BACKOFF, DONE, MAX_ATTEMPTS, NEXT, WAIT
 from .efaktura_channel import NETWORK_CHANNELS
@@ -233,7 +234,7 @@ class EfakturaNetworkSender(models.AbstractModel):
         return Document(
             key=run.key(move, channel),
             invoice_number=f"{move.name}-P{reminder}" if reminder else move.name,
-            recipient=partner.efaktura_identifier if channel == "nettbank" else partner.mobile,
+            recipient=partner.efaktura_identifier if channel == "nettbank" else partner[compat.PARTNER_MOBILE],
             recipient_name=partner.name,
             # A credit note is no payment claim: it never carries the KID of the invoice it credits.
             kid="" if move.move_type == "out_refund" else move.payment_reference,

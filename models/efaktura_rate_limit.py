@@ -4,6 +4,8 @@ import time
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .. import compat
+
 # Requests per client address and token within one window; past the limit the routes answer 429.
 RATE_LIMIT = 20
 RATE_WINDOW = 600  # seconds
@@ -28,7 +30,7 @@ class EfakturaRateLimit(models.Model):
     window_start = fields.Integer(required=True, readonly=True)
     hits = fields.Integer(required=True, readonly=True, default=0)
 
-    _sql_constraints = [("key_window_uniq", "unique(key, window_start)", "One counter per key and window.")]
+    _key_window_uniq = compat.Constraint("unique(key, window_start)", "One counter per key and window.")
 
     @api.model
     def _key(self, scope, client, token):

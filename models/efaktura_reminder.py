@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL, format_date
 
+from .. import compat
 from .efaktura_chain import DispatchRun
 from .efaktura_delivery import DELIVERY_CHANNELS
 
@@ -38,9 +39,7 @@ class EfakturaReminder(models.Model):
     sent_date = fields.Date(readonly=True, help="The day a channel delivered it; the next step is counted from it.")
     next_try = fields.Datetime(string="Next try", readonly=True)
 
-    _sql_constraints = [
-        ("move_step_uniq", "unique(move_id, step)", "This reminder was already sent."),
-    ]
+    _move_step_uniq = compat.Constraint("unique(move_id, step)", "This reminder was already sent.")
 
     @api.model
     def _due_invoices(self, company, step, schedule, today):

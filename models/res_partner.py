@@ -3,6 +3,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .. import compat
 from ..networks.base import NetworkError, Recipient
 from ..tools.validation import InvalidValue, normalize_no_mobile
 from ..tools.validation_messages import rule_text
@@ -18,7 +19,7 @@ ACCESS_POINTS = [("b2cno", "B2CNO")]
 # Fields whose change can enable B2C eFaktura or break one of its rules.
 B2C_RULE_FIELDS = (
     "is_company",
-    "mobile",
+    compat.PARTNER_MOBILE,
     "efaktura_receive_edocuments",
     "efaktura_access_point",
     "efaktura_avtalegiro",
@@ -151,16 +152,20 @@ class ResPartner(models.Model):
         try:
             return normalize_no_mobile(value)
         except InvalidValue as exc:
+            # The field's label as the form shows it: Mobile on 18.0, Phone on 19.0.
+            field = self._fields[compat.PARTNER_MOBILE]._description_string(self.env)
             if not value:
                 raise ValidationError(
                     self.env._(
-                        "Mobile: a Norwegian mobile number is required for B2C eFaktura. Expected %(rule)s.",
+                        "%(field)s: a Norwegian mobile number is required for B2C eFaktura. Expected %(rule)s.",
+                        field=field,
                         rule=rule_text(self.env, exc),
                     )
                 ) from exc
             raise ValidationError(
                 self.env._(
-                    "Mobile: %(value)s is not valid. Expected %(rule)s, for example +47 912 34 567.",
+                    "%(field)s: %(value)s is not valid. Expected %(rule)s, for example +47 912 34 567.",
+                    field=field,
                     value=value,
                     rule=rule_text(self.env, exc),
                 )
@@ -211,7 +216,7 @@ class ResPartner(models.Model):
                         partner=partner.display_name,
                     )
                 )
-            partner._efaktura_normalize_mobile(partner.mobile)
+            partner._efaktura_normalize_mobile(partner[compat.PARTNER_MOBILE])
         except ValidationError as error:
             if same_company:
                 raise
@@ -238,9 +243,9 @@ class ResPartner(models.Model):
         """Keep the mobile of B2C consumers, in any company, in one form: +47 and 8 digits."""
         b2c_companies = self._efaktura_b2c_companies()
         for partner in self.sudo().filtered(lambda p: b2c_companies[p.id]):
-            normalized = partner._efaktura_normalize_mobile(partner.mobile)
-            if normalized != partner.mobile:
-                partner.write({"mobile": normalized})
+            normalized = partner._efaktura_normalize_mobile(partner[compat.PARTNER_MOBILE])
+            if normalized != partner[compat.PARTNER_MOBILE]:
+                partner.write({compat.PARTNER_MOBILE: normalized})
 
     # ------------------------------------------------------------------
     # State
@@ -283,7 +288,7 @@ class ResPartner(models.Model):
         out rather than sent as typed."""
         self.ensure_one()
         try:
-            mobile = normalize_no_mobile(self.mobile) if self.mobile else ""
+            mobile = normalize_no_mobile(self[compat.PARTNER_MOBILE]) if self[compat.PARTNER_MOBILE] else ""
         except InvalidValue:
             mobile = ""
         return Recipient(
@@ -350,7 +355,7 @@ class ResPartner(models.Model):
         if self.efaktura_avtalegiro:
             return self.env._("pays by AvtaleGiro")
         try:
-            normalize_no_mobile(self.mobile)
+            normalize_no_mobile(self[compat.PARTNER_MOBILE])
         except InvalidValue:
             return self.env._("has no valid Norwegian mobile number")
         return ""

@@ -9,14 +9,23 @@ BUILD=$ROOT/.build
 ADDONS=$CACHE/addons-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
 mkdir -p "$CACHE" "$ADDONS" "$BUILD"
 
-if [ -n "${ODOO_SRC:-}" ]; then
-    :
-elif [ -x /opt/odoo-src/odoo-bin ]; then
-    ODOO_SRC=/opt/odoo-src
+# The Odoo series the scripts run: 18 (the default) or 19 (ODOO_SERIES=19). Each has its own source, venv and
+# template databases. The source is $ODOO_SRC (18.0) or $ODOO_SRC_19 (19.0); else /opt/odoo-src or
+# /opt/odoo-src-19 where present; else a clone of Odoo's branch in the cache, made by setup.sh.
+ODOO_SERIES=${ODOO_SERIES:-18}
+case "$ODOO_SERIES" in
+    18) SERIES_SRC=${ODOO_SRC:-}; SERIES_DEFAULT=/opt/odoo-src; SERIES_CACHE=$CACHE/odoo-src ;;
+    19) SERIES_SRC=${ODOO_SRC_19:-}; SERIES_DEFAULT=/opt/odoo-src-19; SERIES_CACHE=$CACHE/odoo-src-19 ;;
+    *) echo "ODOO_SERIES must be 18 or 19, not $ODOO_SERIES" >&2; exit 2 ;;
+esac
+if [ -n "$SERIES_SRC" ]; then
+    ODOO_SRC=$SERIES_SRC
+elif [ -x "$SERIES_DEFAULT/odoo-bin" ]; then
+    ODOO_SRC=$SERIES_DEFAULT
 else
-    ODOO_SRC=$CACHE/odoo-src
+    ODOO_SRC=$SERIES_CACHE
 fi
-export ODOO_SRC
+export ODOO_SERIES ODOO_SRC
 
 PYTHON=${PYTHON:-python3}
 
@@ -36,7 +45,7 @@ venv_dir() {
 }
 
 odoo_bin() {
-    "$(venv_dir)/bin/python" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" "$@"
+    "$(venv_dir)/bin/python" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" --http-interface=127.0.0.1 "$@"
 }
 
 DATA_DIR=$CACHE/data
@@ -73,21 +82,29 @@ copy_db() {
 # A database with the module's dependencies installed, kept as a template and rebuilt when
 # Odoo's source, the venv or the dependency list change. $1 is "demo" or "nodemo".
 template_db() {
-    local kind=$1 key name
+    local kind=$1 key name prefix
     key=$( (echo "$kind $(manifest_depends) $(venv_dir)"; find "$ODOO_SRC/odoo" "$ODOO_SRC/addons" -printf '%P %s %T@\n' | sort) | sha256sum | cut -c1-10)
-    name="efaktura_tmpl_${kind}_$key"
+    # The series is in the name: the 18.0 and 19.0 templates live side by side.
+    local prefix="efaktura_tmpl_${kind}"
+    [ "$ODOO_SERIES" = 18 ] || prefix="efaktura_tmpl${ODOO_SERIES}_${kind}"
+    name="${prefix}_$key"
     # Several runs may start at once (make test beside make demo, or two checkouts): one builds, the others
     # wait for it, and none drops a template another run is copying.
-    exec 9>"$CACHE/template-$kind.lock"
+    exec 9>"$CACHE/template-$ODOO_SERIES-$kind.lock"
     flock 9
     if ! db_exists "$name"; then
         log "Building the template database $name (once per Odoo source and dependencies)"
-        for old in $(psql -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'efaktura_tmpl_${kind}_%'"); do
+        for old in $(psql -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE '${prefix}_%'"); do
             drop_db "$old"
         done
         drop_db "${name}_build"
+        # 18.0 loads demo data unless told not to; 19.0 loads it only when told to.
         local demo_flag=()
-        [ "$kind" = demo ] || demo_flag=(--without-demo=all)
+        if [ "$ODOO_SERIES" = 18 ]; then
+            [ "$kind" = demo ] || demo_flag=(--without-demo=all)
+        else
+            [ "$kind" = nodemo ] || demo_flag=(--with-demo)
+        fi
         odoo_bin -d "${name}_build" --data-dir="$DATA_DIR" -i "$(manifest_depends)" "${demo_flag[@]}" \
             --stop-after-init --http-port="$(free_port)" --log-level=warn --max-cron-threads=0 >&2
         psql -d postgres -qc "ALTER DATABASE \"${name}_build\" RENAME TO \"$name\""

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare a machine for the module: Odoo 18.0 source, Debian packages, PostgreSQL and a venv.
+# Prepare a machine for the module: Odoo's source (18.0, or 19.0 with ODOO_SERIES=19), Debian packages, PostgreSQL and a venv.
 # Idempotent: every step is skipped when its result is already there.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -20,15 +20,15 @@ apt_install() {
 
 # 1. Odoo source.
 if [ ! -x "$ODOO_SRC/odoo-bin" ]; then
-    log "Cloning Odoo 18.0 into $ODOO_SRC"
+    log "Cloning Odoo $ODOO_SERIES.0 into $ODOO_SRC"
     apt_install git ca-certificates
-    git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git "$ODOO_SRC"
+    git clone --depth 1 --branch "$ODOO_SERIES.0" https://github.com/odoo/odoo.git "$ODOO_SRC"
 fi
 
 # 2. Debian packages: build headers for python-ldap and psycopg2, wkhtmltopdf for PDFs,
-#    gettext for checking translations, chromium for the browser tours.
+#    gettext for checking translations, chromium for the browser tours, libmagic for 19.0's python-magic.
 apt_install build-essential libldap2-dev libsasl2-dev libpq-dev libxml2-dev libxslt1-dev \
-    wkhtmltopdf gettext fonts-dejavu-core chromium
+    wkhtmltopdf gettext fonts-dejavu-core chromium libmagic1
 
 # 3. PostgreSQL: use the running server, else start or install Debian's.
 if ! pg_isready -q 2>/dev/null; then

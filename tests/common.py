@@ -11,6 +11,8 @@ from odoo.tests.common import _super_send
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
+from ..compat import PARTNER_MOBILE as MOBILE
+
 
 class EfakturaCase(TransactionCase):
     """A Norwegian company with eFaktura enabled, a billing user and a consumer."""
@@ -41,7 +43,7 @@ class EfakturaCase(TransactionCase):
             {
                 "name": "Kari Nordmann",
                 "email": "kari@example.com",
-                "mobile": "912 34 567",
+                MOBILE: "912 34 567",
                 "street": "Storgata 1",
                 "zip": "0155",
                 "city": "Oslo",
@@ -87,17 +89,17 @@ class EfakturaInvoiceCase(AccountTestInvoicingCommon):
         Partner = cls.env["res.partner"]
         b2c = {"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"}
         cls.kari = Partner.create(
-            {"name": "Kari Nordmann", "mobile": "412 34 567", "email": "kari@example.com", **address, **b2c}
+            {"name": "Kari Nordmann", MOBILE: "412 34 567", "email": "kari@example.com", **address, **b2c}
         )
         cls.ola = Partner.create(
-            {"name": "Ola Nordmann", "mobile": "900 11 222", "email": "ola@example.com", **address, **b2c}
+            {"name": "Ola Nordmann", MOBILE: "900 11 222", "email": "ola@example.com", **address, **b2c}
         )
         cls.ingrid = Partner.create(
-            {"name": "Ingrid Hansen", "mobile": "913 45 678", "email": "ingrid@example.com", **address, **b2c}
+            {"name": "Ingrid Hansen", MOBILE: "913 45 678", "email": "ingrid@example.com", **address, **b2c}
         )
-        cls.per = Partner.create({"name": "Per Olsen", "mobile": "924 56 789", **address, **b2c})
+        cls.per = Partner.create({"name": "Per Olsen", MOBILE: "924 56 789", **address, **b2c})
         cls.siri = Partner.create(
-            {"name": "Siri Berg", "mobile": "935 67 890", "country_id": address["country_id"], **b2c}
+            {"name": "Siri Berg", MOBILE: "935 67 890", "country_id": address["country_id"], **b2c}
         )
         Registry = cls.env["efaktura.sandbox.consumer"]
         Registry.create({"name": "Kari Nordmann", "mobile": "+4741234567", "jtta": True, "vipps": True})

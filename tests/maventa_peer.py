@@ -77,7 +77,6 @@ class MaventaPeer(LocalPeer):
         super().__init__()
         self.reset()
 
-
     @property
     def url(self):
         host, port = self._server.server_address[:2]

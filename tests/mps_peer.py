@@ -152,7 +152,6 @@ class MpsPeer(LocalPeer):
         self.schemas = {NS: self.schema, SUBMITTER_NS: etree.XMLSchema(etree.parse(submitter_xsd_path))}
         self.reset()
 
-
     @property
     def base_url(self):
         return f"http://127.0.0.1:{self._server.server_address[1]}/"

@@ -1,9 +1,9 @@
-from odoo import api
 from odoo.exceptions import AccessError, UserError
 from odoo.service.model import get_public_method
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..compat import call_kw
 from .common import EfakturaInvoiceCase
 
 # The module's own records; none of them is for portal, public or other-company users.
@@ -75,7 +75,7 @@ class TestAccess(EfakturaInvoiceCase):
         env = self.env(user=user, context={"allowed_company_ids": user.sudo().company_ids.ids})
         records = env[model].browse(ids)
         get_public_method(records, method)
-        return api.call_kw(env[model], method, [ids, *args], {})
+        return call_kw(env[model], method, [ids, *args], {})
 
     def test_fixture_has_a_record_of_every_model(self):
         for name, record in self.records.items():

@@ -14,6 +14,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import tagged
 
+from ..compat import GROUPS
 from .common import EfakturaInvoiceCase
 
 _logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def inbox_watcher(env):
             "login": "revisor",
             "email": "revisor@example.com",
             "notification_type": "inbox",
-            "groups_id": [fields.Command.set([env.ref("base.group_user").id])],
+            GROUPS: [fields.Command.set([env.ref("base.group_user").id])],
         }
     )
     return user.partner_id

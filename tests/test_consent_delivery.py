@@ -10,7 +10,6 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.base.models.ir_mail_server import IrMailServer
 from odoo.addons.sms.tests.common import MockSMS
 
 from .common import RealQueues
@@ -32,7 +31,7 @@ class TestConsentDelivery(RealQueues, MockSMS, ConsentCase):
     def send_mail_queue(self, failing=False):
         mails = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("state", "=", "outgoing")])
         if failing:
-            with patch.object(IrMailServer, "connect", side_effect=smtp_down):
+            with patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down):
                 mails.send()
         else:
             mails.send()

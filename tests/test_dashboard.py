@@ -7,6 +7,7 @@ from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.sms.tests.common import MockSMS
 
+from ..compat import PARTNER_MOBILE as MOBILE
 from .common import EfakturaInvoiceCase, RealQueues
 
 
@@ -73,20 +74,20 @@ class TestNeedsAttention(EfakturaInvoiceCase):
             self.assertEqual(action["res_model"], model)
             for view_id, view_type in action["views"]:
                 self.env[model].get_views([(view_id, view_type)])
-        groups = self.env["efaktura.delivery"].read_group([], ["cost:sum"], ["channel"])
-        self.assertEqual({g["channel"] for g in groups}, {"vipps"})
+        groups = self.env["efaktura.delivery"]._read_group([], ["channel"], ["cost:sum"])
+        self.assertEqual({channel for channel, _cost in groups}, {"vipps"})
 
 
 @tagged("post_install", "-at_install")
 class TestPartnerActions(RealQueues, MockSMS, EfakturaInvoiceCase):
     def test_set_b2c_defaults_skips_and_says_why(self):
         Partner = self.env["res.partner"]
-        good = Partner.create({"name": "Anne Dahl", "mobile": "48012345"})
-        firm = Partner.create({"name": "Dahl AS", "is_company": True, "mobile": "48012346"})
-        landline = Partner.create({"name": "Bjørn Dahl", "mobile": "22 33 44 55"})
+        good = Partner.create({"name": "Anne Dahl", MOBILE: "48012345"})
+        firm = Partner.create({"name": "Dahl AS", "is_company": True, MOBILE: "48012346"})
+        landline = Partner.create({"name": "Bjørn Dahl", MOBILE: "22 33 44 55"})
         result = (good | firm | landline).action_efaktura_set_b2c_defaults()
         self.assertTrue(good.with_company(self.company).efaktura_b2c_customer)
-        self.assertEqual(good.mobile, "+4748012345")
+        self.assertEqual(good[MOBILE], "+4748012345")
         self.assertFalse(firm.efaktura_b2c_customer)
         self.assertFalse(landline.efaktura_b2c_customer)
         message = result["params"]["message"]

@@ -3,6 +3,8 @@ from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 from odoo.tools import convert_file
 
+from ..compat import GROUPS
+from ..compat import PARTNER_MOBILE as MOBILE
 from .common import EfakturaCase, EfakturaInvoiceCase
 
 
@@ -34,7 +36,7 @@ class TestDemoData(EfakturaCase):
             consumer = self.env.ref(f"l10n_no_efaktura_b2c.demo_consumer_{xmlid}").with_company(company)
             with self.subTest(consumer=consumer.name):
                 self.assertTrue(consumer.efaktura_b2c_customer)
-                self.assertEqual(consumer.mobile, mobile)
+                self.assertEqual(consumer[MOBILE], mobile)
         self.assertTrue(get_module_path("l10n_no_efaktura_b2c"))
         # The cost report means something: the channels have realistic prices.
         prices = {channel.code: channel.price for channel in company.efaktura_channel_ids}
@@ -80,7 +82,7 @@ class TestDemoInvoices(EfakturaInvoiceCase):
                 "login": "berit.bilag",
                 "company_id": self.company.id,
                 "company_ids": [Command.set([self.company.id])],
-                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+                GROUPS: [Command.set([self.env.ref("account.group_account_invoice").id])],
             }
         )
         self.company.efaktura_billing_user_id = billing
@@ -90,7 +92,7 @@ class TestDemoInvoices(EfakturaInvoiceCase):
                 "login": "sander.selger",
                 "company_id": self.company.id,
                 "company_ids": [Command.set([self.company.id])],
-                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+                GROUPS: [Command.set([self.env.ref("account.group_account_invoice").id])],
             }
         )
         # Siri said no to eFaktura and has neither e-mail nor address: a print task.

@@ -1,5 +1,6 @@
 from odoo.tests import tagged
 
+from ..compat import PARTNER_MOBILE as MOBILE
 from .common import EfakturaInvoiceCase
 
 
@@ -48,10 +49,10 @@ class TestDispatchQueries(EfakturaInvoiceCase):
         """``count`` customers who said yes to all, never looked up yet, with one queued invoice each."""
         b2c = {"efaktura_receive_edocuments": True, "efaktura_access_point": "b2cno"}
         partners = self.env["res.partner"].create(
-            [{"name": f"Kunde {start + i}", "mobile": f"+47412{start + i:05d}", **b2c} for i in range(count)]
+            [{"name": f"Kunde {start + i}", MOBILE: f"+47412{start + i:05d}", **b2c} for i in range(count)]
         )
         self.env["efaktura.sandbox.consumer"].create(
-            [{"name": p.name, "mobile": p.mobile, "jtta": True} for p in partners]
+            [{"name": p.name, "mobile": p[MOBILE], "jtta": True} for p in partners]
         )
         moves = self.env["account.move"].browse()
         for partner in partners:

@@ -12,6 +12,7 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..compat import PARTNER_MOBILE as MOBILE
 from ..models.efaktura_chain import MAX_ATTEMPTS
 from ..models.efaktura_network_sender import EfakturaNetworkSender
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL
@@ -278,7 +279,7 @@ class TestExactlyOnceProduction(ProductionCase):
 
     def test_vipps_lookup_outage_for_one_customer(self):
         """Vipps is asked once per customer: the one whose call failed waits for a retry, the others go on."""
-        self.ingrid.mobile = "+4791345678"
+        self.ingrid[MOBILE] = "+4791345678"
         moves = self.make_invoice(self.kari) | self.make_invoice(self.ingrid)
         self.vipps_peer.set_fault("500", on="api", count=1)  # the first recipient token call: Kari's
         self.dispatch(moves)

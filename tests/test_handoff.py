@@ -16,7 +16,6 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.account.models.account_move_send import AccountMoveSend
-from odoo.addons.base.models.ir_mail_server import IrMailServer
 from odoo.addons.snailmail.models.snailmail_letter import SnailmailLetter
 
 from ..models.efaktura_chain import MAX_ATTEMPTS
@@ -92,7 +91,7 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
 
     @mute_logger(*QUIET)
     def test_email_refused_at_once_takes_the_next_channel(self):
-        with patch.object(IrMailServer, "send_email", side_effect=refusing_smtp):
+        with patch.object(self.registry["ir.mail_server"], "send_email", side_effect=refusing_smtp):
             move = self.dispatch(self.make_invoice(self.ingrid))
         email = self.deliveries(move, "email")
         self.assertEqual((email.state, email.final), ("failed", True))
@@ -123,7 +122,7 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
         email = self.deliveries(move, "email")
         self.assertEqual((email.state, move.efaktura_state), ("submitted", "fallback_sent"))
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
-        with patch.object(IrMailServer, "connect", side_effect=smtp_down):
+        with patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down):
             mail.send()
         self.assertEqual(mail.state, "exception")
         notification = self.env["mail.notification"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
@@ -147,7 +146,7 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
         with (
             patch.object(type(self.env["efaktura.delivery"]), "_read_back", autospec=True),
-            patch.object(IrMailServer, "connect", side_effect=smtp_down),
+            patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down),
         ):
             mail.send()
         self.assertEqual(email.state, "submitted", "the hook was lost")

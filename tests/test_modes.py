@@ -8,8 +8,8 @@ from freezegun import freeze_time
 from odoo.modules import neutralize
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.base.models.ir_mail_server import IrMailServer
-
+from ..compat import GROUPS
+from ..compat import PARTNER_MOBILE as MOBILE
 from .common import EfakturaInvoiceCase
 from .test_consent import ConsentCase
 
@@ -32,7 +32,7 @@ class TestFreshInstall(EfakturaInvoiceCase, HttpCase):
         partner = self.env["res.partner"].create(
             {
                 "name": "Kari Nordmann",
-                "mobile": "412 34 567",
+                MOBILE: "412 34 567",
                 "email": "kari@example.com",
                 "street": "Storgata 1",
                 "zip": "0155",
@@ -160,7 +160,7 @@ class TestTestMode(ConsentCase):
         )
         menu = self.env.ref("l10n_no_efaktura_b2c.menu_efaktura_test_message")
         self.assertIn(menu.id, self.env["ir.ui.menu"].with_user(billing)._visible_menu_ids())
-        self.assertFalse(menu.groups_id - billing.groups_id, "no developer mode needed")
+        self.assertFalse(menu[GROUPS] - billing[GROUPS], "no developer mode needed")
         kept = self.env["efaktura.test.message"].with_user(billing).search([("partner_id", "=", self.ingrid.id)])
         self.assertEqual(sorted(kept.mapped("kind")), ["email", "sms"])
         phone = kept.filtered(lambda m: m.kind == "sms")
@@ -223,6 +223,8 @@ class TestKeptMailsNeverSent(EfakturaInvoiceCase):
         )
         real = Mail.create({"subject": "Real", "email_to": "kari@example.com", "body_html": "<p>Real</p>"})
         self.assertEqual((kept.state, real.state), ("efaktura_test", "outgoing"))
-        with patch.object(IrMailServer, "connect", side_effect=ConnectionRefusedError("no mail server")):
+        with patch.object(
+            self.registry["ir.mail_server"], "connect", side_effect=ConnectionRefusedError("no mail server")
+        ):
             (kept | real).send()
         self.assertEqual((kept.state, real.state), ("efaktura_test", "exception"))

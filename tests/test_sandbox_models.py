@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..compat import PARTNER_MOBILE as MOBILE
 from ..networks.base import Document, NetworkRejected, NetworkUnavailable, Recipient
 from ..sandbox.network import SandboxNetwork
 from .common import EfakturaCase
@@ -152,7 +153,7 @@ class TestSandboxModels(EfakturaCase):
     def test_lookup_finds_registry_consumers(self):
         results = self.network().lookup(
             [
-                Recipient(ref=str(self.consumer.id), name=self.consumer.name, mobile=self.consumer.mobile),
+                Recipient(ref=str(self.consumer.id), name=self.consumer.name, mobile=self.consumer[MOBILE]),
                 Recipient(ref="by-email", name="kari nordmann", email="kari@example.com"),
                 Recipient(ref="by-national-id", name="K. N.", national_id=NATIONAL_ID),
                 Recipient(ref="ola", name="Ola Nordmann", mobile="900 11 222"),

@@ -13,6 +13,8 @@ from odoo.exceptions import UserError
 from odoo.tests import Form, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
+from .. import compat
+from ..compat import PARTNER_MOBILE as MOBILE
 from .common import EfakturaInvoiceCase
 
 MODULE = "l10n_no_efaktura_b2c"
@@ -235,12 +237,12 @@ class TestPartnerAndSettingsScreens(ScreensCase):
             with self.subTest(user=user.login, lang=lang):
                 form = Form(env["res.partner"])
                 form.name = f"Solveig Lie {user.id} {lang}"
-                form.mobile = "+47 934 56 789"
+                form[MOBILE] = "+47 934 56 789"
                 form.email = "solveig@example.com"
                 form.efaktura_receive_edocuments = True
                 form.efaktura_access_point = "b2cno"
                 partner = form.save()
-                self.assertEqual(partner.mobile, "+4793456789")
+                self.assertEqual(partner[MOBILE], "+4793456789")
                 self.assertTrue(partner.with_company(self.company).efaktura_b2c_customer)
                 reopened = Form(partner, view="base.view_partner_form")
                 self.assertEqual(reopened.efaktura_state, "not_checked")
@@ -250,9 +252,9 @@ class TestPartnerAndSettingsScreens(ScreensCase):
             with self.subTest(user=user.login, lang=lang):
                 form = Form(self.ingrid.with_env(env), view="base.view_partner_form")
                 self.assertTrue(form.efaktura_receive_edocuments)
-                form.mobile = "913 45 679"
+                form[MOBILE] = "913 45 679"
                 form.save()
-                self.assertEqual(self.ingrid.mobile, "+4791345679")
+                self.assertEqual(self.ingrid[MOBILE], "+4791345679")
 
     def test_settings_page(self):
         admin = self.env.ref("base.user_admin")
@@ -341,7 +343,9 @@ class TestEfakturaScreens(ScreensCase):
             elif mode in ("graph", "pivot"):
                 groupby = [n.get("name") for n in tree.iterchildren("field") if n.get("type") in ("row", "col")]
                 measures = [f"{n.get('name')}:sum" for n in tree.iterchildren("field") if n.get("type") == "measure"]
-                groups = Model.web_read_group(domain, measures or ["__count"], groupby[:1] or ["create_date:month"])
+                groups = compat.web_read_group(
+                    Model, domain, measures or ["__count"], groupby[:1] or ["create_date:month"]
+                )
                 opened.append((mode, groups["length"]))
             elif mode == "form":
                 record = Model.search(domain, limit=1)
@@ -358,7 +362,7 @@ class TestEfakturaScreens(ScreensCase):
         self.assertGreaterEqual(len(actions), 10)
         for user, lang, env in self.each_env():
             for action in actions:
-                if action.groups_id and not action.groups_id & user.groups_id:
+                if action[compat.GROUPS] and not action[compat.GROUPS] & user[compat.GROUPS]:
                     continue  # the menu is not shown to this user
                 if not env[action.res_model].has_access("read"):
                     continue

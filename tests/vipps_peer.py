@@ -163,7 +163,6 @@ class VippsPeer(LocalPeer):
         self.now = lambda: datetime.datetime.now(datetime.timezone.utc)
         self.reset()
 
-
     @property
     def root_url(self):
         host, port = self._server.server_address[:2]

@@ -23,6 +23,7 @@ from requests.structures import CaseInsensitiveDict
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ... import compat
 from ..bankid import ENDPOINT_PATHS, Simulator, SimulatorError, generate_rsa_key_pem
 
 _logger = logging.getLogger(__name__)
@@ -164,9 +165,7 @@ class EfakturaBankidSimulatorEntry(models.Model):
     value = fields.Text(required=True, readonly=True, help="The stored value, as JSON.")
     expires_at = fields.Datetime(string="Expires at", required=True, readonly=True, index=True)
 
-    _sql_constraints = [
-        ("key_unique", "UNIQUE(key)", "A BankID simulator entry key must be unique."),
-    ]
+    _key_unique = compat.Constraint("UNIQUE(key)", "A BankID simulator entry key must be unique.")
 
     # ------------------------------------------------------------------
     # Store primitives (raw SQL: atomic across workers, no ORM cache)

@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
+from ... import compat
 from ...tools.validation import InvalidValue, normalize_no_mobile
 from ...tools.validation_messages import rule_text
 from ..network import normalize_national_id
@@ -46,13 +47,10 @@ class EfakturaSandboxConsumer(models.Model):
     document_ids = fields.One2many("efaktura.sandbox.document", "consumer_id", string="Documents")
     document_count = fields.Integer(compute="_compute_document_count")
 
-    _sql_constraints = [
-        (
-            "efaktura_identifier_uniq",
-            "unique(efaktura_identifier)",
-            "Each eFaktura identifier belongs to one consumer.",
-        ),
-    ]
+    _efaktura_identifier_uniq = compat.Constraint(
+        "unique(efaktura_identifier)",
+        "Each eFaktura identifier belongs to one consumer.",
+    )
 
     # ------------------------------------------------------------------
     # National id: stored as a keyed hash only

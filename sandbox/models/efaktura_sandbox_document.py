@@ -5,8 +5,8 @@ import functools
 import odoo.modules.module
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
-from odoo.osv import expression
 
+from ... import compat
 from ...networks.base import STATES, Document, NetworkRejected
 from ..network import (
     SANDBOX_CHANNELS,
@@ -72,7 +72,7 @@ class _OdooSandboxStore(SandboxStore):
         if not domains:
             return []
         with self._sandbox_env() as env:
-            consumers = env["efaktura.sandbox.consumer"].search(expression.OR(domains))
+            consumers = env["efaktura.sandbox.consumer"].search(compat.domain_or(domains))
             return [
                 SandboxConsumer(
                     identifier=consumer.efaktura_identifier,
@@ -89,7 +89,7 @@ class _OdooSandboxStore(SandboxStore):
     def _items(self, domain):
         with self._sandbox_env() as env:
             documents = env["efaktura.sandbox.document"].search(
-                expression.AND([[("company_id", "=", self._company_id)], domain])
+                compat.domain_and([[("company_id", "=", self._company_id)], domain])
             )
             return [document._sandbox_item() for document in documents]
 
@@ -230,10 +230,11 @@ class EfakturaSandboxDocument(models.Model):
     network_file = fields.Binary(string="File received", attachment=True, readonly=True)
     network_file_name = fields.Char(string="File name", readonly=True)
 
-    _sql_constraints = [
-        ("key_uniq", "unique(company_id, key)", "The issuer already delivered a document with this idempotency key."),
-        ("reference_uniq", "unique(reference)", "Each network reference belongs to one document."),
-    ]
+    _key_uniq = compat.Constraint(
+        "unique(company_id, key)",
+        "The issuer already delivered a document with this idempotency key.",
+    )
+    _reference_uniq = compat.Constraint("unique(reference)", "Each network reference belongs to one document.")
 
     def write(self, vals):
         if "state" in vals and "state_date" not in vals:

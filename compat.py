@@ -1,0 +1,78 @@
+"""What differs between Odoo 18.0 and 19.0, in one place.
+
+The module runs on both series from one codebase. Everything that is spelled differently on the two is named
+here once, and the rest of the module uses these names: no other file asks which series it runs on.
+"""
+
+from odoo import models
+from odoo.release import version_info
+
+SERIES = version_info[0]
+ODOO_19 = SERIES >= 19
+
+# The customer's Norwegian mobile number. 18.0 keeps a mobile beside the phone; 19.0 keeps one number, the phone,
+# which is the number Odoo 19 sends its SMS to. An 18.0 database brings its mobiles along (see the migration
+# 19.0.1.0.3).
+PARTNER_MOBILE = "phone" if ODOO_19 else "mobile"
+
+# The groups of users, menus and actions (groups_id on 18.0, group_ids on 19.0).
+GROUPS = "group_ids" if ODOO_19 else "groups_id"
+
+if ODOO_19:
+    from odoo.fields import Domain
+    from odoo.service.model import call_kw as _call_kw
+
+    Constraint = models.Constraint
+
+    def domain_or(domains):
+        return list(Domain.OR(domains))
+
+    def domain_and(domains):
+        return list(Domain.AND(domains))
+
+    def commit_progress(env, processed, remaining):
+        """Commit a cron's batch and report its progress."""
+        env["ir.cron"]._commit_progress(processed, remaining=remaining)
+
+    def web_read_group(model, domain, aggregates, groupby):
+        """The groups a list or graph view reads: {"groups": [...], "length": n}."""
+        return model.web_read_group(domain, groupby, aggregates)
+
+else:
+    from odoo.api import call_kw as _call_kw
+    from odoo.osv import expression
+
+    class Constraint:
+        """models.Constraint of 19.0 on 18.0: declared the same way, a class attribute whose name (without its
+        leading underscore) names the constraint, and added to the model's _sql_constraints."""
+
+        def __init__(self, definition, message=""):
+            self.definition = definition
+            self.message = message
+
+        def __set_name__(self, owner, name):
+            own = list(owner.__dict__.get("_sql_constraints", []))
+            own.append((name[1:], self.definition, self.message))
+            owner._sql_constraints = own
+
+    def domain_or(domains):
+        return expression.OR(domains)
+
+    def domain_and(domains):
+        return expression.AND(domains)
+
+    def commit_progress(env, processed, remaining):
+        """Commit a cron's batch and report its progress."""
+        progress = env["ir.cron.progress"].sudo().browse(env.context.get("ir_cron_progress_id"))
+        done = (progress.done if progress.exists() else 0) + processed
+        env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        env.cr.commit()  # pylint: disable=invalid-commit  # one batch per transaction, as 19.0's _commit_progress
+
+    def web_read_group(model, domain, aggregates, groupby):
+        """The groups a list or graph view reads: {"groups": [...], "length": n}."""
+        return model.web_read_group(domain, aggregates, groupby)
+
+
+def call_kw(model, name, args, kwargs):
+    """A call as the web client's /web/dataset/call_kw makes it."""
+    return _call_kw(model, name, args, kwargs)
