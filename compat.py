@@ -15,6 +15,12 @@ ODOO_19 = SERIES >= 19
 # 19.0.1.0.3).
 PARTNER_MOBILE = "phone" if ODOO_19 else "mobile"
 
+# The e-mail and post fallbacks post their chatter messages for a whole batch at once (efaktura.mail.batch,
+# snailmail.letter._efaktura_create_batch), with the values message_post computes. That code follows 18.0's
+# message_post, which 19.0 changed (no record_name, new recipient fields, another notification layout): on 19.0 the
+# fallbacks post one message per invoice with Odoo's own code, which is slower but the same for the customer.
+BATCHED_POSTING = not ODOO_19
+
 # The groups of users, menus and actions (groups_id on 18.0, group_ids on 19.0).
 GROUPS = "group_ids" if ODOO_19 else "groups_id"
 
@@ -71,6 +77,14 @@ else:
     def web_read_group(model, domain, aggregates, groupby):
         """The groups a list or graph view reads: {"groups": [...], "length": n}."""
         return model.web_read_group(domain, aggregates, groupby)
+
+
+def message_author(thread, author_id=None, email_from=None, raise_on_email=True):
+    """mail.thread._message_compute_author: (author id, email_from). 19.0 never raises for a missing address, and
+    no longer takes raise_on_email."""
+    if ODOO_19:
+        return thread._message_compute_author(author_id, email_from)
+    return thread._message_compute_author(author_id, email_from, raise_on_email=raise_on_email)
 
 
 def call_kw(model, name, args, kwargs):

@@ -13,6 +13,8 @@ from markupsafe import escape
 from odoo import api, models
 from odoo.tools import clean_context, split_every
 
+from .. import compat
+
 
 class EfakturaMailBatch(models.AbstractModel):
     """Posts the e-mail fallback's e-mails for a whole batch of invoices at once: the messages, attachments,
@@ -164,7 +166,7 @@ class EfakturaMailBatch(models.AbstractModel):
         for move, _template, kwargs in posts:
             thread = self._thread(move, kwargs["author_id"], kwargs.get("partner_ids") or [])
             if kwargs["email_from"] not in found:
-                found[kwargs["email_from"]] = thread._message_compute_author(None, kwargs["email_from"])
+                found[kwargs["email_from"]] = compat.message_author(thread, None, kwargs["email_from"])
             author = found[kwargs["email_from"]]
             authors.append((thread, *author))
             by_sender.setdefault(author[1], []).append(move.id)

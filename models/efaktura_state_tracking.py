@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from odoo import api, models
 from odoo.tools.mail import generate_tracking_message_id
 
+from .. import compat
+
 # On the cursor, as they must outlive the precommit runs of savepoint flushes while a dispatch holds its invoices:
 # each invoice's status before its first raw write not yet shown, and the invoices a dispatch holds. The last line
 # logged on each invoice is kept per precommit run, as mail.thread keeps its own tracking data (cr.precommit.data).
@@ -98,7 +100,7 @@ class EfakturaStateTracking(models.AbstractModel):
         if not changed:
             return
         Tracking = self.env["mail.tracking.value"]
-        author_id, email_from = self.env["mail.thread"]._message_compute_author(raise_on_email=False)
+        author_id, email_from = compat.message_author(self.env["mail.thread"], raise_on_email=False)
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
         reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
         on_logged_lines, on_new_lines, values_list = [], [], []

@@ -7,6 +7,8 @@ from odoo.tools.translate import code_translations
 
 from odoo.addons.snailmail.models.snailmail_letter import SnailmailLetter as OdooSnailmailLetter
 
+from .. import compat
+
 _logger = logging.getLogger(__name__)
 
 KEPT = "efaktura_test"
@@ -77,6 +79,8 @@ class SnailmailLetter(models.Model):
         """
         if not vals_list:
             return self.browse()
+        if not compat.BATCHED_POSTING:
+            return self.create(vals_list)
         [model] = {vals["model"] for vals in vals_list}
         noted = self._efaktura_notes_followed(self.env[model].browse([vals["res_id"] for vals in vals_list]))
         own_path = [vals for vals in vals_list if vals["res_id"] in noted]
@@ -113,7 +117,7 @@ class SnailmailLetter(models.Model):
         unique = threads.browse(list(dict.fromkeys(threads.ids)))
         lang = threads.env.lang or "en_US"
         body = escape(code_translations.get_python_translations("snailmail", lang).get(LETTER_POSTED, LETTER_POSTED))
-        author_id, email_from = unique._message_compute_author(None, None, raise_on_email=True)
+        author_id, email_from = compat.message_author(unique)
         company = self.env.company
         alias_domains = unique.sudo()._mail_get_alias_domains(default_company=company)
         companies = unique._mail_get_companies(default=company)

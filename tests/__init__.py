@@ -47,3 +47,4 @@ from . import test_consent_evidence
 from . import test_batch_fallbacks
 from . import test_state_tracking
 from . import test_layout
+from . import test_series

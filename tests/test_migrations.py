@@ -3,9 +3,13 @@
 import hashlib
 import importlib.util
 from pathlib import Path
+from unittest import skipUnless
 
+from odoo.modules.migration import MigrationManager
+from odoo.modules.module import get_manifest
 from odoo.tests import tagged
 
+from .. import compat
 from .common import EfakturaInvoiceCase
 
 
@@ -188,3 +192,95 @@ class TestModeMigration(EfakturaInvoiceCase):
             for row in self.env.cr.fetchall():
                 found[model, field] = row
         return found
+
+
+class UpgradedModule:
+    """The module as Odoo's migration manager sees it while upgrading an 18.0 database (installed version
+    18.0.1.0.2) to this series."""
+
+    name = "l10n_no_efaktura_b2c"
+    state = load_state = "to upgrade"
+    load_version = installed_version = "18.0.1.0.2"
+
+    def __init__(self):
+        version = get_manifest(self.name)["version"]
+        self.manifest = self.data = {"version": version}
+
+
+@tagged("post_install", "-at_install")
+class TestUpgradeTo19(EfakturaInvoiceCase):
+    """An 18.0 database upgraded to 19.0 brings its customers' mobile numbers along (migrations/19.0.1.0.3): the
+    database as 18.0 left it (the res_partner.mobile column, with the numbers in it), upgraded by Odoo's own
+    migration manager."""
+
+    def upgrade(self):
+        self.env.flush_all()
+        manager = MigrationManager(self.env.cr, [UpgradedModule()])
+        for stage in ("pre", "post", "end"):
+            manager.migrate_module(UpgradedModule(), stage)
+        self.env.invalidate_all()
+
+    @skipUnless(compat.ODOO_19, "an 18.0 database is upgraded on 19.0")
+    def test_the_mobiles_of_an_18_database_come_along(self):
+        Partner = self.env["res.partner"]
+        only_mobile = Partner.create({"name": "Bare Mobil"})
+        same = Partner.create({"name": "Samme Nummer", "phone": "+47 412 34 567"})
+        landline = Partner.create({"name": "Fasttelefon", "phone": "22 33 44 55"})
+        # Kari is a B2C customer: the module used her mobile on 18.0, and keeps using it.
+        self.kari.phone = "+4748012345"
+        other = Partner.create({"name": "Annen Kunde", "phone": "+4748012346"})
+        foreign = Partner.create({"name": "Svensk", "phone": "22 33 44 56"})
+        mobiles = {
+            only_mobile: "900 11 223",
+            same: "41234567",
+            landline: "+47 913 45 670",
+            self.kari: "+4791234567",
+            other: "+4790011224",
+            foreign: "+46 70 123 45 67",
+        }
+        self.env.flush_all()
+        cr = self.env.cr
+        with cr.savepoint(flush=False) as savepoint:
+            cr.execute("ALTER TABLE res_partner ADD COLUMN mobile varchar")
+            for partner, mobile in mobiles.items():
+                cr.execute("UPDATE res_partner SET mobile = %s WHERE id = %s", [mobile, partner.id])
+            self.upgrade()
+            phones = {partner: partner.phone for partner in mobiles}
+            notes = {partner: partner.message_ids.mapped("body") for partner in mobiles}
+            cr.execute(
+                "SELECT id, efaktura_legacy_mobile FROM res_partner WHERE id IN %s", [tuple(p.id for p in mobiles)]
+            )
+            legacy = dict(cr.fetchall())
+            # On 19.0 the module reads the mobile from the phone: Kari is still a valid B2C customer.
+            self.assertEqual(self.kari.with_company(self.company)._efaktura_skip_reason(), "")
+            self.upgrade()  # a second run changes nothing
+            self.assertEqual({partner: partner.phone for partner in mobiles}, phones)
+            self.assertEqual({partner: partner.message_ids.mapped("body") for partner in mobiles}, notes)
+            savepoint.rollback()
+        self.env.invalidate_all()
+        self.assertEqual(legacy, {partner.id: mobile for partner, mobile in mobiles.items()}, "the 18.0 values kept")
+        self.assertEqual(phones[only_mobile], "900 11 223")
+        self.assertEqual(phones[same], "+47 412 34 567")
+        self.assertEqual(phones[landline], "+47 913 45 670")
+        self.assertEqual(phones[self.kari], "+4791234567")
+        self.assertEqual(phones[other], "+4748012346", "not a B2C customer: the phone stays")
+        self.assertEqual(phones[foreign], "22 33 44 56")
+        # Nothing is lost: each number that is no longer the phone is in a note on the contact.
+        self.assertFalse(notes[only_mobile] + notes[same])
+        for partner, kept in (
+            (landline, "22 33 44 55"),
+            (self.kari, "+4748012345"),
+            (other, "+4790011224"),
+            (foreign, "+46 70 123 45 67"),
+        ):
+            with self.subTest(partner=partner.name):
+                self.assertEqual(len(notes[partner]), 1)
+                self.assertIn(kept, notes[partner][0])
+
+    def test_an_upgrade_within_18_leaves_the_mobiles_alone(self):
+        if compat.ODOO_19:
+            self.skipTest("18.0 only: the mobile field of 18.0")
+        self.kari.phone = "22 33 44 55"
+        self.upgrade()
+        self.assertEqual((self.kari.mobile, self.kari.phone), ("+4791234567", "22 33 44 55"))
+        self.assertTrue(self.env["res.partner"]._fields["mobile"].store)
