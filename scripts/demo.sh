@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Odoo with the module, demo data and the sandbox network, served at http://localhost:8069.
+# ODOO_SERIES=19 serves it on Odoo 19.0 (database efaktura_demo19).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 bash "$ROOT/scripts/setup.sh"
-DB=${DEMO_DB:-efaktura_demo}
+# One demo database per series: an 18.0 database is not opened by 19.0.
+if [ "$ODOO_SERIES" = 18 ]; then DB=${DEMO_DB:-efaktura_demo}; else DB=${DEMO_DB:-efaktura_demo$ODOO_SERIES}; fi
 PORT=${PORT:-8069}
 
 state=""
@@ -29,7 +31,7 @@ psql -d "$DB" -qc "UPDATE ir_config_parameter SET value = 'http://localhost:$POR
 
 cat <<MSG
 
-  Odoo with eFaktura B2C (sandbox network) at http://localhost:$PORT
+  Odoo $ODOO_SERIES.0 with eFaktura B2C (sandbox network) at http://localhost:$PORT
   Log in as admin / admin. Invoicing > eFaktura shows the outbox and the sandbox nettbank.
   Stop with Ctrl+C. Start again with: make demo
 

@@ -11,6 +11,7 @@ from odoo import fields, http
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from .. import compat
 from ..sandbox.bankid import TEST_PERSONS
 from ..sandbox.models.efaktura_bankid_simulator import InProcessAdapter
 from .common import EfakturaInvoiceCase, SelfCallsInProcess
@@ -250,7 +251,7 @@ class TestConsentFlow(ConsentCase):
         token = self.token_from_sms(self.ingrid)
         consent = self.consent_of(self.ingrid)
         with freeze_time(consent.deadline + timedelta(minutes=1)):
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
+            compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines"))
         consent.invalidate_recordset()
         (move | per_move).invalidate_recordset()
         self.assertEqual(consent.state, "expired")

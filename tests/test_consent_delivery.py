@@ -12,6 +12,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.sms.tests.common import MockSMS
 
+from .. import compat
 from .common import RealQueues
 from .test_consent import ConsentCase
 
@@ -26,7 +27,7 @@ def smtp_down(*args, **kwargs):
 class TestConsentDelivery(RealQueues, MockSMS, ConsentCase):
     def send_sms_queue(self, error=None):
         with self.mockSMSGateway(sim_error=error):
-            self.env["sms.sms"].sudo()._process_queue()
+            compat.run_cron(self, self.env.ref("sms.ir_cron_sms_scheduler_action"))
 
     def send_mail_queue(self, failing=False):
         mails = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("state", "=", "outgoing")])

@@ -8,6 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from .. import compat
 from ..sandbox.bankid import TEST_PERSONS
 from .test_consent import INGRID_NNIN, KARI_NNIN, ConsentCase
 from .test_public_routes import identity_of
@@ -134,7 +135,7 @@ class TestConsentEvidence(ConsentCase):
         ingrid.withdrawn_at = now - relativedelta(months=13)
         per.deadline = now - relativedelta(months=13)
         siri.withdrawn_at = now - relativedelta(months=11)
-        self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_consent_evidence").method_direct_trigger()
+        compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_consent_evidence"))
         for consent in (ingrid, per):
             consent.invalidate_recordset()
             with self.subTest(consent=consent.partner_id.name):

@@ -13,6 +13,7 @@ from freezegun import freeze_time
 
 from odoo.tests import Form, new_test_user, tagged
 
+from .. import compat
 from ..models import efaktura_bankid
 from .mps_peer import MODE_HTTP_ERROR, MODE_NORMAL, MpsPeer
 from .oidc_peer import OidcPeer
@@ -169,7 +170,7 @@ class TestConsentProduction(ConsentCase):
         self.assertEqual(consent.lookup_count, lookups + 1, "a last lookup before the deadline")
         with freeze_time(consent.deadline + timedelta(minutes=1)):
             self.assertEqual(self.env["efaktura.consent.lookup"]._cron_lookup(), 0, "no lookup after the deadline")
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
+            compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines"))
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "expired")

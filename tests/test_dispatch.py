@@ -11,6 +11,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import compat
 from ..models.efaktura_chain import MAX_ATTEMPTS, DispatchRun
 from .common import EfakturaInvoiceCase
 
@@ -338,7 +339,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
             .create({})
         )
         wizard.action_send_and_print()
-        self.env.ref("account.ir_cron_account_move_send").method_direct_trigger()
+        compat.run_cron(self, self.env.ref("account.ir_cron_account_move_send"))
         moves.invalidate_recordset()
         self.assertEqual(moves.mapped("efaktura_state"), ["sent", "sent"])
         self.assertEqual(sorted(moves.mapped("efaktura_channel")), ["nettbank", "vipps"])
@@ -350,7 +351,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         self.company.efaktura_send_on_post = True
         move2 = self.make_invoice(self.ola)
         self.assertEqual(move2.efaktura_state, "queued")
-        self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch").method_direct_trigger()
+        compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_dispatch"))
         move2.invalidate_recordset()
         self.assertEqual(move2.efaktura_state, "sent")
 
@@ -359,7 +360,7 @@ class TestDispatchChain(EfakturaInvoiceCase):
         delivery = move.efaktura_delivery_ids
         self.env["efaktura.sandbox.document"]._cron_advance()
         # The cron record itself, as the scheduler runs it: it calls the outbox's poll.
-        self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_status").method_direct_trigger()
+        compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_status"))
         delivery.invalidate_recordset()
         self.assertEqual(delivery.state, "accepted")
         self.env["efaktura.sandbox.document"]._cron_advance()

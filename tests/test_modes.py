@@ -8,6 +8,7 @@ from freezegun import freeze_time
 from odoo.modules import neutralize
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .. import compat
 from ..compat import GROUPS
 from ..compat import PARTNER_MOBILE as MOBILE
 from .common import EfakturaInvoiceCase
@@ -48,7 +49,7 @@ class TestFreshInstall(EfakturaInvoiceCase, HttpCase):
         move = self.make_invoice(partner)
         move._efaktura_queue()
         for cron in self.env["ir.cron"].search([("ir_actions_server_id.model_id.model", "like", "efaktura.%")]):
-            cron.method_direct_trigger()
+            compat.run_cron(self, cron)
         move.invalidate_recordset()
         self.assertEqual(move.efaktura_state, "none", "a disabled company queues nothing")
         self.assertFalse(move.efaktura_delivery_ids)
@@ -147,7 +148,7 @@ class TestTestMode(ConsentCase):
         mail = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("res_id", "=", consent.id)])
         self.assertEqual(mail.state, "efaktura_test")
         # Odoo's own queues never send them.
-        self.env["sms.sms"].sudo()._process_queue()
+        compat.run_cron(self, self.env.ref("sms.ir_cron_sms_scheduler_action"))
         self.env["mail.mail"].sudo().process_email_queue()
         self.assertEqual((sms.exists().state, mail.exists().state), ("efaktura_test", "efaktura_test"))
         # A billing user reads them from the eFaktura menu, without developer mode.
@@ -177,7 +178,7 @@ class TestTestMode(ConsentCase):
         per_move = self.request_consent(self.per)
         consent = self.consent_of(self.ingrid)
         with freeze_time(consent.deadline + timedelta(minutes=1)):
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
+            compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines"))
         (move | per_move).invalidate_recordset()
         self.assertEqual((move.efaktura_channel, per_move.efaktura_channel), ("email", "post"))
         invoice_mails = self.env["mail.mail"].sudo().search([("model", "=", "account.move"), ("res_id", "=", move.id)])

@@ -10,6 +10,7 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import compat
 from ..models.efaktura_bankid import BANKID_SIMULATOR_PATH
 from ..sandbox.bankid import ENDPOINT_PATHS
 from .test_consent import INGRID_NNIN, ConsentCase
@@ -144,7 +145,7 @@ class TestPublicRoutes(PublicRouteCase):
         token = self.token_from_sms(self.ingrid)
         consent = self.consent_of(self.ingrid)
         with freeze_time(consent.deadline + timedelta(minutes=1)):
-            self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines").method_direct_trigger()
+            compat.run_cron(self, self.env.ref("l10n_no_efaktura_b2c.ir_cron_efaktura_deadlines"))
         consent.invalidate_recordset()
         move.invalidate_recordset()
         self.assertEqual(consent.state, "expired")
