@@ -23,6 +23,8 @@ BATCHED_POSTING = not ODOO_19
 
 # The groups of users, menus and actions (groups_id on 18.0, group_ids on 19.0).
 GROUPS = "group_ids" if ODOO_19 else "groups_id"
+# A group's users, those of the groups that imply it included (18.0 keeps them all in users).
+GROUP_USERS = "all_user_ids" if ODOO_19 else "users"
 
 if ODOO_19:
     from odoo.fields import Domain
@@ -94,6 +96,35 @@ def run_cron(case, cron):
         with case.enter_registry_test_mode():
             return cron.method_direct_trigger()
     return cron.method_direct_trigger()
+
+
+def logged_message_values(env):
+    """What mail.thread._message_log gives every message it logs on a document, apart from the document, the body
+    and the tracking values (19.0 dropped record_name and gives the author to the reply-to)."""
+    thread = env["mail.thread"]
+    author_id, email_from = message_author(thread, raise_on_email=False)
+    if ODOO_19:
+        reply_to = thread._notify_get_reply_to(default=email_from, author_id=author_id)[False]
+    else:
+        reply_to = thread._notify_get_reply_to(default=email_from)[False]
+    values = {
+        "author_id": author_id,
+        "email_from": email_from,
+        "record_alias_domain_id": False,
+        "record_company_id": False,
+        "message_type": "notification",
+        "is_internal": True,
+        "subtype_id": env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+        "email_add_signature": False,
+        "reply_to": reply_to,
+    }
+    if not ODOO_19:
+        values["record_name"] = False
+    return values
+
+
+# ir.mail_server's SMTP connection, which tests make fail.
+MAIL_SERVER_CONNECT = "_connect__" if ODOO_19 else "connect"
 
 
 def call_kw(model, name, args, kwargs):

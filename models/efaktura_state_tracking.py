@@ -100,9 +100,7 @@ class EfakturaStateTracking(models.AbstractModel):
         if not changed:
             return
         Tracking = self.env["mail.tracking.value"]
-        author_id, email_from = compat.message_author(self.env["mail.thread"], raise_on_email=False)
-        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
-        reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
+        logged_values = compat.logged_message_values(self.env)
         on_logged_lines, on_new_lines, values_list = [], [], []
         for lang_moves in changed._efaktura_by_lang().values():
             fields_info = lang_moves.fields_get(["efaktura_state"], attributes=("string", "type", "selection"))
@@ -117,20 +115,11 @@ class EfakturaStateTracking(models.AbstractModel):
                 # The values mail.thread._message_log gives a tracking message, for many moves at once.
                 values_list.append(
                     {
-                        "author_id": author_id,
-                        "email_from": email_from,
+                        **logged_values,
                         "model": "account.move",
                         "res_id": move.id,
-                        "record_alias_domain_id": False,
-                        "record_company_id": False,
-                        "record_name": False,
                         "body": "",
-                        "message_type": "notification",
-                        "is_internal": True,
-                        "subtype_id": note,
-                        "email_add_signature": False,
                         "message_id": generate_tracking_message_id("message-notify"),
-                        "reply_to": reply_to,
                     }
                 )
         messages = self.env["mail.thread"].sudo()._message_create(values_list) if values_list else []

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
+from .. import compat
 from ..networks import mps_client, vipps_client
 from ..tools.validation import InvalidValue, normalize_account_number, normalize_org_number
 from ..tools.validation_messages import rule_text
@@ -470,7 +471,7 @@ class ResCompany(models.Model):
         for user in (move.invoice_user_id, self.efaktura_billing_user_id):
             if usable(user):
                 return user
-        managers = self.env.ref("account.group_account_manager").sudo().users.filtered(usable)
+        managers = self.env.ref("account.group_account_manager").sudo()[compat.GROUP_USERS].filtered(usable)
         if managers:
             return managers.sorted("id")[:1]
         return self.env.user if usable(self.env.user) else self.env.ref("base.user_admin")

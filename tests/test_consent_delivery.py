@@ -32,7 +32,7 @@ class TestConsentDelivery(RealQueues, MockSMS, ConsentCase):
     def send_mail_queue(self, failing=False):
         mails = self.env["mail.mail"].sudo().search([("model", "=", "efaktura.consent"), ("state", "=", "outgoing")])
         if failing:
-            with patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down):
+            with patch.object(self.registry["ir.mail_server"], compat.MAIL_SERVER_CONNECT, side_effect=smtp_down):
                 mails.send()
         else:
             mails.send()

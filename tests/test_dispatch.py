@@ -313,9 +313,11 @@ class TestDispatchChain(EfakturaInvoiceCase):
 
     def test_default_sending_method(self):
         Send = self.env["account.move.send"]
-        self.assertEqual(Send._get_default_sending_method(self.make_invoice(self.kari, post=False)), "efaktura_b2c")
+        defaults = Send._get_default_sending_settings(self.make_invoice(self.kari, post=False))
+        self.assertEqual(defaults["sending_methods"], {"efaktura_b2c"})
         other = self.env["res.partner"].create({"name": "Not B2C", "email": "x@example.com"})
-        self.assertNotEqual(Send._get_default_sending_method(self.make_invoice(other, post=False)), "efaktura_b2c")
+        defaults = Send._get_default_sending_settings(self.make_invoice(other, post=False))
+        self.assertNotIn("efaktura_b2c", defaults["sending_methods"])
 
     def test_send_and_print_wizard_routes_through_the_chain(self):
         move = self.make_invoice(self.ola)

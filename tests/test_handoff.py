@@ -18,6 +18,7 @@ from odoo.tools import mute_logger
 from odoo.addons.account.models.account_move_send import AccountMoveSend
 from odoo.addons.snailmail.models.snailmail_letter import SnailmailLetter
 
+from .. import compat
 from ..models.efaktura_chain import MAX_ATTEMPTS
 from .common import EfakturaInvoiceCase, RealQueues
 
@@ -122,7 +123,7 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
         email = self.deliveries(move, "email")
         self.assertEqual((email.state, move.efaktura_state), ("submitted", "fallback_sent"))
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
-        with patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down):
+        with patch.object(self.registry["ir.mail_server"], compat.MAIL_SERVER_CONNECT, side_effect=smtp_down):
             mail.send()
         self.assertEqual(mail.state, "exception")
         notification = self.env["mail.notification"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
@@ -146,7 +147,7 @@ class TestHandoffReadBack(RealQueues, EfakturaInvoiceCase):
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", email.mail_message_id.id)])
         with (
             patch.object(type(self.env["efaktura.delivery"]), "_read_back", autospec=True),
-            patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down),
+            patch.object(self.registry["ir.mail_server"], compat.MAIL_SERVER_CONNECT, side_effect=smtp_down),
         ):
             mail.send()
         self.assertEqual(email.state, "submitted", "the hook was lost")

@@ -225,7 +225,9 @@ class TestKeptMailsNeverSent(EfakturaInvoiceCase):
         real = Mail.create({"subject": "Real", "email_to": "kari@example.com", "body_html": "<p>Real</p>"})
         self.assertEqual((kept.state, real.state), ("efaktura_test", "outgoing"))
         with patch.object(
-            self.registry["ir.mail_server"], "connect", side_effect=ConnectionRefusedError("no mail server")
+            self.registry["ir.mail_server"],
+            compat.MAIL_SERVER_CONNECT,
+            side_effect=ConnectionRefusedError("no mail server"),
         ):
             (kept | real).send()
         self.assertEqual((kept.state, real.state), ("efaktura_test", "exception"))

@@ -8,6 +8,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import format_date, mute_logger
 
+from .. import compat
 from .common import EfakturaInvoiceCase, RealQueues, RealTimeoutsOnLoopback
 from .vipps_peer import VippsPeer
 
@@ -173,7 +174,7 @@ class TestReminders(RealQueues, EfakturaInvoiceCase):
         delivery = move.efaktura_delivery_ids.filtered(lambda d: d.reminder_step == 1)
         self.assertEqual(delivery.state, "submitted")
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", delivery.mail_message_id.id)])
-        with patch.object(self.registry["ir.mail_server"], "connect", side_effect=smtp_down):
+        with patch.object(self.registry["ir.mail_server"], compat.MAIL_SERVER_CONNECT, side_effect=smtp_down):
             mail.send()
         self.assertEqual((delivery.state, delivery.final), ("failed", True))
         self.assertEqual((reminder.state, reminder.channel), ("retry", False), "the step is not done")
