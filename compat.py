@@ -127,6 +127,20 @@ def logged_message_values(env):
 MAIL_SERVER_CONNECT = "_connect__" if ODOO_19 else "connect"
 
 
+def new_browser(case):
+    """A requests session as another browser opens one, for an HttpCase: none of the test's cookies, except, on
+    19.0, the one its test server needs to run the request in the test's transaction."""
+    import requests  # tests only
+
+    session = requests.Session()
+    if ODOO_19:
+        from odoo.tests.common import TEST_CURSOR_COOKIE_NAME  # tests only
+
+        if key := case.opener.cookies.get(TEST_CURSOR_COOKIE_NAME):
+            session.cookies.set(TEST_CURSOR_COOKIE_NAME, key)
+    return session
+
+
 def call_kw(model, name, args, kwargs):
     """A call as the web client's /web/dataset/call_kw makes it."""
     return _call_kw(model, name, args, kwargs)

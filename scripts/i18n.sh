@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
 # Export the module's translation template (i18n/l10n_no_efaktura_b2c.pot) from a database with the module
-# installed, merge it into i18n/nb.po, and list the Norwegian strings still to translate.
+# installed, on each series (18.0 and 19.0 find a few strings the other does not), merge the two into the .pot and
+# the .pot into i18n/nb.po, and list the Norwegian strings still to translate.
 set -euo pipefail
+SERIES_LIST=${EFAKTURA_SERIES:-18 19}
+export ODOO_SERIES=${SERIES_LIST%% *}
 . "$(dirname "$0")/common.sh"
 
-bash "$ROOT/scripts/setup.sh" >/dev/null
-TEMPLATE=$(template_db nodemo)
-DB="efaktura_i18n_$$"
-trap 'drop_db "$DB"' EXIT
-copy_db "$TEMPLATE" "$DB"
-log "Installing $MODULE into $DB"
-odoo_bin -d "$DB" --data-dir="$DATA_DIR" -i "$MODULE" --stop-after-init --http-port="$(free_port)" \
-    --log-level=warn --max-cron-threads=0
-log "Exporting i18n/$MODULE.pot"
-odoo_bin -d "$DB" --data-dir="$DATA_DIR" --i18n-export="$ROOT/i18n/$MODULE.pot" --modules="$MODULE" \
-    --stop-after-init --http-port="$(free_port)" --log-level=warn --max-cron-threads=0
-log "Merging it into i18n/nb.po"
+pots=()
+for series in $SERIES_LIST; do
+    (
+        export ODOO_SERIES=$series
+        . "$ROOT/scripts/common.sh"
+        bash "$ROOT/scripts/setup.sh" >/dev/null
+        TEMPLATE=$(template_db nodemo)
+        DB="efaktura_i18n${series}_$$"
+        trap 'drop_db "$DB"' EXIT
+        copy_db "$TEMPLATE" "$DB"
+        log "Odoo $series.0: installing $MODULE into $DB"
+        odoo_bin -d "$DB" --data-dir="$DATA_DIR" -i "$MODULE" --stop-after-init --http-port="$(free_port)" \
+            --log-level=warn --max-cron-threads=0
+        log "Odoo $series.0: exporting the module's strings"
+        odoo_bin -d "$DB" --data-dir="$DATA_DIR" --i18n-export="$BUILD/$MODULE-$series.pot" --modules="$MODULE" \
+            --stop-after-init --http-port="$(free_port)" --log-level=warn --max-cron-threads=0
+    )
+    pots+=("$BUILD/$MODULE-$series.pot")
+done
+log "Merging them into i18n/$MODULE.pot and i18n/nb.po"
+# The first series' header and references win; a string only one series has is added.
+msgcat --use-first -o "$ROOT/i18n/$MODULE.pot" "${pots[@]}"
 msgmerge --quiet --no-fuzzy-matching --update --backup=none "$ROOT/i18n/nb.po" "$ROOT/i18n/$MODULE.pot"
 msgattrib --no-obsolete -o "$ROOT/i18n/nb.po" "$ROOT/i18n/nb.po"
 untranslated=$(msgattrib --untranslated "$ROOT/i18n/nb.po" | grep -c '^msgid ' || true)

@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 from urllib.parse import urlencode
 
-import requests
 from freezegun import freeze_time
 
 from odoo.tests import Form, new_test_user, tagged
@@ -225,7 +224,7 @@ class TestConsentProduction(ConsentCase):
         action, values = self.form(page, "/bankid")
         start = self.post(action, values)
         params = self.oidc_peer.login(start.headers["Location"], INGRID_NNIN)
-        other_browser = requests.Session()
+        other_browser = compat.new_browser(self)
         answer = other_browser.get(self.url("/efaktura/bankid/callback?" + urlencode(params)), timeout=60)
         self.assertEqual(answer.status_code, 400)
         self.assertEqual(self.consent_of(self.ingrid).state, "sent")

@@ -18,7 +18,6 @@ class TestDemoData(EfakturaCase):
             {},
             mode="init",
             noupdate=True,
-            kind="demo",
         )
         company = self.env.ref("base.demo_company_no", raise_if_not_found=False) or self.env.company
         self.assertEqual(company.efaktura_mode, "test", "demo data sets Test mode")

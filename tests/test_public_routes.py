@@ -3,7 +3,6 @@ changes anything, no page can be framed, and every answer speaks the customer's 
 
 from datetime import timedelta
 
-import requests
 from freezegun import freeze_time
 
 from odoo import fields
@@ -174,7 +173,7 @@ class TestPublicRoutes(PublicRouteCase):
         self.request_consent()
         token = self.token_from_sms(self.ingrid)
         page = self.url_open(f"/efaktura/consent/{token}")
-        stale_tab = requests.Session()
+        stale_tab = compat.new_browser(self)
         self.addCleanup(stale_tab.close)
         for action in ("/decline", "/bankid"):
             with self.subTest(action=action):

@@ -341,7 +341,14 @@ class TestEfakturaScreens(ScreensCase):
                 result = Model.web_search_read(domain, self.spec_of(arch, fields_info), limit=80)
                 opened.append((mode, result["length"]))
             elif mode in ("graph", "pivot"):
-                groupby = [n.get("name") for n in tree.iterchildren("field") if n.get("type") in ("row", "col")]
+                groupby = [
+                    # A date is grouped by the view's interval, by month if it names none (as the web client does).
+                    f"{n.get('name')}:{n.get('interval') or 'month'}"
+                    if Model._fields[n.get("name")].type in ("date", "datetime") and ":" not in n.get("name")
+                    else n.get("name")
+                    for n in tree.iterchildren("field")
+                    if n.get("type") in ("row", "col")
+                ]
                 measures = [f"{n.get('name')}:sum" for n in tree.iterchildren("field") if n.get("type") == "measure"]
                 groups = compat.web_read_group(
                     Model, domain, measures or ["__count"], groupby[:1] or ["create_date:month"]
