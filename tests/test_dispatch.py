@@ -313,10 +313,10 @@ class TestDispatchChain(EfakturaInvoiceCase):
 
     def test_default_sending_method(self):
         Send = self.env["account.move.send"]
-        defaults = Send._get_default_sending_settings(self.make_invoice(self.kari, post=False))
+        defaults = Send._get_default_sending_settings(self.make_invoice(self.kari))
         self.assertEqual(defaults["sending_methods"], {"efaktura_b2c"})
         other = self.env["res.partner"].create({"name": "Not B2C", "email": "x@example.com"})
-        defaults = Send._get_default_sending_settings(self.make_invoice(other, post=False))
+        defaults = Send._get_default_sending_settings(self.make_invoice(other))
         self.assertNotIn("efaktura_b2c", defaults["sending_methods"])
 
     def test_send_and_print_wizard_routes_through_the_chain(self):

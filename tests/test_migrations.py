@@ -282,5 +282,5 @@ class TestUpgradeTo19(EfakturaInvoiceCase):
             self.skipTest("18.0 only: the mobile field of 18.0")
         self.kari.phone = "22 33 44 55"
         self.upgrade()
-        self.assertEqual((self.kari.mobile, self.kari.phone), ("+4791234567", "22 33 44 55"))
+        self.assertEqual((self.kari.mobile, self.kari.phone), ("+4741234567", "22 33 44 55"))
         self.assertTrue(self.env["res.partner"]._fields["mobile"].store)
