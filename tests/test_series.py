@@ -97,7 +97,7 @@ class TestSeries(RealQueues, EfakturaInvoiceCase):
         with patch.object(AccountMoveSend, "_call_web_service_before_invoice_pdf_render", edi_fails):
             self.dispatch(move)
         email = self.deliveries(move, "email")
-        self.assertEqual((email.state, email.final), ("failed", True))
+        self.assertEqual((email.state, email.final), ("rejected", True))
         self.assertFalse(self.env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", move.id)]))
         self.assertNotEqual(move.efaktura_channel, "email")
         self.assertIn(move.efaktura_channel, ("post", "manual"))
