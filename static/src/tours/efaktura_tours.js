@@ -21,9 +21,10 @@ tours.add("l10n_no_efaktura_b2c_settings", {
             trigger: "#efaktura_b2c_checklist .fa-times-circle:visible",
         },
         {
-            content: "Save",
+            content: "Save: the settings are applied and the page reloads",
             trigger: ".o_control_panel .o_form_button_save",
             run: "click",
+            expectUnloadPage: true,
         },
         {
             content: "Saved: the organisation number was taken from the company",
