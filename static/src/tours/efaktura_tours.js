@@ -21,9 +21,10 @@ tours.add("l10n_no_efaktura_b2c_settings", {
             trigger: "#efaktura_b2c_checklist .fa-times-circle:visible",
         },
         {
-            content: "Save",
+            content: "Save: the settings are applied and the page reloads",
             trigger: ".o_control_panel .o_form_button_save",
             run: "click",
+            expectUnloadPage: true,
         },
         {
             content: "Saved: the organisation number was taken from the company",
@@ -153,6 +154,31 @@ tours.add("l10n_no_efaktura_b2c_new_invoice", {
         {
             content: "Pick the consumer",
             trigger: ".ui-menu-item a:contains(Ola Nordmann)",
+            run: "click",
+        },
+        // Odoo 19 hides the Product column of an invoice's lines unless Sales is installed; a person shows it from
+        // the optional columns (18 shows it already, and the box is ticked).
+        {
+            content: "The optional columns of the lines",
+            trigger: "div[name=invoice_line_ids] .o_optional_columns_dropdown_toggle",
+            run: "click",
+        },
+        {
+            content: "Show the Product column",
+            trigger: ".o-dropdown-item input[name=product_id]",
+            run(actions) {
+                if (!this.anchor.checked) {
+                    actions.click();
+                }
+            },
+        },
+        {
+            content: "The Product column is shown",
+            trigger: ".o-dropdown-item input[name=product_id]:checked",
+        },
+        {
+            content: "Close the optional columns",
+            trigger: "div[name=invoice_line_ids] .o_optional_columns_dropdown_toggle",
             run: "click",
         },
         {
