@@ -395,7 +395,7 @@ class AccountMove(models.Model):
         invoice_data = {
             "ubl_cii_xml_attachment_values": {"raw": xml},
             "ubl_cii_xml_options": {"builder": builder},
-            "pdf_attachment_values": {"name": pdf_name, "raw": pdf},
+            "pdf_attachment_values": {"name": pdf_name, "raw": pdf, "mimetype": "application/pdf"},
         }
         self.env["account.move.send"]._postprocess_invoice_ubl_xml(self, invoice_data)
         return builder._export_invoice_filename(self), invoice_data["ubl_cii_xml_attachment_values"]["raw"]

@@ -502,6 +502,17 @@ class TestMaventaSandbox(EfakturaInvoiceCase):
         )
         self.assertNotEqual(read["kid"], invoice.payment_reference, "no second claim under the invoice's KID")
 
+    def test_the_credit_note_reference_is_written_by_the_node_generator_too(self):
+        """account_edi_ubl_cii's other generator (the document's nodes: 19.0's only one, on 18.0 behind this
+        parameter) attaches the credit note to its invoice as well."""
+        self.env["ir.config_parameter"].sudo().set_param("account_edi_ubl_cii.use_new_dict_to_xml_helpers", "1")
+        invoice = self.dispatch(self.make_invoice(self.ola))
+        refund = self.dispatch(self.reverse(invoice))
+        read = self.network_file(self.mailbox(refund))
+        self.assertEqual(
+            (read["type"], read["invoice_nr"], read["billing_reference"]), ("credit_note", refund.name, invoice.name)
+        )
+
     def test_other_routes_keep_the_sandbox_own_network(self):
         self.company.efaktura_production_route = "mps"
         move = self.dispatch(self.make_invoice(self.ola))
