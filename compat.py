@@ -4,6 +4,8 @@ The module runs on both series from one codebase. Everything that is spelled dif
 here once, and the rest of the module uses these names: no other file asks which series it runs on.
 """
 
+import threading
+
 from odoo import models
 from odoo.release import version_info
 
@@ -19,7 +21,7 @@ PARTNER_MOBILE = "phone" if ODOO_19 else "mobile"
 # snailmail.letter._efaktura_create_batch), with the values message_post computes. That code follows 18.0's
 # message_post, which 19.0 changed (no record_name, new recipient fields, another notification layout): on 19.0 the
 # fallbacks post one message per invoice with Odoo's own code, which is slower but the same for the customer.
-BATCHED_POSTING = not ODOO_19
+BATCHED_POSTING = True
 
 # The groups of users, menus and actions (groups_id on 18.0, group_ids on 19.0).
 GROUPS = "group_ids" if ODOO_19 else "groups_id"
@@ -29,6 +31,7 @@ GROUP_USERS = "all_user_ids" if ODOO_19 else "users"
 if ODOO_19:
     from odoo.fields import Domain
     from odoo.service.model import call_kw as _call_kw
+    from odoo.tools.mail import email_normalize, email_split_and_format_normalize, formataddr
 
     Constraint = models.Constraint
 
@@ -144,3 +147,175 @@ def new_browser(case):
 def call_kw(model, name, args, kwargs):
     """A call as the web client's /web/dataset/call_kw makes it."""
     return _call_kw(model, name, args, kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Posting in batches: what message_post, _notify_thread and Send & Print's _send_mail(s) do differently on the two
+# series, for efaktura.mail.batch and snailmail.letter._efaktura_create_batch.
+# ----------------------------------------------------------------------------------------------------------------
+
+# The message types message_post's e-mail references take last (after the public discussion).
+REFERENCES_LAST_TYPES = ("user_notification", "out_of_office") if ODOO_19 else ("user_notification",)
+
+
+def invoice_mail_author(move, author_id, email_from):
+    """account.move.send._send_mails: the author and sender it gives _send_mail for an invoice, as keyword
+    arguments. 19.0 finds the author from the template's sender there, and lets the author be notified when
+    among the recipients; 18.0 leaves the author to message_post."""
+    if not ODOO_19:
+        return {"author_id": author_id, "email_from": email_from}
+    if email_from or not author_id:
+        author_id, email_from = move._message_compute_author(email_from=email_from)
+    return {"author_id": author_id, "email_from": email_from, "notify_author_mention": True}
+
+
+def send_mail_post(kwargs):
+    """account.move.send._send_mail(move, template, **kwargs): (the context it posts the message in, the keyword
+    arguments it gives message_post besides its own)."""
+    kwargs = dict(kwargs)
+    if ODOO_19:
+        return {"email_notification_allow_footer": True, "disable_attachment_import": True, "no_document": True}, kwargs
+    author_id = kwargs.pop("author_id")
+    context = {
+        "no_document": True,
+        "no_new_invoice": True,
+        "mail_notify_author": author_id in kwargs.get("partner_ids", []),
+        "email_notification_allow_footer": True,
+    }
+    return context, kwargs
+
+
+def post_record_values(records):
+    """The values message_post gives each record's message besides the ones both series give: {id: values}.
+    18.0 stores the record's name; 19.0 the e-mail addresses notified outside Odoo (none here)."""
+    if ODOO_19:
+        empty = {"incoming_email_to": False, "incoming_email_cc": False, "outgoing_email_to": False}
+        return {record.id: dict(empty) for record in records}
+    return {record.id: {"record_name": record.display_name} for record in records.sudo()}
+
+
+def message_parents(records):
+    """message_post's parent for a message without one (_message_compute_parent_id), for all the records of one
+    model at once: {res_id: message id}. On a flat thread, 18.0 takes the record's first message; 19.0 its latest
+    comment or e-mail, else its latest message, among its 200 latest."""
+    if not records or not records._mail_flat_thread:
+        return {}
+    records.env["mail.message"].flush_model(["model", "res_id", "message_type", "date", "create_date"])
+    if ODOO_19:
+        query = """
+            SELECT DISTINCT ON (res_id) res_id, id
+              FROM (SELECT res_id, id, message_type, date, create_date,
+                           row_number() OVER (PARTITION BY res_id ORDER BY date DESC, id DESC) AS latest
+                      FROM mail_message
+                     WHERE model = %s AND res_id IN %s AND message_type != 'user_notification') AS m
+             WHERE latest <= 200
+          ORDER BY res_id, message_type IN ('comment', 'email') DESC, COALESCE(date, create_date) DESC, id DESC"""
+    else:
+        query = """
+            SELECT res_id, MIN(id) FROM mail_message
+             WHERE model = %s AND res_id IN %s AND message_type != 'user_notification'
+          GROUP BY res_id"""
+    records.env.cr.execute(query, [records._name, tuple(set(records.ids))])
+    return dict(records.env.cr.fetchall())
+
+
+def reply_to(records, defaults, author_ids):
+    """_notify_get_reply_to for each record with its own default (and, on 19.0, author): {res_id: reply-to}."""
+    if ODOO_19:
+        return records._notify_get_reply_to_batch(defaults=defaults, author_ids=author_ids)
+    result = {}
+    by_default = {}
+    for res_id, default in defaults.items():
+        by_default.setdefault(default, []).append(res_id)
+    for default, ids in by_default.items():
+        result.update(records.browse(ids)._notify_get_reply_to(default=default))
+    return result
+
+
+def author_to_subscribe(thread, msg_values):
+    """Whom message_post makes follow the record after posting (the real author), or no partner."""
+    Partner = thread.env["res.partner"]
+    if ODOO_19:
+        if (
+            thread.env.context.get("mail_post_autofollow_author_skip")
+            or msg_values["message_type"] in ("notification", "user_notification", "auto_comment", "out_of_office")
+            or msg_values["subtype_id"] != thread.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+        ):
+            return Partner
+        real_author = thread._message_compute_real_author(msg_values["author_id"])
+        return real_author if real_author and not real_author.partner_share else Partner
+    if thread.env.context.get("mail_create_nosubscribe") or msg_values["message_type"] == "notification":
+        return Partner
+    if thread.env.user.active:
+        return thread.env.user.partner_id
+    author = Partner.browse(msg_values["author_id"] or [])
+    return author if author.active else Partner
+
+
+def skipped_author(thread, msg_values, notify):
+    """_notify_get_recipients: the partner not notified of their own message (the real author), or False."""
+    context = thread.env.context
+    if notify.get("notify_author") or context.get("mail_notify_author"):
+        return False
+    if ODOO_19:
+        mention = notify.get("notify_author_mention") or context.get("mail_notify_author_mention")
+        skipped = thread._message_compute_real_author(msg_values["author_id"]).id
+        return False if mention and skipped in msg_values["partner_ids"] else skipped
+    return thread.env.user.partner_id.id if thread.env.user.active else msg_values["author_id"]
+
+
+def notify_out_of_office(thread, message, recipients_data, msg_values, notify):
+    """_notify_thread's out-of-office replies (19.0; 18.0 has none)."""
+    if ODOO_19:
+        thread._notify_thread_with_out_of_office(message, recipients_data, msg_vals=msg_values, **notify)
+
+
+def group_recipients(recipients_group):
+    """_notify_thread_by_email: (partner ids, e-mail addresses) a recipients group's e-mails go to."""
+    if ODOO_19:
+        return recipients_group["recipients_ids"], recipients_group["recipients_emails"]
+    return recipients_group.pop("recipients"), []
+
+
+def notification_headers(thread, message, recipients_data):
+    """_notify_by_email_get_base_mail_values: the headers besides Return-Path. 19.0 names the customers
+    notified besides the addressee (X-Msg-To-Add), for Reply-All."""
+    headers = {}
+    if ODOO_19:
+        external = [r for r in recipients_data if r["active"] and r["email_normalized"] and r["share"]]
+        external_emails = [formataddr((r["name"], r["email_normalized"])) for r in external]
+        normalized = [r["email_normalized"] for r in external]
+        message_sudo = message.sudo()
+        external_emails += list(
+            {
+                email
+                for email in email_split_and_format_normalize(
+                    f"{message_sudo.incoming_email_to or ''},{message_sudo.incoming_email_cc or ''}"
+                )
+                if email_normalize(email) not in normalized
+            }
+        )
+        if external_emails and len(external_emails) < thread._CUSTOMER_HEADERS_LIMIT_COUNT:
+            headers["X-Msg-To-Add"] = ",".join(external_emails)
+    return headers
+
+
+def send_notification_emails(emails):
+    """_notify_thread_by_email's sending, once it decided to send now (force_send, under the limit)."""
+    if ODOO_19:
+        emails.send_after_commit()
+        return
+    test_mode = getattr(threading.current_thread(), "testing", False)
+    if not emails.pool._init or test_mode:
+        if test_mode:
+            emails.send()
+        else:
+            emails.send_after_commit()
+
+
+def check_attachments_read(attachments):
+    """snailmail.letter.create's read check of the letters' documents."""
+    if ODOO_19:
+        attachments.check_access("read")
+    else:
+        attachments.check("read")

@@ -6,8 +6,6 @@ its invoices over to this model. Each value is the one Odoo's own code computes;
 batched, and an invoice this does not cover the way Odoo does keeps Odoo's own path.
 """
 
-import threading
-
 from markupsafe import escape
 
 from odoo import api, models
@@ -43,6 +41,7 @@ class EfakturaMailBatch(models.AbstractModel):
             if move.partner_id.email or move_data.get("mail_partner_ids")
         }
         all_params = self._mail_params(to_send)
+        authors = {}
         for move, move_data in to_send.items():
             mail_template = move_data["mail_template"]
             mail_lang = move_data["mail_lang"]
@@ -53,6 +52,10 @@ class EfakturaMailBatch(models.AbstractModel):
                 attachment = move_data["proforma_pdf_attachment"]
                 mail_params["attachments"].append((attachment.name, attachment.raw))
             email_from = send._get_mail_default_field_value_from_template(mail_template, mail_lang, move, "email_from")
+            # The author and sender as Odoo's _send_mails gives them (found from the sender once per sender).
+            key = (mail_params.pop("author_id"), email_from)
+            if key not in authors:
+                authors[key] = compat.invoice_mail_author(move, *key)
             posts.append(
                 (
                     move,
@@ -60,7 +63,7 @@ class EfakturaMailBatch(models.AbstractModel):
                     {
                         "subtype_id": subtype.id,
                         "model_description": move.with_context(lang=mail_lang).type_name,
-                        "email_from": email_from,
+                        **authors[key],
                         **mail_params,
                     },
                 )
@@ -121,7 +124,12 @@ class EfakturaMailBatch(models.AbstractModel):
         batch, own_path = [], []
         for post in posts:
             move, _template, kwargs = post
-            if kwargs["author_id"] in kwargs.get("partner_ids", []) or self.env.context.get("mail_post_autofollow"):
+            partner_ids = kwargs.get("partner_ids", [])
+            if (
+                kwargs["author_id"] in partner_ids
+                or self.env.user.partner_id.id in partner_ids
+                or self.env.context.get("mail_post_autofollow")
+            ):
                 own_path.append(post)
             else:
                 batch.append(post)
@@ -141,16 +149,6 @@ class EfakturaMailBatch(models.AbstractModel):
         return self._create_messages(prepared, recipients)
 
     @api.model
-    def _thread(self, move, author_id, partner_ids):
-        """The move as ``_send_mail`` posts on it: its context, and message_post's language fallback."""
-        return move.with_context(
-            no_document=True,
-            no_new_invoice=True,
-            mail_notify_author=author_id in partner_ids,
-            email_notification_allow_footer=True,
-        )._fallback_lang()
-
-    @api.model
     def _prepare_messages(self, posts):
         """message_post's values for each post, the per-record lookups done for all the records at once."""
         moves = self.env["account.move"].union(*(move for move, _t, _k in posts))
@@ -158,51 +156,65 @@ class EfakturaMailBatch(models.AbstractModel):
         company = self.env.company
         alias_domains = threads.sudo()._mail_get_alias_domains(default_company=company)
         companies = threads._mail_get_companies(default=company)
-        names = {record.id: record.display_name for record in threads.sudo()}
-        parents = self._first_messages(moves)
-        # _send_mail gives message_post the sender but not the author: message_post finds the author from the
-        # sender's address (a search per message), here once per sender.
-        authors, by_sender, found = [], {}, {}
-        for move, _template, kwargs in posts:
-            thread = self._thread(move, kwargs["author_id"], kwargs.get("partner_ids") or [])
-            if kwargs["email_from"] not in found:
-                found[kwargs["email_from"]] = compat.message_author(thread, None, kwargs["email_from"])
-            author = found[kwargs["email_from"]]
-            authors.append((thread, *author))
-            by_sender.setdefault(author[1], []).append(move.id)
-        reply_to = {
-            email_from: threads.browse(ids)._notify_get_reply_to(default=email_from)
-            for email_from, ids in by_sender.items()
-        }
+        parents = compat.message_parents(moves)
+        record_values = compat.post_record_values(threads)
+        Message = self.env["mail.message"]
+        # _send_mail's context and message_post's arguments; message_post finds the author from the sender's
+        # address (a search per message), here once per author and sender.
+        calls, found = [], {}
+        for move, mail_template, kwargs in posts:
+            context, post_kwargs = compat.send_mail_post(kwargs)
+            thread = move.with_context(**context)._fallback_lang()
+            key = (post_kwargs.pop("author_id", None), post_kwargs.pop("email_from", None))
+            if key not in found:
+                found[key] = compat.message_author(thread, *key)
+            # _send_mail's own arguments after the ones it was given
+            post_kwargs.update(
+                {
+                    "email_layout_xmlid": self._move_send._get_mail_layout(),
+                    "email_add_signature": not mail_template,
+                    "mail_auto_delete": mail_template.auto_delete,
+                    "mail_server_id": mail_template.mail_server_id.id,
+                    "reply_to_force_new": False,
+                }
+            )
+            calls.append((thread, *found[key], post_kwargs))
+        reply_to = compat.reply_to(
+            threads,
+            defaults={thread.id: email_from for thread, _a, email_from, _k in calls},
+            author_ids={thread.id: author_id for thread, author_id, _e, _k in calls},
+        )
         prepared = []
-        for post, (thread, author_id, email_from) in zip(posts, authors, strict=True):
-            move, mail_template, kwargs = post
-            kwargs = dict(kwargs)
+        for post, (thread, author_id, email_from, kwargs) in zip(posts, calls, strict=True):
+            move = post[0]
             partner_ids = list(kwargs.pop("partner_ids", None) or [])
-            del kwargs["author_id"], kwargs["email_from"]
             attachments = kwargs.pop("attachments", None) or []
-            msg_values = {
-                "email_layout_xmlid": self._move_send._get_mail_layout(),
-                "email_add_signature": not mail_template,
-                "mail_server_id": mail_template.mail_server_id.id,
-                "reply_to_force_new": False,
-                "record_name": names[move.id],
-                "author_id": author_id,
-                "author_guest_id": False,
-                "email_from": email_from,
-                "model": move._name,
-                "res_id": move.id,
-                "body": escape(kwargs.pop("body", "")),
-                "message_type": "comment",
-                "parent_id": parents.get(move.id, False),
-                "subject": kwargs.pop("subject", None) or False,
-                "subtype_id": kwargs.pop("subtype_id"),
-                "partner_ids": partner_ids,
-                "record_alias_domain_id": alias_domains[move.id].id,
-                "record_company_id": companies[move.id].id,
-                "reply_to": reply_to[email_from][move.id],
-            }
-            notify = {**kwargs, "mail_auto_delete": mail_template.auto_delete}
+            body = kwargs.pop("body", "")
+            subject = kwargs.pop("subject", None)
+            subtype_id = kwargs.pop("subtype_id")
+            # message_post: the message's own values, the rest for the notification
+            msg_values = {key: value for key, value in kwargs.items() if key in Message._fields}
+            notify = {key: value for key, value in kwargs.items() if key not in msg_values}
+            msg_values.setdefault("email_add_signature", True)
+            msg_values.update(
+                {
+                    "author_id": author_id,
+                    "author_guest_id": False,
+                    "email_from": email_from,
+                    "model": move._name,
+                    "res_id": move.id,
+                    "body": escape(body),
+                    "message_type": "comment",
+                    "parent_id": parents.get(move.id, False),
+                    "subject": subject or False,
+                    "subtype_id": subtype_id,
+                    "partner_ids": partner_ids,
+                    **record_values[move.id],
+                    "record_alias_domain_id": alias_domains[move.id].id,
+                    "record_company_id": companies[move.id].id,
+                    "reply_to": reply_to[move.id],
+                }
+            )
             prepared.append(
                 {
                     "post": post,
@@ -214,20 +226,6 @@ class EfakturaMailBatch(models.AbstractModel):
                 }
             )
         return prepared
-
-    @api.model
-    def _first_messages(self, moves):
-        """message_post's parent on a flat thread: the first message of each record, {res_id: message id}."""
-        if not moves._mail_flat_thread:
-            return {}
-        self.env["mail.message"].flush_model(["model", "res_id", "message_type"])
-        self.env.cr.execute(
-            """SELECT res_id, MIN(id) FROM mail_message
-                WHERE model = %s AND res_id IN %s AND message_type != 'user_notification'
-             GROUP BY res_id""",
-            [moves._name, tuple(moves.ids)],
-        )
-        return dict(self.env.cr.fetchall())
 
     @api.model
     def _mail_recipients(self, prepared):
@@ -243,7 +241,7 @@ class EfakturaMailBatch(models.AbstractModel):
         for entry in prepared:
             move, own = entry["move"], set(entry["msg_values"]["partner_ids"])
             # _notify_get_recipients: the author is not notified of their own message (mail_notify_author aside)
-            real_author_id = self.env.user.partner_id.id if self.env.user.active else entry["msg_values"]["author_id"]
+            real_author_id = compat.skipped_author(entry["thread"], entry["msg_values"], entry["notify"])
             recipients = []
             for pid, pdata in data[move.id].items():
                 if pid in all_pids and pid not in own:
@@ -290,20 +288,15 @@ class EfakturaMailBatch(models.AbstractModel):
             values_list.append(entry["msg_values"])
         moves = self.env["account.move"].union(*(entry["move"] for entry in prepared))
         messages = moves._message_create(values_list)
-        # message_post subscribes the posting user, or the author when an inactive user (a cron's) posts for them,
-        # after creating the message (mail_create_nosubscribe aside).
-        if not self.env.context.get("mail_create_nosubscribe"):
-            by_author = {}
-            for entry in prepared:
-                if self.env.user.active:
-                    real_author = self.env.user.partner_id
-                else:
-                    real_author = self.env["res.partner"].browse(entry["msg_values"]["author_id"])
-                    real_author = real_author if real_author.active else real_author.browse()
-                if real_author:
-                    by_author.setdefault(real_author.id, []).append(entry["move"].id)
-            for author_id, move_ids in by_author.items():
-                moves.browse(move_ids)._message_subscribe(partner_ids=[author_id])
+        # message_post makes the real author (the posting user, or the author when an inactive user such as a
+        # cron's posts for them) follow the record after creating the message.
+        by_author = {}
+        for entry in prepared:
+            real_author = compat.author_to_subscribe(entry["thread"], entry["msg_values"])
+            if real_author:
+                by_author.setdefault(real_author.id, []).append(entry["move"].id)
+        for author_id, move_ids in by_author.items():
+            moves.browse(move_ids)._message_subscribe(partner_ids=[author_id])
         for entry, message in zip(prepared, messages, strict=True):
             entry["thread"]._message_post_after_hook(message, entry["msg_values"])
         emails = self._notify_by_email(prepared, messages, recipients)
@@ -336,35 +329,46 @@ class EfakturaMailBatch(models.AbstractModel):
             # A message just created has no tracking values: said here, the rendering does not search for them.
             msg_values = {**entry["msg_values"], "tracking_value_ids": []}
             partners_data = recipients[entry["move"].id]
+            compat.notify_out_of_office(thread, message, partners_data, msg_values, entry["notify"])
             if not partners_data:
                 continue
             base_mail_values = self._base_mail_values(
-                thread, message, ancestors, additional_values={"auto_delete": notify.pop("mail_auto_delete")}
+                thread,
+                message,
+                ancestors,
+                partners_data,
+                additional_values={"auto_delete": notify.pop("mail_auto_delete")},
             )
+            base_notification = {
+                "author_id": message.author_id.id,
+                "is_read": True,
+                "mail_message_id": message.id,
+                "notification_status": "ready",
+                "notification_type": "email",
+            }
             for _lang, render_values, recipients_group in thread._notify_get_classified_recipients_iterator(
                 message, partners_data, msg_vals=msg_values, model_description=notify.get("model_description")
             ):
                 mail_body = thread._notify_by_email_render_layout(
                     message, recipients_group, msg_vals=msg_values, render_values=render_values
                 )
-                for chunk in split_every(gen_batch_size, recipients_group.pop("recipients")):
+                recipient_ids, recipient_emails = compat.group_recipients(recipients_group)
+                for chunk in split_every(gen_batch_size, recipient_ids):
                     mail_values.append(
                         thread._notify_by_email_get_final_mail_values(
                             chunk, base_mail_values, additional_values={"body_html": mail_body}
                         )
                     )
                     notification_values.append(
-                        [
-                            {
-                                "author_id": message.author_id.id,
-                                "is_read": True,
-                                "mail_message_id": message.id,
-                                "notification_status": "ready",
-                                "notification_type": "email",
-                                "res_partner_id": recipient_id,
-                            }
-                            for recipient_id in chunk
-                        ]
+                        [{**base_notification, "res_partner_id": recipient_id} for recipient_id in chunk]
+                    )
+                if recipient_emails:  # the addresses notified without a partner (19.0)
+                    values = thread._notify_by_email_get_final_mail_values(
+                        [], base_mail_values, additional_values={"body_html": mail_body}
+                    )
+                    mail_values.append({**values, "email_to": ",".join(recipient_emails)})
+                    notification_values.append(
+                        [{**base_notification, "mail_email_address": email} for email in recipient_emails]
                     )
         if not mail_values:
             return self.env["mail.mail"].sudo()
@@ -378,7 +382,23 @@ class EfakturaMailBatch(models.AbstractModel):
                 for values in chunk
             ]
         )
+        self._notify_by_web_push(prepared, messages, recipients)
         return emails
+
+    @api.model
+    def _notify_by_web_push(self, prepared, messages, recipients):
+        """_notify_thread_by_web_push for each message, when one of the recipients has a browser to push to (one
+        query for the batch; Odoo's own method then pushes each message)."""
+        partner_ids = {data["id"] for entry in prepared for data in recipients[entry["move"].id] or [] if data["id"]}
+        if not partner_ids or not self.env["mail.push.device"].sudo().search_count(
+            [("partner_id", "in", list(partner_ids))], limit=1
+        ):
+            return
+        for entry, message in zip(prepared, messages, strict=True):
+            if recipients[entry["move"].id]:
+                entry["thread"]._notify_thread_by_web_push(
+                    message, recipients[entry["move"].id], msg_vals=entry["msg_values"], **entry["notify"]
+                )
 
     @api.model
     def _ancestors(self, messages):
@@ -411,7 +431,7 @@ class EfakturaMailBatch(models.AbstractModel):
         return {message.id: every.browse(found.get(message.id, [])) for message in messages}
 
     @api.model
-    def _base_mail_values(self, thread, message, ancestors, additional_values=None):
+    def _base_mail_values(self, thread, message, ancestors, recipients_data, additional_values=None):
         """mail.thread._notify_by_email_get_base_mail_values, with the ancestors found beforehand."""
         mail_subject = message.subject
         if not mail_subject and thread and hasattr(thread, "_message_compute_subject"):
@@ -426,7 +446,7 @@ class EfakturaMailBatch(models.AbstractModel):
             lambda m: (
                 not m.is_internal and not m.subtype_id.internal,
                 m.message_type in outgoing_types,
-                m.message_type != "user_notification",
+                m.message_type not in compat.REFERENCES_LAST_TYPES,
             ),
             reverse=True,
         )
@@ -436,7 +456,7 @@ class EfakturaMailBatch(models.AbstractModel):
             base_mail_values["subject"] = mail_subject
         if additional_values:
             base_mail_values.update(additional_values)
-        headers = {}
+        headers = compat.notification_headers(thread, message, recipients_data)
         if message_sudo.record_alias_domain_id.bounce_email:
             headers["Return-Path"] = message_sudo.record_alias_domain_id.bounce_email
         headers = thread._notify_by_email_get_headers(headers=headers)
@@ -455,9 +475,5 @@ class EfakturaMailBatch(models.AbstractModel):
         for email in emails:
             per_message.setdefault(email.mail_message_id.id, []).append(email.id)
         emails = emails.browse([i for ids in per_message.values() if len(ids) < limit for i in ids])
-        test_mode = getattr(threading.current_thread(), "testing", False)
-        if emails and (not self.pool._init or test_mode):
-            if test_mode:
-                emails.send()
-            else:
-                emails.send_after_commit()
+        if emails:
+            compat.send_notification_emails(emails)

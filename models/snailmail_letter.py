@@ -121,51 +121,39 @@ class SnailmailLetter(models.Model):
         company = self.env.company
         alias_domains = unique.sudo()._mail_get_alias_domains(default_company=company)
         companies = unique._mail_get_companies(default=company)
-        reply_to = unique._notify_get_reply_to(default=email_from)
-        names = {record.id: record.display_name for record in unique.sudo()}
-        parents = {}
-        if unique._mail_flat_thread:
-            self.env["mail.message"].flush_model(["model", "res_id", "message_type"])
-            self.env.cr.execute(
-                """SELECT res_id, MIN(id) FROM mail_message
-                    WHERE model = %s AND res_id IN %s AND message_type != 'user_notification'
-                 GROUP BY res_id""",
-                [unique._name, tuple(unique.ids)],
-            )
-            parents = dict(self.env.cr.fetchall())
-        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
-        messages = unique._message_create(
-            [
-                {
-                    "author_id": author_id,
-                    "author_guest_id": False,
-                    "email_from": email_from,
-                    "model": unique._name,
-                    "res_id": res_id,
-                    "body": body,
-                    "message_type": "snailmail",
-                    "parent_id": parents.get(res_id, False),
-                    "subject": False,
-                    "subtype_id": subtype_id,
-                    "partner_ids": [],
-                    "email_add_signature": True,
-                    "record_name": names[res_id],
-                    "record_alias_domain_id": alias_domains[res_id].id,
-                    "record_company_id": companies[res_id].id,
-                    "reply_to": reply_to[res_id],
-                    "attachment_ids": [],
-                }
-                for res_id in threads.ids
-            ]
+        reply_to = compat.reply_to(
+            unique, defaults=dict.fromkeys(unique.ids, email_from), author_ids=dict.fromkeys(unique.ids, author_id)
         )
-        # message_post makes the author (the user, or the author when the user is inactive) follow the document.
-        if not self.env.context.get("mail_create_nosubscribe"):
-            if self.env.user.active:
-                follower = self.env.user.partner_id
-            else:
-                follower = self.env["res.partner"].browse(author_id).exists().filtered("active")
-            if follower:
-                unique._message_subscribe(partner_ids=follower.ids)
+        record_values = compat.post_record_values(unique)
+        parents = compat.message_parents(unique)
+        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        values_list = [
+            {
+                "author_id": author_id,
+                "author_guest_id": False,
+                "email_from": email_from,
+                "model": unique._name,
+                "res_id": res_id,
+                "body": body,
+                "message_type": "snailmail",
+                "parent_id": parents.get(res_id, False),
+                "subject": False,
+                "subtype_id": subtype_id,
+                "partner_ids": [],
+                "email_add_signature": True,
+                **record_values[res_id],
+                "record_alias_domain_id": alias_domains[res_id].id,
+                "record_company_id": companies[res_id].id,
+                "reply_to": reply_to[res_id],
+                "attachment_ids": [],
+            }
+            for res_id in threads.ids
+        ]
+        messages = unique._message_create(values_list)
+        # message_post makes the real author follow the document (on 18.0; not for a note on 19.0).
+        follower = compat.author_to_subscribe(unique[:1], values_list[0]) if values_list else None
+        if follower:
+            unique._message_subscribe(partner_ids=follower.ids)
         return messages
 
     @api.model
@@ -200,7 +188,7 @@ class SnailmailLetter(models.Model):
                 for letter in letters
             ]
         )
-        letters.attachment_id.check("read")
+        compat.check_attachments_read(letters.attachment_id)
         return letters
 
     def _snailmail_print(self, immediate=True):
