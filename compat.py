@@ -219,6 +219,18 @@ def message_parents(records):
     return dict(records.env.cr.fetchall())
 
 
+def parent_after_post(parent, message):
+    """The parent message_post gives the next message without one on a record, once ``message`` is posted on it
+    under ``parent`` (the parent before, maybe none): on 18.0 the record's first message, on 19.0 its latest
+    comment or e-mail, else its latest message."""
+    if ODOO_19:
+        discussion = ("comment", "email")
+        if parent and parent.message_type in discussion and message.message_type not in discussion:
+            return parent
+        return message
+    return parent or message
+
+
 def reply_to(records, defaults, author_ids):
     """_notify_get_reply_to for each record with its own default (and, on 19.0, author): {res_id: reply-to}."""
     if ODOO_19:

@@ -111,8 +111,8 @@ class SnailmailLetter(models.Model):
     @api.model
     def _efaktura_post_letter_messages(self, records):
         """What ``message_post(body=..., message_type="snailmail")`` creates on each record (one per record, in
-        order; a record may come twice), in one insert, without notifying anyone (nobody follows internal
-        notes on these records)."""
+        order; a record may come twice), in one insert (one more for each repeat of a record), without notifying
+        anyone (nobody follows internal notes on these records)."""
         threads = records._fallback_lang()
         unique = threads.browse(list(dict.fromkeys(threads.ids)))
         lang = threads.env.lang or "en_US"
@@ -127,8 +127,9 @@ class SnailmailLetter(models.Model):
         record_values = compat.post_record_values(unique)
         parents = compat.message_parents(unique)
         subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
-        values_list = [
-            {
+
+        def values(res_id):
+            return {
                 "author_id": author_id,
                 "author_guest_id": False,
                 "email_from": email_from,
@@ -147,11 +148,27 @@ class SnailmailLetter(models.Model):
                 "reply_to": reply_to[res_id],
                 "attachment_ids": [],
             }
-            for res_id in threads.ids
-        ]
-        messages = unique._message_create(values_list)
+
+        # A record that comes twice gets its second message in a second insert, under the parent message_post
+        # gives it once the first is posted.
+        rounds, seen = [], {}
+        for position, res_id in enumerate(threads.ids):
+            occurrence = seen[res_id] = seen.get(res_id, -1) + 1
+            if occurrence == len(rounds):
+                rounds.append([])
+            rounds[occurrence].append(position)
+        found = {}
+        for positions in rounds:
+            created = unique._message_create([values(threads.ids[position]) for position in positions])
+            for position, message in zip(positions, created, strict=True):
+                res_id = threads.ids[position]
+                if unique._mail_flat_thread:
+                    parent = message.browse(parents.get(res_id, []))
+                    parents[res_id] = compat.parent_after_post(parent, message).id
+                found[position] = message.id
+        messages = created.browse([found[position] for position in range(len(threads.ids))])
         # message_post makes the real author follow the document (on 18.0; not for a note on 19.0).
-        follower = compat.author_to_subscribe(unique[:1], values_list[0]) if values_list else None
+        follower = compat.author_to_subscribe(unique[:1], values(unique.ids[0]))
         if follower:
             unique._message_subscribe(partner_ids=follower.ids)
         return messages

@@ -9,7 +9,9 @@ parent), recipients and notifications, attachments, and the invoices' followers.
 
 import logging
 import re
+from contextlib import nullcontext
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
@@ -100,6 +102,14 @@ class TestBatchedLetters(EfakturaInvoiceCase):
                 return value.replace(move.display_name, "<invoice>")
             return value
 
+        own = letters.message_id.ids
+
+        def parent(message):
+            """The message's parent: one of these letters' messages (by position), or another by its content."""
+            if message.parent_id.id in own:
+                return ("letter", own.index(message.parent_id.id))
+            return (message.parent_id.message_type, str(message.parent_id.body))
+
         result = []
         for letter, move in zip(letters, moves, strict=True):
             message = letter.message_id
@@ -112,6 +122,7 @@ class TestBatchedLetters(EfakturaInvoiceCase):
                     "message_record": (message.res_id == move.id, local(message.record_name, move)),
                     "reply_to": local(message.reply_to, move),
                     "parent_is_first_message": message.parent_id == first,
+                    "parent": parent(message),
                     "notifications": [
                         (n.notification_type, n.res_partner_id, n.notification_status, n.is_read, n.author_id)
                         for n in message.notification_ids
@@ -137,6 +148,25 @@ class TestBatchedLetters(EfakturaInvoiceCase):
         expected = self.snapshot(odoo_letters, odoo_moves)
         self.assertTrue(expected[0]["message"]["body"], "Odoo's path posted a chatter message")
         self.assertTrue(expected[0]["notifications"], "Odoo's path made a snail notification")
+        self.assertEqual(self.snapshot(batch_letters, batch_moves), expected)
+
+    def test_repeated_record_equals_odoo_per_record(self):
+        """An invoice that gets two letters in one batch: each message under the parent Odoo's path gives it
+        (the second one's depends on the first one's, and on an earlier comment on the invoice)."""
+        Letter = self.env["snailmail.letter"].sudo()
+        odoo_moves, batch_moves = self.sample(), self.sample()
+        for moves in (odoo_moves, batch_moves):
+            moves[1]._message_log(body="Kunden ringte", message_type="comment")
+        repeated = [0, 0, 1, 1, 2]
+        odoo_moves, batch_moves = (
+            moves.browse([moves.ids[i] for i in repeated]) for moves in (odoo_moves, batch_moves)
+        )
+        odoo_letters = Letter.browse()
+        for values in self.letter_values(odoo_moves):
+            odoo_letters += Letter.create([values])
+        batch_letters = Letter._efaktura_create_batch(self.letter_values(batch_moves))
+        self.assertEqual(batch_letters.mapped("res_id"), batch_moves.ids)
+        expected = self.snapshot(odoo_letters, odoo_moves)
         self.assertEqual(self.snapshot(batch_letters, batch_moves), expected)
 
     def test_batch_costs_the_same_queries_for_more_letters(self):
@@ -291,6 +321,7 @@ class TestBatchedMails(EfakturaInvoiceCase):
                         "res_id": message.res_id == move.id,
                         "record_name": message.record_name,
                         "parent": message.parent_id == move.message_ids.sorted("id")[0],
+                        "parent_message": (message.parent_id.message_type, str(message.parent_id.body)),
                         "reply_to": message.reply_to,
                         "email_layout_xmlid": message.email_layout_xmlid,
                         "mail_server_id": message.mail_server_id,
@@ -344,11 +375,17 @@ class TestBatchedMails(EfakturaInvoiceCase):
         return result
 
     def run_path(self, moves, batched, user):
-        """Send ``moves`` one way as ``user``, take the snapshot, and roll everything back."""
+        """Send ``moves`` one way as ``user``, take the snapshot, and roll everything back. The batch posts every
+        invoice itself (none through Odoo's own _send_mail)."""
         savepoint = self.env.cr.savepoint()
+        Send = type(self.env["account.move.send"])
+        own_path = patch.object(Send, "_send_mail", autospec=True, side_effect=Send._send_mail)
         try:
             first = self.env["efaktura.fallback.sender"]._next_message_id()
-            self.send(moves, batched, user)
+            with own_path if batched else nullcontext() as send_mail:
+                self.send(moves, batched, user)
+            if batched:
+                self.assertFalse(send_mail.called, "the batch posted every invoice")
             return self.snapshot(moves, first)
         finally:
             savepoint.close(rollback=True)
@@ -357,6 +394,7 @@ class TestBatchedMails(EfakturaInvoiceCase):
     def compare_paths(self, user):
         moves = self.make_invoice(self.ingrid) | self.make_invoice(self.ola) | self.make_invoice(self.kari, amount=7)
         moves._message_log_batch(bodies=dict.fromkeys(moves.ids, "Invoice validated"))
+        moves[1]._message_log(body="Kunden ringte", message_type="comment")  # a discussion message on one
         # The PDFs and the customers' portal tokens exist before either path runs (both would make the same ones).
         self.env["account.move.send"]._generate_and_send_invoices(moves, sending_methods={"manual"})
         for move in moves:
