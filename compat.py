@@ -17,12 +17,6 @@ ODOO_19 = SERIES >= 19
 # 19.0.1.0.3).
 PARTNER_MOBILE = "phone" if ODOO_19 else "mobile"
 
-# The e-mail and post fallbacks post their chatter messages for a whole batch at once (efaktura.mail.batch,
-# snailmail.letter._efaktura_create_batch), with the values message_post computes. That code follows 18.0's
-# message_post, which 19.0 changed (no record_name, new recipient fields, another notification layout): on 19.0 the
-# fallbacks post one message per invoice with Odoo's own code, which is slower but the same for the customer.
-BATCHED_POSTING = True
-
 # The groups of users, menus and actions (groups_id on 18.0, group_ids on 19.0).
 GROUPS = "group_ids" if ODOO_19 else "groups_id"
 # A group's users, those of the groups that imply it included (18.0 keeps them all in users).

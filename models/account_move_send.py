@@ -1,8 +1,6 @@
 from odoo import api, models
 from odoo.tools import frozendict
 
-from .. import compat
-
 METHOD = "efaktura_b2c"
 
 
@@ -170,6 +168,6 @@ class AccountMoveSend(models.AbstractModel):
     def _send_mails(self, moves_data):
         # EXTENDS 'account': with context ``efaktura_render_batch``, the e-mails of the whole batch are posted
         # together (efaktura.mail.batch) instead of one message_post per invoice in _send_mail.
-        if not self.env.context.get("efaktura_render_batch") or not compat.BATCHED_POSTING:
+        if not self.env.context.get("efaktura_render_batch"):
             return super()._send_mails(moves_data)
         return self.env["efaktura.mail.batch"]._send_mails(moves_data)

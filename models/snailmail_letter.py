@@ -79,8 +79,6 @@ class SnailmailLetter(models.Model):
         """
         if not vals_list:
             return self.browse()
-        if not compat.BATCHED_POSTING:
-            return self.create(vals_list)
         [model] = {vals["model"] for vals in vals_list}
         noted = self._efaktura_notes_followed(self.env[model].browse([vals["res_id"] for vals in vals_list]))
         own_path = [vals for vals in vals_list if vals["res_id"] in noted]
