@@ -21,8 +21,13 @@ for series in $SERIES_LIST; do
         odoo_bin -d "$DB" --data-dir="$DATA_DIR" -i "$MODULE" --stop-after-init --http-port="$(free_port)" \
             --log-level=warn --max-cron-threads=0
         log "Odoo $series.0: exporting the module's strings"
-        odoo_bin -d "$DB" --data-dir="$DATA_DIR" --i18n-export="$BUILD/$MODULE-$series.pot" --modules="$MODULE" \
-            --stop-after-init --http-port="$(free_port)" --log-level=warn --max-cron-threads=0
+        if [ "$series" = 18 ]; then
+            odoo_bin -d "$DB" --data-dir="$DATA_DIR" --i18n-export="$BUILD/$MODULE-$series.pot" --modules="$MODULE" \
+                --stop-after-init --http-port="$(free_port)" --log-level=warn --max-cron-threads=0
+        else  # 19.0 exports with its i18n command
+            "$(venv_dir)/bin/python" "$ODOO_SRC/odoo-bin" --addons-path="$ODOO_SRC/addons,$ADDONS" i18n export \
+                -d "$DB" -o "$BUILD/$MODULE-$series.pot" "$MODULE"
+        fi
     )
     pots+=("$BUILD/$MODULE-$series.pot")
 done
