@@ -5,6 +5,7 @@ here once, and the rest of the module uses these names: no other file asks which
 """
 
 import threading
+from unittest.mock import patch
 
 from odoo import models
 from odoo.release import version_info
@@ -136,6 +137,45 @@ def new_browser(case):
         if key := case.opener.cookies.get(TEST_CURSOR_COOKIE_NAME):
             session.cookies.set(TEST_CURSOR_COOKIE_NAME, key)
     return session
+
+
+class _SmtpServerTakingAll:
+    """An SMTP server that takes every e-mail, as Odoo's own MockSmtplibCase has one."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def set_debuglevel(self, level):
+        pass
+
+    def starttls(self, *args, **kwargs):
+        pass
+
+    def login(self, user, password):
+        pass
+
+    def ehlo_or_helo_if_needed(self):
+        pass
+
+    def send_message(self, message, smtp_from, smtp_to_list):
+        return {}
+
+    def quit(self):
+        pass
+
+
+def mail_queue_patchers(env):
+    """What a test starts (startClassPatcher) to have Odoo's mail queue send its e-mails as in production, to a
+    mail server that takes them all. 18.0 sends them in tests, skipping only the SMTP exchange; 19.0 skips the
+    whole sending in tests (mail.mail._send returns at once, the e-mails stay outgoing) unless sending is enabled,
+    so there the SMTP connection is a stand-in instead."""
+    if not ODOO_19:
+        return []
+    return [
+        patch.object(type(env["ir.mail_server"]), "_disable_send", lambda self: False),
+        patch("smtplib.SMTP", _SmtpServerTakingAll),
+        patch("smtplib.SMTP_SSL", _SmtpServerTakingAll),
+    ]
 
 
 def call_kw(model, name, args, kwargs):

@@ -49,15 +49,16 @@ class MailMail(models.Model):
             auto_commit=auto_commit, raise_exception=raise_exception, post_send_callback=post_send_callback
         )
 
-    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+    def _postprocess_sent_message(self, *args, **kwargs):
         # EXTENDS 'mail': what the mail server did with a consent request or an invoice e-mail is read back here,
-        # before Odoo deletes a sent e-mail (the state is final by now).
+        # before Odoo deletes a sent e-mail (the state is final by now). The arguments pass through as they come:
+        # 19.0 added the addresses that took the e-mail (success_emails) beside the partners (success_pids).
         mails = self.sudo()
         consent_mails = mails.filtered(lambda m: m.model == "efaktura.consent")
         invoice_messages = mails.filtered(lambda m: m.model == "account.move").mail_message_id
         if consent_mails:
             self._efaktura_read_back(lambda: self.env["efaktura.consent.request"]._read_back_mails(consent_mails))
-        res = super()._postprocess_sent_message(success_pids, failure_reason=failure_reason, failure_type=failure_type)
+        res = super()._postprocess_sent_message(*args, **kwargs)
         if invoice_messages:
 
             def read_back_deliveries():

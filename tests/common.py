@@ -11,6 +11,7 @@ from odoo.tests.common import _super_send
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
+from .. import compat
 from ..compat import PARTNER_MOBILE as MOBILE
 
 
@@ -213,3 +214,5 @@ class RealQueues:
         super().setUpClass()
         company_class = type(cls.env["res.company"])
         cls.startClassPatcher(patch.object(company_class, "_efaktura_test_outbox", lambda self: {}))
+        for patcher in compat.mail_queue_patchers(cls.env):
+            cls.startClassPatcher(patcher)

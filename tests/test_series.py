@@ -97,7 +97,9 @@ class TestSeries(RealQueues, EfakturaInvoiceCase):
         with patch.object(AccountMoveSend, "_call_web_service_before_invoice_pdf_render", edi_fails):
             self.dispatch(move)
         email = self.deliveries(move, "email")
+        # Refused before the hand-off, as a network refuses a document it cannot take (not "failed" after it).
         self.assertEqual((email.state, email.final), ("rejected", True))
+        self.assertIn("the e-mail could not be generated", email.last_error)
         self.assertFalse(self.env["mail.mail"].search([("model", "=", "account.move"), ("res_id", "=", move.id)]))
         self.assertNotEqual(move.efaktura_channel, "email")
         self.assertIn(move.efaktura_channel, ("post", "manual"))
