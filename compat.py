@@ -126,17 +126,24 @@ MAIL_SERVER_CONNECT = "_connect__" if ODOO_19 else "connect"
 
 
 def new_browser(case):
-    """A requests session as another browser opens one, for an HttpCase: none of the test's cookies, except, on
-    19.0, the one its test server needs to run the request in the test's transaction."""
+    """A requests session as another browser opens one, for an HttpCase: none of the test's cookies. On 19.0 its
+    requests are let through to the test's transaction as the test's own opener's are (allow_requests and the
+    test cursor cookie), the cookie being the only one it sends."""
     import requests  # tests only
 
-    session = requests.Session()
-    if ODOO_19:
-        from odoo.tests.common import TEST_CURSOR_COOKIE_NAME  # tests only
+    if not ODOO_19:
+        return requests.Session()
+    from odoo.tests.common import TEST_CURSOR_COOKIE_NAME  # tests only
 
-        if key := case.opener.cookies.get(TEST_CURSOR_COOKIE_NAME):
-            session.cookies.set(TEST_CURSOR_COOKIE_NAME, key)
-    return session
+    class Browser(requests.Session):
+        def request(self, *args, **kwargs):
+            case.cr.flush()
+            case.cr.clear()
+            with case.allow_requests():
+                self.cookies.set(TEST_CURSOR_COOKIE_NAME, case.http_request_key)
+                return super().request(*args, **kwargs)
+
+    return Browser()
 
 
 class _SmtpServerTakingAll:
