@@ -79,26 +79,25 @@ def migrate(cr, version):
         if not phone:
             partner.phone = mobile
             moved += 1
-        elif same_number(mobile, phone):
             continue
-        elif norwegian_mobile(mobile) and (partner.id in b2c or not norwegian_mobile(phone)):
+        if same_number(mobile, phone):
+            continue
+        if norwegian_mobile(mobile) and (partner.id in b2c or not norwegian_mobile(phone)):
             partner.phone = mobile
-            notes.browse(partner.id).message_post(
-                body=notes.env._(
-                    "Upgrade to Odoo 19: the mobile %(mobile)s is now the phone; the phone before was %(phone)s.",
-                    mobile=mobile,
-                    phone=phone,
-                )
+            note = notes.env._(
+                "Upgrade to Odoo 19: the mobile %(mobile)s is now the phone; the phone before was %(phone)s.",
+                mobile=mobile,
+                phone=phone,
             )
             moved += 1
         else:
-            notes.browse(partner.id).message_post(
-                body=notes.env._(
-                    "Upgrade to Odoo 19: the phone %(phone)s is kept; the mobile before was %(mobile)s.",
-                    mobile=mobile,
-                    phone=phone,
-                )
+            note = notes.env._(
+                "Upgrade to Odoo 19: the phone %(phone)s is kept; the mobile before was %(mobile)s.",
+                mobile=mobile,
+                phone=phone,
             )
             noted += 1
+        # The number that is no longer the phone, kept on the contact.
+        notes.browse(partner.id).message_post(body=note)
     rename_column(cr, "res_partner", "mobile", LEGACY_COLUMN)
     _logger.info("Odoo 19: %s mobile numbers became the phone, %s kept in a note", moved, noted)
