@@ -5,7 +5,6 @@ here once, and the rest of the module uses these names: no other file asks which
 """
 
 import threading
-from unittest.mock import patch
 
 from odoo import models
 from odoo.release import version_info
@@ -178,6 +177,8 @@ def mail_queue_patchers(env):
     so there the SMTP connection is a stand-in instead."""
     if not ODOO_19:
         return []
+    from unittest.mock import patch  # tests only
+
     return [
         patch.object(type(env["ir.mail_server"]), "_disable_send", lambda self: False),
         patch("smtplib.SMTP", _SmtpServerTakingAll),
